@@ -1,0 +1,5 @@
+"""`python -m lmscope` is the `lmscope` command."""
+
+from lmscope.main import main
+
+raise SystemExit(main())

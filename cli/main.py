@@ -1,0 +1,112 @@
+"""The `lmscope` command: dispatches to a subcommand or opens the TUI.
+
+Each subcommand lives in its own module under ``lmscope.commands`` with two
+functions, ``add_arguments(parser)`` and ``run(args) -> int``; this module
+only routes. Nothing heavy is imported here, so ``lmscope --help`` is instant.
+
+Every :class:`~lmscope.core.errors.LmscopeError` becomes one line on stderr
+and exit 1 (2 for usage); an unexpected exception also becomes one line
+(``--verbose`` shows the traceback), never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from lmscope import __version__
+
+# name -> (module under lmscope.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "report": ("report", "analyse one model (parameters, memory, KV cache, FLOPs)"),
+    "compare": ("compare", "compare two or more models under the same settings"),
+    "search": ("search", "search the Hugging Face Hub"),
+    "weights": ("weights", "analyse a model's real weights: statistics and SVD spectra"),
+}
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options every model-reading command shares (CONTRACT.md names)."""
+    from lmscope.core.results import DTYPES
+
+    parser.add_argument("--seq-len", type=_positive_int, default=4096, metavar="N", help="sequence length (default 4096)")
+    parser.add_argument("--batch", type=_positive_int, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto", help="weight dtype (auto = the checkpoint's)")
+    parser.add_argument("--kv-dtype", choices=DTYPES, default=None, help="KV cache dtype (default = --dtype)")
+    parser.add_argument("--offline", action="store_true", help="never touch the network (cache and built-in catalog only)")
+    parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
+    parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
+    parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    parser.add_argument("--verbose", "-v", action="store_true", help="say more; show tracebacks of unexpected errors")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1 or value > 1 << 40:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 2^40: {text}")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lmscope",
+        description="Everything worth knowing about a language model before you download, serve or fine-tune it.",
+        epilog="Run `lmscope` alone for the TUI on a built-in model, `lmscope MODEL [MODEL2]` to open (and compare) models.",
+    )
+    parser.add_argument("--version", action="version", version=f"lmscope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(f"lmscope.commands.{module_name}")
+        module.add_arguments(sp)
+        sp.set_defaults(_module=module)
+    return parser
+
+
+def _build_tui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmscope", description="Open the lmscope TUI.")
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="model(s) to open; two or more open the comparison")
+    parser.add_argument("--offline", action="store_true", help="never touch the network")
+    parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from lmscope.core.errors import LmscopeError
+
+    verbose = "--verbose" in argv or "-v" in argv
+    try:
+        if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
+            parser = _build_parser()
+            args = parser.parse_args(argv)
+            if args.command is None:
+                parser.print_help()
+                return 2
+            return int(args._module.run(args) or 0)
+        args = _build_tui_parser().parse_args(argv)
+        from lmscope.tui.launch import run_tui  # imports textual only here
+
+        return int(run_tui(args) or 0)
+    except LmscopeError as err:
+        print(f"lmscope: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("lmscope: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if verbose:
+            raise
+        from lmscope.core.redact import redact
+
+        print(f"lmscope: internal error: {redact(type(err).__name__ + ': ' + str(err))} (run with --verbose for details)", file=sys.stderr)
+        return 1
