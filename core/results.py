@@ -114,3 +114,7 @@ class Estimate:
     lora_memory_bytes: int = 0
     qlora_memory_bytes: int = 0
     notes: tuple[str, ...] = ()
+    # The dtypes the estimate resolved ("auto" and kv_dtype=None made concrete; DTYPES names).
+    weight_dtype: str = ""  # how the weights are counted (auto → the checkpoint's, e.g. int4 for GPTQ)
+    compute_dtype: str = ""  # activations and recurrent state
+    kv_dtype: str = ""  # the KV cache
