@@ -101,3 +101,5 @@ class ModelSource:
     stored: StoredTensors | None = None
     architecture: Architecture | None = None
     notes: tuple[str, ...] = ()
+    # facts about the file itself (GGUF version/file type, ONNX opset/inputs/op counts), JSON-safe values
+    file_facts: dict = field(default_factory=dict)

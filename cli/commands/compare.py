@@ -1,0 +1,42 @@
+"""`lmscope compare A B [...]`: several models side by side under the same settings.
+
+Ratios are against the first model; facts that differ from it are marked.
+Each model is resolved and analysed exactly as `lmscope report` would, so a
+comparison can never disagree with the single-model reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `lmscope compare` (CONTRACT.md names)."""
+    from lmscope.commands.report import add_output_options
+    from lmscope.main import add_common_options
+
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="two or more models (Hub ids, folders, configs, .gguf, .onnx)")
+    add_output_options(parser)
+    add_common_options(parser)
+    parser.add_argument("--detailed", action="store_true", help="accepted for symmetry with report")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build and print (or write) the comparison; 0 on success, 2 with fewer than two models."""
+    from lmscope.commands.report import emit, resolve_from_args, settings_from_args, text_width, use_exact
+    from lmscope.core.errors import UsageError
+    from lmscope.core.export import render_compare
+    from lmscope.core.redact import redact
+    from lmscope.core.report import build_compare
+
+    if len(args.models) < 2:
+        raise UsageError("compare needs at least two models")
+    sources = [resolve_from_args(spec, args) for spec in args.models]
+    compare = build_compare(sources, settings_from_args(args), exact=use_exact(args))
+    if args.verbose and not args.quiet:
+        for report in compare.reports:
+            for note in report.notes:
+                print(redact(f"note: {report.model_id}: {note}"), file=sys.stderr)
+    emit(render_compare(compare, args.format, width=text_width(args)), args)
+    return 0

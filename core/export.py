@@ -1,0 +1,572 @@
+"""Reports as JSON, Markdown, YAML and terminal text; atomic file writes.
+
+Formats live here and nowhere else (the TUI's export dialog and the CLI's
+``--format`` both call these), and every format is rendered from
+:meth:`Report.to_dict` so JSON, Markdown and text can never disagree on a
+number. Human units (GiB = 2^30 bytes, TFLOP = 10^12 FLOPs) appear only in
+the text and Markdown views; JSON keeps exact integers.
+
+Everything written passes through :func:`~lmscope.core.redact.redact`: a
+token in a path, a URL or an error note never reaches a file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from lmscope.core.errors import SourceError
+from lmscope.core.redact import redact
+from lmscope.core.report import CompareReport, Report, lookup
+
+# --------------------------------------------------------------------------- units
+
+
+def human_bytes(n: object) -> str:
+    """``1536`` -> ``"1.50 KiB"`` (binary units); None -> ``"—"``."""
+    if not isinstance(n, (int, float)) or isinstance(n, bool):
+        return "—"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{value:.2f} PiB"  # pragma: no cover
+
+
+def human_flops(n: object) -> str:
+    """``2.5e12`` -> ``"2.50 TFLOP"`` (decimal units)."""
+    if not isinstance(n, (int, float)) or isinstance(n, bool):
+        return "—"
+    value = float(n)
+    for unit in ("FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"):
+        if abs(value) < 1000 or unit == "EFLOP":
+            return f"{int(value)} FLOP" if unit == "FLOP" else f"{value:.2f} {unit}"
+        value /= 1000
+    return f"{value:.2f} EFLOP"  # pragma: no cover
+
+
+def human_count(n: object) -> str:
+    """``8030261248`` -> ``"8.03 B"``."""
+    if not isinstance(n, (int, float)) or isinstance(n, bool):
+        return "—"
+    value = float(n)
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{int(value)}"
+
+
+def human(value: object, unit: str) -> str:
+    """Format ``value`` for a unit name: params, bytes, flops, tokens."""
+    if unit == "bytes":
+        return human_bytes(value)
+    if unit == "flops":
+        return human_flops(value)
+    if unit == "params":
+        return human_count(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
+def _ratio(ratio: float) -> str:
+    """``×1.19``; large ratios without decimals (``×914,999``)."""
+    return f"×{ratio:,.0f}" if ratio >= 100 else f"×{ratio:.2f}"
+
+
+def _exact(n: object) -> str:
+    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else "—"
+
+
+def _yes(value: object) -> str:
+    if value is None:
+        return "unknown"
+    return "yes" if value else "no"
+
+
+# --------------------------------------------------------------------------- JSON / YAML
+
+
+def report_to_json(report: Report) -> str:
+    """The JSON report (CONTRACT.md), indented, newline-terminated, token-free."""
+    return redact(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+
+
+def compare_to_json(compare: CompareReport) -> str:
+    """The comparison as JSON: settings, rows with ratios vs the first model, and every report."""
+    return redact(json.dumps(compare.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+
+
+def _yaml_scalar(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid YAML scalar
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+
+
+def _yaml_key(key: str) -> str:
+    if _PLAIN_KEY.match(key) and key.lower() not in _YAML_WORDS:
+        return key
+    return json.dumps(key, ensure_ascii=False)
+
+
+def _yaml_lines(value: object, indent: int) -> list[str]:
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        if not value:
+            return [pad + "{}"]
+        for key, item in value.items():
+            k = _yaml_key(str(key))
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{pad}{k}:")
+                lines.extend(_yaml_lines(item, indent + 1))
+            else:
+                lines.append(f"{pad}{k}: {_yaml_scalar(item) if not isinstance(item, (dict, list)) else ('{}' if isinstance(item, dict) else '[]')}")
+        return lines
+    if isinstance(value, list):
+        if not value:
+            return [pad + "[]"]
+        for item in value:
+            if isinstance(item, (dict, list)) and item:
+                sub = _yaml_lines(item, indent + 1)
+                lines.append(f"{pad}- {sub[0].lstrip()}")
+                lines.extend(sub[1:])
+            else:
+                lines.append(f"{pad}- {_yaml_scalar(item) if not isinstance(item, (dict, list)) else ('{}' if isinstance(item, dict) else '[]')}")
+        return lines
+    return [pad + _yaml_scalar(value)]
+
+
+def to_yaml(data: object) -> str:
+    """YAML for JSON-shaped data (same content as the JSON export)."""
+    return redact("\n".join(_yaml_lines(data, 0))) + "\n"
+
+
+def report_to_yaml(report: Report) -> str:
+    return to_yaml(report.to_dict())
+
+
+def compare_to_yaml(compare: CompareReport) -> str:
+    return to_yaml(compare.to_dict())
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, rows) pairs shared by the text and Markdown views."""
+    params = d.get("parameters") or {}
+    mem = d.get("memory") or {}
+    flops = d.get("flops") or {}
+    att = d.get("attention") or {}
+    arch = d.get("architecture") or {}
+    caps = d.get("capabilities") or {}
+    settings = d["settings"]
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+
+    ident = [
+        ("model", str(d["model_id"])),
+        ("family", str(d.get("family") or "—")),
+        ("class", str(d.get("architecture_class") or "—")),
+        ("source", str(d["source"]) + (f" ({d['location']})" if detailed and d.get("location") else "")),
+    ]
+    if params:
+        ident.append(("parameters", f"{human_count(params.get('total'))} ({_exact(params.get('total'))}, {params.get('method')})"))
+        if params.get("active_per_token") not in (None, params.get("total")):
+            ident.append(("active / token", f"{human_count(params.get('active_per_token'))} ({_exact(params.get('active_per_token'))})"))
+        if "exact_total" in params:
+            ident.append(("analytic − exact", f"{params['analytic_minus_exact']:+,}"))
+    sections.append(("Model", ident))
+
+    if arch:
+        dims = [
+            ("hidden size", _exact(arch.get("hidden_size"))),
+            ("layers", _exact(arch.get("num_layers")) + _layer_mix(arch.get("layer_counts") or {})),
+            ("attention", f"{att.get('kind')} — {att.get('num_heads')} heads, {att.get('num_kv_heads')} KV heads, head dim {att.get('head_dim')}"),
+            ("FFN width", _exact(arch.get("intermediate_size"))),
+            ("vocabulary", _exact(arch.get("vocab_size"))),
+            ("context", _exact(caps.get("max_context_length")) + (f" (RoPE {caps['rope_scaling']} from {caps['original_context_length']:,})" if caps.get("original_context_length") else "")),
+        ]
+        if att.get("sliding_window"):
+            dims.append(("sliding window", _exact(att.get("sliding_window"))))
+        moe = d.get("moe")
+        if moe:
+            dims.append(("experts", f"{moe['num_experts']} routed, top-{moe['experts_per_token']}, {moe['shared_experts']} shared"))
+        if detailed:
+            dims.extend(
+                [
+                    ("activation", str(arch.get("activation"))),
+                    ("norm", str(arch.get("norm"))),
+                    ("tied embeddings", _yes(arch.get("tied_embeddings"))),
+                    ("position encoding", str(att.get("position_encoding"))),
+                    ("checkpoint dtype", str(arch.get("torch_dtype") or "—")),
+                ]
+            )
+            if att.get("rope"):
+                rope = att["rope"]
+                dims.append(("RoPE", f"θ={rope.get('theta')}, scaling={rope.get('scaling_type') or 'none'}" + (f" ×{rope['scaling_factor']}" if rope.get("scaling_factor") else "")))
+            if att.get("mla"):
+                mla = att["mla"]
+                dims.append(("MLA", f"kv_lora_rank {mla['kv_lora_rank']}, rope dim {mla['qk_rope_head_dim']}, q_lora_rank {mla['q_lora_rank']}"))
+        sections.append(("Architecture", dims))
+
+    if mem:
+        weights = mem.get("weights_bytes") or {}
+        rows = [(f"weights {k}", human_bytes(v)) for k, v in weights.items()]
+        resolved = settings.get("resolved") or {}
+        kv_dtype = resolved.get("kv") or settings.get("kv_dtype")
+        weight_dtype = resolved.get("weights") or settings.get("dtype")
+        rows += [
+            (f"KV cache / token ({kv_dtype})", human_bytes(mem.get("kv_cache_bytes_per_token"))),
+            (f"KV cache ({settings['batch']} × {settings['seq_len']:,})", human_bytes(mem.get("kv_cache_bytes"))),
+        ]
+        if mem.get("state_bytes"):
+            rows.append(("fixed state", human_bytes(mem.get("state_bytes"))))
+        rows += [
+            ("activations (inference)", human_bytes(mem.get("activation_bytes"))),
+            (f"inference total (weights {weight_dtype})", human_bytes(mem.get("inference_total_bytes"))),
+            ("training total", human_bytes(mem.get("training_total_bytes"))),
+        ]
+        if detailed:
+            for k, v in (mem.get("training_breakdown") or {}).items():
+                rows.append((f"  training {k}", human_bytes(v)))
+            if mem.get("lora_memory_bytes"):
+                rows.append((f"LoRA (r={settings['lora_rank']})", human_bytes(mem.get("lora_memory_bytes"))))
+            if mem.get("qlora_memory_bytes"):
+                rows.append(("QLoRA", human_bytes(mem.get("qlora_memory_bytes"))))
+        sections.append(("Memory", rows))
+
+    if flops:
+        prefill = flops.get("prefill") or {}
+        rows = [
+            (f"prefill ({settings['batch']} × {settings['seq_len']:,})", human_flops(prefill.get("total"))),
+            ("  linear", human_flops(prefill.get("linear"))),
+            ("  attention (full square)", human_flops(prefill.get("attention"))),
+            ("decode / token", human_flops(flops.get("decode_per_token"))),
+            ("training step", human_flops(flops.get("training_step"))),
+        ]
+        sections.append(("FLOPs", rows))
+
+    if detailed and params.get("by_component"):
+        sections.append(("Parameters by component", [(k, f"{_exact(v)}  ({human_count(v)})") for k, v in params["by_component"].items()]))
+
+    tok = d.get("tokenizer")
+    if tok:
+        rows = [
+            ("type", str(tok.get("type") or tok.get("tokenizer_class") or "—")),
+            ("vocabulary", _exact(tok.get("vocab_size"))),
+            ("chat template", _yes(tok.get("chat_template"))),
+        ]
+        if detailed:
+            rows.append(("class", str(tok.get("tokenizer_class") or "—")))
+            rows.append(("SentencePiece", _yes(tok.get("sentencepiece"))))
+            for role, text in (tok.get("special_tokens") or {}).items():
+                rows.append((f"{role} token", repr(text)))
+            if tok.get("model_max_length"):
+                rows.append(("model max length", _exact(tok.get("model_max_length"))))
+        sections.append(("Tokenizer", rows))
+
+    quant = d.get("quantization")
+    if quant:
+        rows = [("method", str(quant.get("method"))), ("bits", str(quant.get("bits") or "—"))]
+        if quant.get("group_size"):
+            rows.append(("group size", str(quant["group_size"])))
+        if detailed:
+            rows += [(str(k), str(v)) for k, v in (quant.get("details") or {}).items()]
+        sections.append(("Quantization", rows))
+
+    if caps:
+        flags = [
+            ("generates text", caps.get("can_generate")),
+            ("long context", caps.get("long_context")),
+            ("MoE", caps.get("moe")),
+            ("hybrid layers", caps.get("hybrid")),
+            ("vision input", caps.get("vision_input")),
+            ("chat template", caps.get("chat_template")),
+            ("tool use", caps.get("tool_use")),
+            ("quantized", caps.get("quantized")),
+        ]
+        rows = [(name, _yes(value)) for name, value in flags if detailed or value]
+        if rows:
+            sections.append(("Capabilities", rows))
+
+    stored = d.get("stored")
+    if stored:
+        rows = [
+            ("stored tensors", f"{stored['tensors']:,} ({stored['source']})"),
+            ("stored elements", _exact(stored.get("total_params"))),
+            ("stored bytes", human_bytes(stored.get("total_bytes"))),
+        ]
+        total_params = stored.get("total_params") or 0
+        by_dtype = stored.get("params_by_dtype") or {}
+        if by_dtype and total_params:
+            rows.append(("stored dtypes", ", ".join(f"{k} {100 * v / total_params:.1f}%" for k, v in sorted(by_dtype.items(), key=lambda kv: -kv[1]))))
+        if stored.get("layer_count"):
+            per_layer = [b for b in stored.get("bytes_per_layer") or [] if b]
+            spread = f"{human_bytes(min(per_layer))} – {human_bytes(max(per_layer))} per layer" if per_layer else ""
+            rows.append(("layers (from names)", f"{stored['layer_count']}" + (f", {spread}" if spread else "")))
+        check = stored.get("check")
+        if check:
+            rows.append(("stored − class", f"{check['difference']:+,}" + (" (explained)" if check["explained"] and check["difference"] else "")))
+            if detailed:
+                rows += [("", e) for e in check.get("explanations") or []]
+        sections.append(("Stored checkpoint", rows))
+
+    file_facts = d.get("file")
+    if file_facts and detailed:
+        rows = []
+        for key, value in file_facts.items():
+            if key in ("inputs", "outputs"):
+                value = ", ".join(f"{v['name']} {v['dtype']}{v['shape']}" for v in value)
+            elif key in ("op_counts", "opsets"):
+                value = ", ".join(f"{k}×{v}" if key == "op_counts" else f"{k}={v}" for k, v in list(value.items())[:20])
+            rows.append((key.replace("_", " "), str(value)))
+        sections.append(("File", rows))
+
+    meta = d.get("metadata")
+    if meta and detailed:
+        rows = [(k, str(meta.get(k))) for k in ("author", "downloads", "likes", "license", "gated", "last_modified", "pipeline_tag", "library_name") if meta.get(k) is not None]
+        sections.append(("Hub metadata", rows))
+    return sections
+
+
+def _layer_mix(counts: dict) -> str:
+    mixers = {k: v for k, v in counts.items() if k not in ("dense", "moe")}
+    if len(mixers) <= 1 and "moe" not in counts:
+        return ""
+    return " (" + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")"
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _console(width: int | None):
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width or 100, color_system=None, force_terminal=False, highlight=False, emoji=False)
+
+
+def _tidy(console) -> str:
+    """The console's text with trailing spaces removed, redacted."""
+    text = console.file.getvalue()
+    return redact("\n".join(line.rstrip() for line in text.splitlines())) + "\n"
+
+
+def report_to_text(report: Report, *, detailed: bool = False, width: int | None = None) -> str:
+    """A human-readable report (rich tables, plain text): summary, or everything with ``detailed``."""
+    from rich.table import Table
+
+    d = report.to_dict()
+    console = _console(width)
+    resolved = d["settings"].get("resolved") or {}
+    dtype = d["settings"]["dtype"] + (f" ({resolved['weights']})" if resolved.get("weights") and d["settings"]["dtype"] == "auto" else "")
+    title = f"{d['model_id']} — {d['settings']['batch']} × {d['settings']['seq_len']:,} tokens, dtype {dtype}"
+    console.print(title, style="bold")
+    for name, rows in _summary_sections(d, detailed):
+        if not rows:
+            continue
+        table = Table(title=name, title_justify="left", show_header=False, box=None, pad_edge=False, padding=(0, 2))
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column()
+        for label, value in rows:
+            table.add_row(label, value)
+        console.print()
+        console.print(table)
+    notes = d.get("notes") or []
+    if notes:
+        console.print()
+    if notes and detailed:
+        console.print("Notes", style="bold")
+        for note in notes:
+            console.print(f"  • {note}")
+    elif notes:
+        console.print(f"{len(notes)} note(s); --detailed shows them")
+    return _tidy(console)
+
+
+def compare_to_text(compare: CompareReport, *, width: int | None = None) -> str:
+    """Models side by side: values, ratios vs the first model, differing facts marked with '*'."""
+    from rich.table import Table
+
+    ids = [r.model_id for r in compare.reports]
+    console = _console(width or max(100, 30 + 26 * len(ids)))
+    s = compare.settings
+    console.print(f"Comparison — {s.batch} × {s.seq_len:,} tokens, dtype {s.dtype}, ratios vs {ids[0]}", style="bold")
+    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+    table.add_column("")
+    for mid in ids:
+        table.add_column(mid, justify="right", overflow="fold")
+    for row in compare.rows():
+        cells = []
+        for i, (value, ratio) in enumerate(zip(row["values"], row["ratios"])):
+            text = human(value, str(row["unit"]))
+            if i and ratio is not None:
+                text += f" ({_ratio(ratio)})"
+            cells.append(text)
+        table.add_row(str(row["label"]), *cells)
+    table.add_section()
+    for fact in compare.facts():
+        cells = [("* " if differs else "") + human(value, "") for value, differs in zip(fact["values"], fact["differs"])]
+        table.add_row(str(fact["label"]), *cells)
+    console.print(table)
+    console.print("* differs from the first model")
+    return _tidy(console)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def report_to_markdown(report: Report, *, detailed: bool = True) -> str:
+    """The report as Markdown: a heading per section, two-column tables, notes as a list."""
+    d = report.to_dict()
+    s = d["settings"]
+    resolved = s.get("resolved") or {}
+    dtype = resolved.get("weights") or s["dtype"]
+    kv = resolved.get("kv") or s["kv_dtype"]
+    out = [f"# {d['model_id']}", "", f"Settings: batch {s['batch']}, sequence {s['seq_len']:,}, weights {dtype}, KV cache {kv}.", ""]
+    for name, rows in _summary_sections(d, detailed):
+        if not rows:
+            continue
+        out += [f"## {name}", "", "| | |", "|---|---|"]
+        out += [f"| {_md_escape(label)} | {_md_escape(value)} |" for label, value in rows]
+        out.append("")
+    if d.get("notes"):
+        out += ["## Notes", ""] + [f"- {_md_escape(n)}" for n in d["notes"]] + [""]
+    out.append("_Generated by lmscope. GiB = 2^30 bytes; TFLOP = 10^12 FLOPs (2 per multiply-add)._")
+    return redact("\n".join(out)) + "\n"
+
+
+def compare_to_markdown(compare: CompareReport) -> str:
+    """Side-by-side Markdown table with ratios vs the first model; differing facts in bold."""
+    ids = [r.model_id for r in compare.reports]
+    s = compare.settings
+    out = [
+        "# Comparison",
+        "",
+        f"Settings: batch {s.batch}, sequence {s.seq_len:,}, dtype {s.dtype}. Ratios are against {ids[0]}.",
+        "",
+        "| | " + " | ".join(_md_escape(i) for i in ids) + " |",
+        "|---|" + "---:|" * len(ids),
+    ]
+    for row in compare.rows():
+        cells = []
+        for i, (value, ratio) in enumerate(zip(row["values"], row["ratios"])):
+            text = human(value, str(row["unit"]))
+            if i and ratio is not None:
+                text += f" ({_ratio(ratio)})"
+            cells.append(text)
+        out.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    for fact in compare.facts():
+        cells = [(f"**{human(v, '')}**" if differs else human(v, "")) for v, differs in zip(fact["values"], fact["differs"])]
+        out.append(f"| {fact['label']} | " + " | ".join(_md_escape(c) for c in cells) + " |")
+    out += ["", "Bold: differs from the first model.", ""]
+    return redact("\n".join(out)) + "\n"
+
+
+# --------------------------------------------------------------------------- dispatch and files
+
+FORMATS = ("text", "json", "markdown", "yaml")
+
+
+def render_report(report: Report, fmt: str, *, detailed: bool = False, width: int | None = None) -> str:
+    """``report`` in one of :data:`FORMATS`."""
+    if fmt == "json":
+        return report_to_json(report)
+    if fmt == "markdown":
+        return report_to_markdown(report, detailed=True)
+    if fmt == "yaml":
+        return report_to_yaml(report)
+    return report_to_text(report, detailed=detailed, width=width)
+
+
+def render_compare(compare: CompareReport, fmt: str, *, width: int | None = None) -> str:
+    """``compare`` in one of :data:`FORMATS`."""
+    if fmt == "json":
+        return compare_to_json(compare)
+    if fmt == "markdown":
+        return compare_to_markdown(compare)
+    if fmt == "yaml":
+        return compare_to_yaml(compare)
+    return compare_to_text(compare, width=width)
+
+
+def _file_mode(target: Path) -> int:
+    """The existing file's permissions, else what a plain ``open()`` would give (0666 minus umask)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``).
+
+    A reader never sees a half-written file; on failure the old file is left
+    as it was. Raises :class:`SourceError` with one line when the path cannot
+    be written.
+    """
+    target = Path(path).expanduser()
+    folder = target.parent if str(target.parent) else Path(".")
+    text = redact(text)
+    if target.is_dir():
+        raise SourceError(f"cannot write {target}: it is a directory")
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        os.chmod(tmp_name, _file_mode(target))
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError as err:
+        raise SourceError(f"cannot write {target}: {err.strerror or err}") from None
+    finally:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+    return target
+
+
+__all__ = [
+    "FORMATS",
+    "compare_to_json",
+    "compare_to_markdown",
+    "compare_to_text",
+    "compare_to_yaml",
+    "human_bytes",
+    "human_count",
+    "human_flops",
+    "lookup",
+    "render_compare",
+    "render_report",
+    "report_to_json",
+    "report_to_markdown",
+    "report_to_text",
+    "report_to_yaml",
+    "write_atomic",
+]

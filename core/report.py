@@ -1,0 +1,703 @@
+"""The Report: one model, fully analysed under one Settings, ready to export.
+
+:func:`build_report` is the single pipeline every front end uses (CLI
+``report``/``compare``, the TUI, exports): parse the config (unless the
+source built the architecture itself, as GGUF does), count parameters
+(exactly, with the meta-device engine, when asked and possible — the
+analytic count is always computed too and both are kept with their
+difference), estimate memory/KV/FLOPs, read the tokenizer, derive
+capabilities, and check the stored tensors against the class count,
+explaining the difference when the files make it explainable (tied
+embeddings stored twice, multi-token-prediction layers, packed INT4 words,
+quantization scales).
+
+:meth:`Report.to_dict` is the JSON contract (CONTRACT.md "JSON report",
+``schema_version`` 1): integers for bytes and FLOPs, nothing that is not
+JSON (NaN/inf become null).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+from lmscope.core.architecture import Architecture, QuantSpec
+from lmscope.core.capabilities import Capabilities, derive_capabilities
+from lmscope.core.errors import LmscopeError, UsageError
+from lmscope.core.results import Estimate, ParameterBreakdown, Settings
+from lmscope.core.sources.base import HubMetadata, ModelSource, StoredTensors
+from lmscope.core.tokenizer import TokenizerFacts, tokenizer_facts
+
+SCHEMA_VERSION = 1
+
+# Tensors a checkpoint stores that are not parameters of the class.
+_NON_PARAM_SUFFIXES = (
+    "rotary_emb.inv_freq",
+    ".qzeros",
+    ".scales",
+    ".g_idx",
+    ".weight_scale",
+    ".weight_scale_inv",
+    ".input_scale",
+    ".k_scale",
+    ".v_scale",
+    ".weight_zero_point",
+    ".input_zero_point",
+    ".absmax",
+    ".quant_map",
+    ".quant_state",
+    ".nested_absmax",
+    ".nested_quant_map",
+    ".biases",  # MLX affine quantization biases
+    ".weight_global_scale",
+    ".input_global_scale",
+    ".weight_packed",  # compressed-tensors packed words (counted separately below)
+    ".weight_shape",  # compressed-tensors: the unpacked shape, stored as a tensor
+)
+_LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    """What the files store compared with what the class holds."""
+
+    stored_params: int
+    stored_bytes: int
+    class_params: int
+    difference: int  # stored − class
+    params_by_dtype: dict[str, int]
+    explained: bool
+    explanations: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self) | {"explanations": list(self.explanations)}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything lmscope knows about one model under one :class:`Settings`.
+
+    ``estimate`` is None only when there is no architecture (an ONNX file
+    without a config beside it). ``parameters_exact`` / ``parameters_analytic``
+    keep both engines' answers when both ran; ``estimate.parameters`` is the
+    one used.
+    """
+
+    source: ModelSource
+    settings: Settings
+    architecture: Architecture | None
+    estimate: Estimate | None
+    tokenizer: TokenizerFacts | None
+    capabilities: Capabilities | None
+    stored: StoredTensors | None
+    stored_check: StoredCheck | None = None
+    parameters_analytic: ParameterBreakdown | None = None
+    parameters_exact: ParameterBreakdown | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def model_id(self) -> str:
+        return self.source.model_id
+
+    @property
+    def parameters(self) -> ParameterBreakdown | None:
+        """The parameter breakdown the estimates used (exact when it ran)."""
+        if self.estimate is not None:
+            return self.estimate.parameters
+        return self.parameters_exact or self.parameters_analytic
+
+    @property
+    def quantization(self) -> QuantSpec | None:
+        """How the checkpoint's weights are quantized (None when they are not)."""
+        return self.architecture.quantization if self.architecture is not None else None
+
+    @property
+    def metadata(self) -> HubMetadata | None:
+        """What the Hub says about the repo (None for local files and the catalog)."""
+        return self.source.metadata
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON report of CONTRACT.md (schema_version 1), JSON-safe."""
+        return _json_safe(_report_dict(self))
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_report(source: ModelSource, settings: Settings, *, exact: bool = True) -> Report:
+    """Analyse ``source`` under ``settings``.
+
+    ``exact``: also run the meta-device exact engine (slow on first use,
+    cached afterwards) and use its count when it knows the class.
+    Raises :class:`ConfigError` for configs the parser rejects.
+    """
+    notes: list[str] = list(source.notes)
+    architecture = source.architecture
+    has_config = bool(source.files.config)
+    if architecture is None and has_config:
+        from lmscope.core.parse import architecture_from_config
+
+        architecture = architecture_from_config(source.files)
+    tokenizer = _with_hub_template(tokenizer_facts(source.files), source)
+    if tokenizer is not None:
+        notes.extend(tokenizer.notes)
+    if architecture is None:
+        notes.append("no architecture: only what the file itself describes is reported")
+        return Report(
+            source=source,
+            settings=settings,
+            architecture=None,
+            estimate=None,
+            tokenizer=tokenizer,
+            capabilities=None,
+            stored=source.stored,
+            notes=tuple(dict.fromkeys(notes)),
+        )
+    notes.extend(architecture.notes)
+
+    from lmscope.core.params import count_parameters
+
+    analytic = count_parameters(architecture)
+    exact_params = None
+    if exact and has_config and source.architecture is None:
+        exact_params, exact_note = _exact(source.files.config, architecture.model_type)
+        if exact_note:
+            notes.append(exact_note)
+    elif exact and source.architecture is not None:
+        notes.append(f"{source.kind} source: parameters counted by the analytic engine from the file's metadata")
+    chosen = exact_params or analytic
+    if exact_params is not None and analytic is not None:
+        diff = analytic.total - exact_params.total
+        if diff:
+            pct = 100.0 * diff / exact_params.total if exact_params.total else 0.0
+            notes.append(
+                f"analytic count differs from the exact (class) count by {diff:+,} ({pct:+.3f}%); the exact count is used"
+            )
+
+    from lmscope.core.estimate import estimate as run_estimate
+
+    est = run_estimate(architecture, settings, params=chosen)
+    notes.extend(est.notes)
+    stored_check = check_stored(source.stored, architecture, chosen) if source.stored is not None else None
+    if stored_check is not None and stored_check.difference and not stored_check.explained:
+        notes.append(
+            f"the files store {stored_check.difference:+,} elements compared with the class count; not explained by tied embeddings, MTP layers or quantization tensors"
+        )
+    capabilities = derive_capabilities(architecture, tokenizer)
+    context = capabilities.max_context_length
+    if context and settings.seq_len > context and capabilities.can_generate:
+        notes.append(f"sequence length {settings.seq_len:,} exceeds the model's context length {context:,}; the estimates extrapolate")
+    return Report(
+        source=source,
+        settings=settings,
+        architecture=architecture,
+        estimate=est,
+        tokenizer=tokenizer,
+        capabilities=capabilities,
+        stored=source.stored,
+        stored_check=stored_check,
+        parameters_analytic=analytic,
+        parameters_exact=exact_params,
+        notes=tuple(dict.fromkeys(n for n in notes if n)),
+    )
+
+
+_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+
+def _with_hub_template(facts: TokenizerFacts | None, source: ModelSource) -> TokenizerFacts | None:
+    """Hub repos that ship the chat template as its own file (not fetched) still have one."""
+    meta = source.metadata
+    if meta is None or (facts is not None and facts.chat_template):
+        return facts
+    if not any(path.rsplit("/", 1)[-1] in _TEMPLATE_FILES for path, _ in meta.files):
+        return facts
+    note = "chat template shipped as a separate file in the repo (not read: tool use unknown)"
+    if facts is None:
+        return TokenizerFacts(chat_template=True, chat_template_read=False, notes=(note,))
+    return replace(facts, chat_template=True, chat_template_read=False, notes=(*facts.notes, note))
+
+
+def _exact(config: dict, model_type: str) -> tuple[ParameterBreakdown | None, str | None]:
+    try:
+        from lmscope.core import exact as exact_engine
+    except ImportError:
+        return None, "exact engine unavailable: analytic engine only"
+    if not exact_engine.exact_available():
+        return None, "torch/transformers not installed: analytic engine only"
+    try:
+        result = exact_engine.exact_parameters(config)
+    except LmscopeError as err:
+        return None, f"exact engine failed ({err}): analytic engine only"
+    except Exception as err:  # noqa: BLE001 - a third-party class must not break the report
+        return None, f"exact engine failed ({type(err).__name__}): analytic engine only"
+    if result is None:
+        if _transformers_knows(model_type):
+            cls = (config.get("architectures") or ["the model class"])[0]
+            return None, f"the exact engine could not build {cls}: analytic engine only"
+        return None, f"transformers does not know {model_type}: analytic engine only"
+    return result, None
+
+
+def _transformers_knows(model_type: str) -> bool:
+    """Whether the installed transformers has a config class for ``model_type`` (it is imported by now)."""
+    import sys
+
+    if "transformers" not in sys.modules:
+        return False
+    try:
+        from transformers import CONFIG_MAPPING
+
+        return model_type in CONFIG_MAPPING
+    except Exception:  # noqa: BLE001 - only used to word a note
+        return False
+
+
+def _is_non_param(name: str) -> bool:
+    """Quantization side tensors and buffers that a checkpoint stores but the class does not count."""
+    return name.endswith(_NON_PARAM_SUFFIXES) or ".quant_state." in name
+
+
+def _packed_tensors(stored: StoredTensors, arch: Architecture) -> tuple[list, float]:
+    """(tensors whose elements are packed words, weights per stored element)."""
+    quant = arch.quantization
+    method = quant.method if quant is not None else None
+    bits = quant.bits if quant is not None and quant.bits else 4.0
+    if method == "bitsandbytes":  # 4-bit bnb: two weights per uint8
+        packed = [t for t in stored.tensors if t.dtype == "U8" and t.name.endswith(".weight")]
+        return packed, 8 / bits if bits < 8 else 1.0
+    packed = [
+        t
+        for t in stored.tensors
+        if t.dtype in ("I32", "U32")
+        and (t.name.endswith((".qweight", ".weight_packed")) or (method == "mlx" and t.name.endswith(".weight")))
+    ]
+    return packed, 32 / bits
+
+
+def check_stored(stored: StoredTensors, arch: Architecture, params: ParameterBreakdown) -> StoredCheck:
+    """Compare stored elements with the class count and explain the difference where possible."""
+    total = stored.total_params
+    diff = total - params.total
+    explanations: list[str] = []
+    remaining = diff
+    names = {t.name for t in stored.tensors}
+
+    packed, per_element = _packed_tensors(stored, arch)
+    packed_names = {t.name for t in packed}
+    non_param = [t for t in stored.tensors if _is_non_param(t.name) and t.name not in packed_names]
+    if non_param:
+        count = sum(t.numel for t in non_param)
+        remaining -= count
+        explanations.append(f"{count:,} elements in {len(non_param)} quantization/buffer tensors (scales, zeros, inv_freq) are not parameters")
+    if packed and per_element > 1:
+        words = sum(t.numel for t in packed)
+        weights = int(round(words * per_element))
+        remaining += weights - words
+        explanations.append(
+            f"{len(packed)} packed tensors hold {per_element:g} weights per stored element ({words:,} stored = {weights:,} weights)"
+        )
+
+    if arch.tied_embeddings and "lm_head.weight" in names:
+        head = next(t for t in stored.tensors if t.name == "lm_head.weight")
+        remaining -= head.numel
+        explanations.append(f"tied embeddings stored twice (lm_head.weight, {head.numel:,} elements)")
+
+    if arch.num_mtp_layers:
+        mtp = 0
+        for t in stored.tensors:
+            m = _LAYER_INDEX.search(t.name)
+            if m and int(m.group(1)) >= arch.num_layers:
+                mtp += t.numel
+        if mtp:
+            remaining -= mtp
+            explanations.append(f"{arch.num_mtp_layers} multi-token-prediction layer(s) stored but not in the class ({mtp:,} elements)")
+
+    explained = diff == 0 or (remaining == 0 and bool(explanations))
+    if diff and not explained and explanations:
+        explanations.append(f"{remaining:+,} elements remain unexplained")
+    return StoredCheck(
+        stored_params=total,
+        stored_bytes=stored.total_bytes,
+        class_params=params.total,
+        difference=diff,
+        params_by_dtype=stored.params_by_dtype(),
+        explained=explained,
+        explanations=tuple(explanations),
+    )
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # enums
+        return value.value
+    return str(value)
+
+
+def settings_dict(settings: Settings) -> dict[str, object]:
+    """The settings block of every JSON export."""
+    return {
+        "seq_len": settings.seq_len,
+        "batch": settings.batch,
+        "dtype": settings.dtype,
+        "kv_dtype": settings.kv_dtype or settings.dtype,
+        "mode": settings.mode,
+        "flash_attention": settings.flash_attention,
+        "recompute": settings.recompute,
+        "zero_stage": settings.zero_stage,
+        "num_gpus": settings.num_gpus,
+        "optimizer": settings.optimizer,
+        "lora_rank": settings.lora_rank,
+    }
+
+
+def _resolved_dtypes(est: Estimate | None) -> dict[str, str] | None:
+    """The dtypes the estimate actually used ("auto"/None made concrete)."""
+    if est is None or not getattr(est, "weight_dtype", ""):
+        return None
+    return {"weights": est.weight_dtype, "compute": est.compute_dtype, "kv": est.kv_dtype}
+
+
+def _parameters_dict(report: Report) -> dict[str, object] | None:
+    params = report.parameters
+    if params is None:
+        if report.stored is not None:
+            return {
+                "total": report.stored.total_params,
+                "active_per_token": None,
+                "embedding": None,
+                "by_component": {},
+                "method": "stored",
+            }
+        return None
+    out: dict[str, object] = {
+        "total": params.total,
+        "active_per_token": params.active_per_token,
+        "embedding": params.embedding,
+        "by_component": dict(params.by_component),
+        "method": params.method,
+        "matmul_per_token": params.matmul_per_token,
+    }
+    if report.parameters_exact is not None and report.parameters_analytic is not None:
+        out["exact_total"] = report.parameters_exact.total
+        out["analytic_total"] = report.parameters_analytic.total
+        out["analytic_minus_exact"] = report.parameters_analytic.total - report.parameters_exact.total
+    if params.note:
+        out["note"] = params.note
+    return out
+
+
+def _memory_dict(est: Estimate) -> dict[str, object]:
+    m = est.memory
+    return {
+        "weights_bytes": dict(m.weights_bytes),
+        "weights_bytes_selected": m.weights_bytes_selected,
+        "kv_cache_bytes_per_token": m.kv_cache_bytes_per_token,
+        "kv_cache_bytes": m.kv_cache_bytes,
+        "state_bytes": m.state_bytes,
+        "activation_bytes": m.activation_bytes,
+        "activation_bytes_no_flash": m.activation_bytes_no_flash,
+        "inference_total_bytes": m.inference_total_bytes,
+        "training_total_bytes": m.training_total_bytes,
+        "training_breakdown": dict(m.training_breakdown),
+        "kv_per_layer_kind": dict(m.kv_per_layer_kind),
+        "lora_trainable_parameters": est.lora_trainable_parameters,
+        "lora_memory_bytes": est.lora_memory_bytes,
+        "qlora_memory_bytes": est.qlora_memory_bytes,
+    }
+
+
+def _flops_dict(est: Estimate) -> dict[str, object]:
+    f = est.flops
+    return {
+        "prefill": {
+            "total": f.prefill_total,
+            "linear": f.prefill_linear,
+            "attention": f.prefill_attention,
+            "attention_causal": f.prefill_attention_causal,
+        },
+        "decode_per_token": f.decode_per_token,
+        "training_step": f.training_step,
+        "by_component": dict(f.by_component),
+        "prefill_intensity": f.prefill_intensity,
+        "decode_intensity": f.decode_intensity,
+    }
+
+
+def _attention_dict(report: Report) -> dict[str, object]:
+    arch = report.architecture
+    assert arch is not None
+    rope = arch.rope
+    caps = report.capabilities
+    out: dict[str, object] = {
+        "kind": caps.attention if caps is not None else None,
+        "num_heads": arch.num_heads,
+        "num_kv_heads": arch.num_kv_heads,
+        "head_dim": arch.head_dim,
+        "sliding_window": arch.sliding_window,
+        "layer_types": [layer.mixer.value for layer in arch.layers],
+        "attention_layers": arch.attention_layers,
+        "position_encoding": arch.position_encoding,
+        "rope": asdict(rope) if rope is not None else None,
+        "mla": asdict(arch.mla) if arch.mla is not None else None,
+        "qk_norm": arch.qk_norm,
+        "attention_bias": arch.attention_bias,
+    }
+    return out
+
+
+def _moe_dict(arch: Architecture) -> dict[str, object] | None:
+    if arch.moe is None:
+        return None
+    moe = arch.moe
+    return {
+        "num_experts": moe.num_experts,
+        "experts_per_token": moe.experts_per_token,
+        "shared_experts": moe.num_shared_experts,
+        "expert_intermediate_size": moe.expert_intermediate_size,
+        "shared_expert_intermediate_size": moe.shared_expert_intermediate_size,
+        "moe_layers": sum(1 for layer in arch.layers if layer.ffn.value == "moe"),
+        "dense_layers": sum(1 for layer in arch.layers if layer.ffn.value == "dense"),
+        "router_bias": moe.router_bias,
+        "gated": moe.gated,
+    }
+
+
+def _quantization_dict(report: Report) -> dict[str, object] | None:
+    quant = report.quantization
+    if quant is None:
+        return None
+    return {
+        "method": quant.method,
+        "bits": quant.bits,
+        "group_size": quant.group_size,
+        "symmetric": quant.symmetric,
+        "details": {k: v for k, v in quant.details},
+    }
+
+
+def _metadata_dict(report: Report) -> dict[str, object] | None:
+    meta = report.source.metadata
+    if meta is None:
+        return None
+    out = asdict(meta)
+    files = out.pop("files", ())
+    out["file_count"] = len(files)
+    out["tags"] = list(meta.tags)
+    return out
+
+
+def _architecture_dict(arch: Architecture) -> dict[str, object]:
+    return {
+        "hidden_size": arch.hidden_size,
+        "num_layers": arch.num_layers,
+        "intermediate_size": arch.intermediate_size,
+        "vocab_size": arch.vocab_size,
+        "max_position_embeddings": arch.max_position_embeddings,
+        "activation": arch.activation,
+        "gated_ffn": arch.gated_ffn,
+        "norm": arch.norm,
+        "tied_embeddings": arch.tied_embeddings,
+        "objective": arch.objective.value,
+        "torch_dtype": arch.torch_dtype,
+        "layer_counts": arch.layer_counts(),
+        "encoder_layers": len(arch.encoder_layers),
+        "num_mtp_layers": arch.num_mtp_layers,
+        "ssm": asdict(arch.ssm) if arch.ssm is not None else None,
+        "vision": asdict(arch.vision) if arch.vision is not None else None,
+    }
+
+
+def _report_dict(report: Report) -> dict[str, object]:
+    arch = report.architecture
+    est = report.estimate
+    source = report.source
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model_id": source.model_id,
+        "source": source.kind,
+        "location": source.location,
+        "revision": source.revision,
+        "family": arch.family if arch is not None else None,
+        "model_type": arch.model_type if arch is not None else source.files.config.get("model_type"),
+        "architecture_class": arch.architecture_class if arch is not None else None,
+        "settings": settings_dict(report.settings) | {"resolved": _resolved_dtypes(est)},
+        "parameters": _parameters_dict(report),
+        "memory": _memory_dict(est) if est is not None else None,
+        "flops": _flops_dict(est) if est is not None else None,
+        "attention": _attention_dict(report) if arch is not None else None,
+        "moe": _moe_dict(arch) if arch is not None else None,
+        "tokenizer": report.tokenizer.to_dict() if report.tokenizer is not None else None,
+        "quantization": _quantization_dict(report),
+        "capabilities": report.capabilities.to_dict() if report.capabilities is not None else {},
+        "metadata": _metadata_dict(report),
+        "architecture": _architecture_dict(arch) if arch is not None else None,
+        "stored": _stored_dict(report),
+        "file": dict(source.file_facts) or None,
+        "provenance": _provenance(source),
+        "notes": list(report.notes),
+    }
+
+
+def _provenance(source: ModelSource) -> list[str] | None:
+    """Where a built-in catalog entry's files were copied from (None for other sources)."""
+    if source.kind != "catalog":
+        return None
+    from lmscope.core.sources.catalog import catalog_provenance
+
+    return list(catalog_provenance(source.model_id)) or None
+
+
+def _stored_dict(report: Report) -> dict[str, object] | None:
+    stored = report.stored
+    if stored is None:
+        return None
+    out: dict[str, object] = {
+        "source": stored.source,
+        "tensors": len(stored.tensors),
+        "total_params": stored.total_params,
+        "total_bytes": stored.total_bytes,
+        "params_by_dtype": stored.params_by_dtype(),
+        "notes": list(stored.notes),
+    }
+    out.update(stored_layers(stored))
+    if report.stored_check is not None:
+        out["check"] = report.stored_check.to_dict()
+    return out
+
+
+_STORED_LAYER = re.compile(r"(?:^|[./_])(?:layers|layer|h|blk|blocks|block)[./_](\d+)(?:[./_]|$)")
+
+
+def stored_layers(stored: StoredTensors) -> dict[str, object]:
+    """Layer count and bytes per layer, read from the stored tensor names (``layers.N.``, ``blk.N.``, ``h.N.``).
+
+    This is what a file without a config (an ONNX export) still tells about
+    its depth; for every checkpoint it shows how evenly the bytes spread.
+    """
+    per_layer: dict[int, int] = {}
+    outside = 0
+    for t in stored.tensors:
+        m = _STORED_LAYER.search(t.name)
+        if m:
+            index = int(m.group(1))
+            per_layer[index] = per_layer.get(index, 0) + t.nbytes
+        else:
+            outside += t.nbytes
+    if not per_layer:
+        return {"layer_count": None, "bytes_per_layer": [], "bytes_outside_layers": outside}
+    count = max(per_layer) + 1
+    return {
+        "layer_count": count,
+        "bytes_per_layer": [per_layer.get(i, 0) for i in range(count)],
+        "bytes_outside_layers": outside,
+    }
+
+
+# --------------------------------------------------------------------------- comparison
+
+# (dotted path in the report dict, label, unit) — unit: params | bytes | flops | tokens
+COMPARE_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("parameters.total", "parameters", "params"),
+    ("parameters.active_per_token", "active per token", "params"),
+    ("memory.weights_bytes_selected", "weights", "bytes"),
+    ("memory.kv_cache_bytes_per_token", "KV cache / token", "bytes"),
+    ("memory.kv_cache_bytes", "KV cache", "bytes"),
+    ("memory.state_bytes", "fixed state", "bytes"),
+    ("memory.activation_bytes", "activations", "bytes"),
+    ("memory.inference_total_bytes", "inference total", "bytes"),
+    ("memory.training_total_bytes", "training total", "bytes"),
+    ("flops.prefill.total", "prefill FLOPs", "flops"),
+    ("flops.decode_per_token", "decode FLOPs / token", "flops"),
+    ("flops.training_step", "training step FLOPs", "flops"),
+    ("capabilities.max_context_length", "context length", "tokens"),
+)
+COMPARE_FACTS: tuple[tuple[str, str], ...] = (
+    ("family", "family"),
+    ("architecture_class", "class"),
+    ("attention.kind", "attention"),
+    ("attention.num_heads", "heads"),
+    ("attention.num_kv_heads", "KV heads"),
+    ("attention.head_dim", "head dim"),
+    ("architecture.num_layers", "layers"),
+    ("architecture.hidden_size", "hidden size"),
+    ("architecture.vocab_size", "vocab"),
+    ("capabilities.moe", "MoE"),
+    ("capabilities.hybrid", "hybrid"),
+    ("quantization.method", "quantization"),
+    ("parameters.method", "count method"),
+)
+
+
+def lookup(data: object, path: str) -> object:
+    """``data["a"]["b"]`` for ``path == "a.b"``; None when any step is missing."""
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    """Several models under one :class:`Settings`; ratios are against the first."""
+
+    reports: tuple[Report, ...]
+    settings: Settings
+    notes: tuple[str, ...] = field(default=())
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per metric: label, unit, values, ratios vs the first model (None when undefined)."""
+        dicts = [r.to_dict() for r in self.reports]
+        rows = []
+        for path, label, unit in COMPARE_METRICS:
+            values = [lookup(d, path) for d in dicts]
+            base = values[0]
+            ratios = [
+                (v / base) if isinstance(v, (int, float)) and isinstance(base, (int, float)) and base else None
+                for v in values
+            ]
+            rows.append({"metric": path, "label": label, "unit": unit, "values": values, "ratios": ratios})
+        return rows
+
+    def facts(self) -> list[dict[str, object]]:
+        """Non-numeric facts side by side, with which models differ from the first."""
+        dicts = [r.to_dict() for r in self.reports]
+        out = []
+        for path, label in COMPARE_FACTS:
+            values = [lookup(d, path) for d in dicts]
+            out.append({"fact": path, "label": label, "values": values, "differs": [v != values[0] for v in values]})
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON for ``lmscope compare --format json``: the settings, each report, and the comparison rows."""
+        return _json_safe(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "settings": settings_dict(self.settings),
+                "model_ids": [r.model_id for r in self.reports],
+                "comparison": self.rows(),
+                "facts": self.facts(),
+                "models": [r.to_dict() for r in self.reports],
+                "notes": list(self.notes),
+            }
+        )  # type: ignore[return-value]
+
+
+def build_compare(sources: list[ModelSource], settings: Settings, *, exact: bool = True) -> CompareReport:
+    """Reports for several sources under the same settings."""
+    if len(sources) < 2:
+        raise UsageError("compare needs at least two models")
+    reports = tuple(build_report(s, settings, exact=exact) for s in sources)
+    return CompareReport(reports=reports, settings=settings)

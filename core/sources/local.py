@@ -1,0 +1,205 @@
+"""Models on disk: a directory holding ``config.json``, or a ``config.json`` path.
+
+One reader for every folder-shaped source (a local checkout, an HF cache
+snapshot, a built-in catalog entry), so a file is read the same way
+wherever it comes from. Every file is size-capped before it is read and
+every JSON error becomes a one-line :class:`ConfigError` naming the file.
+Safetensors headers beside the config are read (headers only) so the report
+can compare what the files store with what the class holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from lmscope.core.architecture import ConfigFiles
+from lmscope.core.errors import ConfigError, SourceError
+from lmscope.core.sources.base import ModelSource, StoredTensors
+from lmscope.core.sources.safetensors_header import read_safetensors_files
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+MAX_TEMPLATE_BYTES = 4 * 1024 * 1024
+
+# file name -> ConfigFiles field (the first present wins for quantize_config)
+_SMALL_FILES = (
+    ("tokenizer_config.json", "tokenizer_config"),
+    ("generation_config.json", "generation_config"),
+    ("quantize_config.json", "quantize_config"),
+    ("quant_config.json", "quantize_config"),
+    ("hf_quant_config.json", "quantize_config"),
+    ("model.safetensors.index.json", "safetensors_index"),
+)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_json(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES, strict: bool = False) -> dict:
+    """A JSON object read from ``path`` with a size cap; one-line errors.
+
+    ``strict`` rejects NaN/Infinity (not JSON, and poison for every
+    estimate) — used for config.json.
+    """
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ConfigError(f"{path.name} is {size:,} bytes, more than the {max_bytes // (1024 * 1024)} MB allowed for it")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name} is not UTF-8 text") from None
+    except OSError as err:
+        raise SourceError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        if strict:
+            data = json.loads(text, parse_constant=_reject_constant)
+        else:
+            data = json.loads(text)
+    except ValueError as err:  # JSONDecodeError is a ValueError
+        first = str(err).splitlines()[0] if str(err) else "invalid JSON"
+        raise ConfigError(f"{path.name} is not valid JSON: {first}") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name} is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name} does not hold a JSON object")
+    if strict:
+        _check_finite(data, path.name)
+    return data
+
+
+def _check_finite(value: object, name: str, depth: int = 0) -> None:
+    if depth > 64:
+        raise ConfigError(f"{name} is nested too deeply")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} contains a non-finite number")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_finite(item, name, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_finite(item, name, depth + 1)
+
+
+def load_config_files(folder: Path, *, config_path: Path | None = None) -> ConfigFiles:
+    """The small description files of a model folder as :class:`ConfigFiles`.
+
+    ``config_path`` overrides ``folder/config.json`` (a config given by path).
+    Missing optional files are None; a chat template shipped as
+    ``chat_template.jinja`` / ``chat_template.json`` goes to ``extra["chat_template"]``.
+    """
+    config_path = config_path or folder / "config.json"
+    if not config_path.is_file():
+        raise SourceError(f"{folder} has no config.json")
+    config = read_json(config_path, strict=True)
+    fields: dict[str, object] = {}
+    for file_name, field_name in _SMALL_FILES:
+        path = folder / file_name
+        if field_name in fields or not path.is_file():
+            continue
+        limit = MAX_INDEX_BYTES if field_name == "safetensors_index" else MAX_CONFIG_BYTES
+        fields[field_name] = read_json(path, max_bytes=limit)
+    tokenizer_json = folder / "tokenizer.json"
+    extra: dict[str, object] = {}
+    template = _read_chat_template(folder)
+    if template is not None:
+        extra["chat_template"] = template
+    return ConfigFiles(
+        config=config,
+        tokenizer_json_path=str(tokenizer_json) if tokenizer_json.is_file() else None,
+        extra=extra,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _read_chat_template(folder: Path) -> str | None:
+    jinja = folder / "chat_template.jinja"
+    if jinja.is_file() and jinja.stat().st_size <= MAX_TEMPLATE_BYTES:
+        try:
+            return jinja.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    as_json = folder / "chat_template.json"
+    if as_json.is_file():
+        try:
+            data = read_json(as_json, max_bytes=MAX_TEMPLATE_BYTES)
+        except (ConfigError, SourceError):
+            return None
+        template = data.get("chat_template")
+        return template if isinstance(template, str) else None
+    return None
+
+
+def stored_tensors_in(folder: Path, index: dict | None) -> tuple[StoredTensors | None, tuple[str, ...]]:
+    """Safetensors headers of the checkpoint in ``folder``, when it is all there.
+
+    With an index, every shard it names must be present (a partial set would
+    under-count); without one, every ``*.safetensors`` in the folder is read.
+    """
+    if index is not None:
+        weight_map = index.get("weight_map")
+        if not isinstance(weight_map, dict):
+            return None, ("model.safetensors.index.json has no weight_map",)
+        shard_names = sorted({str(v) for v in weight_map.values()})
+        if any("/" in s or "\\" in s or s.startswith("..") for s in shard_names):
+            return None, ("the safetensors index names shards outside the folder; ignored",)
+        present = [folder / s for s in shard_names if (folder / s).is_file()]
+        if not present:
+            return None, ()
+        if len(present) != len(shard_names):
+            return None, (f"only {len(present)} of {len(shard_names)} safetensors shards are present; stored tensors not counted",)
+        return read_safetensors_files(present), ()
+    files = sorted(p for p in folder.glob("*.safetensors") if p.is_file())
+    if not files:
+        return None, ()
+    return read_safetensors_files(files), ()
+
+
+def cache_snapshot_id(folder: Path) -> tuple[str, str] | None:
+    """``("org/name", sha)`` when ``folder`` is an HF cache snapshot (``models--org--name/snapshots/<sha>``)."""
+    resolved = folder.resolve()
+    parent = resolved.parent
+    if parent.name == "snapshots" and parent.parent.name.startswith("models--"):
+        repo_id = parent.parent.name.removeprefix("models--").replace("--", "/", 1)
+        return repo_id, resolved.name
+    return None
+
+
+def source_from_folder(folder: Path, *, model_id: str | None = None, kind: str = "local") -> ModelSource:
+    """A :class:`ModelSource` for a folder holding config.json (and maybe weights).
+
+    A folder inside the HF cache is named by its repo id and commit.
+    """
+    files = load_config_files(folder)
+    stored, notes = stored_tensors_in(folder, files.safetensors_index)
+    revision = None
+    if model_id is None:
+        cached = cache_snapshot_id(folder)
+        if cached is not None:
+            model_id, revision = cached
+    return ModelSource(
+        model_id=model_id or folder.resolve().name,
+        kind=kind,
+        files=files,
+        location=str(folder),
+        revision=revision,
+        stored=stored,
+        notes=notes,
+    )
+
+
+def source_from_config_path(path: Path) -> ModelSource:
+    """A :class:`ModelSource` for a path to a config.json; its folder supplies the other files."""
+    folder = path.parent
+    files = load_config_files(folder, config_path=path)
+    if path.name != "config.json":
+        # a renamed config: do not pair it with weights that may belong to another file
+        return ModelSource(model_id=path.stem, kind="config", files=files, location=str(path))
+    stored, notes = stored_tensors_in(folder, files.safetensors_index)
+    cached = cache_snapshot_id(folder)
+    model_id, revision = cached if cached is not None else (folder.resolve().name, None)
+    return ModelSource(
+        model_id=model_id, kind="config", files=files, location=str(path), revision=revision, stored=stored, notes=notes
+    )
