@@ -1,0 +1,1 @@
+"""One module per screen: search, summary, memory, compare, weights, plus the modals."""

@@ -1,0 +1,112 @@
+"""Snapshot tests of every screen (pytest-textual-snapshot), one per feature.
+
+Deterministic by construction: offline, an empty HF cache, the exact engine
+off, truecolor output, no cursor blink, a fixed 120×40 terminal. The SVGs
+live in ``tests/snapshots/test_tui_snapshots/``; regenerate with ``pytest tests/test_tui_snapshots.py
+--snapshot-update`` and look at them before committing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SIZE = (120, 40)
+SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture(autouse=True)
+def deterministic_env(tmp_path, monkeypatch):
+    import pytest_textual_snapshot
+    import textual.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
+    # keep our SVGs in tests/snapshots/ (the plugin's default is __snapshots__/<module>/)
+    monkeypatch.setattr(
+        pytest_textual_snapshot.SVGImageExtension,
+        "dirname",
+        classmethod(lambda cls, *, test_location: str(SNAPSHOT_DIR / test_location.basename)),
+    )
+
+
+def make_app(*models: str):
+    from lmscope.tui.app import LmscopeApp
+
+    return LmscopeApp(list(models))
+
+
+def prepare(*keys: str, models: int = 1):
+    """A run_before that waits for the models, types ``keys`` and settles (no blinking cursors)."""
+
+    async def run_before(pilot) -> None:
+        from textual.widgets import Input
+
+        app = pilot.app
+        for _ in range(1600):
+            if len(app.slots) >= models and not app.pending:
+                break
+            await pilot.pause(0.025)
+        for key in keys:
+            await pilot.press(key)
+            if key.startswith("f") or key == "enter":
+                await pilot.pause(0.1)
+        base = next(s for s in reversed(app.screen_stack) if hasattr(s, "settled"))
+        for _ in range(1600):  # search debounce, deferred chart
+            if base.settled():
+                break
+            await pilot.pause(0.025)
+        await pilot.pause(0.1)
+        for screen in app.screen_stack:
+            for inp in screen.query(Input):
+                inp.cursor_blink = False
+        await pilot.pause()
+
+    return run_before
+
+
+def test_summary_screen(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=prepare())
+
+
+def test_summary_hybrid_layer_map(snap_compare):
+    assert snap_compare(make_app("Qwen/Qwen3-Next-80B-A3B-Thinking"), terminal_size=SIZE, run_before=prepare())
+
+
+def test_memory_sliders_seq_len_16k(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=prepare("f4", "right", "right"))
+
+
+def test_memory_training_mode_80x24(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=prepare("f4", "t"))
+
+
+def test_compare_two_models(snap_compare):
+    assert snap_compare(make_app("meta-llama/Llama-3.1-8B", "Qwen/Qwen3-8B"), terminal_size=SIZE, run_before=prepare(models=2))
+
+
+def test_search_offline_catalog(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=prepare("f2", *"llama"))
+
+
+def test_weights_no_local_files(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=prepare("f6"))
+
+
+def test_export_dialog(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=prepare("f4", "ctrl+s"))
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=prepare("f4", "f1"))
+
+
+def test_compare_80x24(snap_compare):
+    assert snap_compare(make_app("meta-llama/Llama-3.1-8B", "google/gemma-3-4b-it"), terminal_size=(80, 24), run_before=prepare(models=2))

@@ -1,0 +1,79 @@
+"""Turn the current view's data into JSON or Markdown text (the Export dialog writes it).
+
+Reports and comparisons go through the core exporters (``lmscope.core.export``)
+so a TUI export is byte-for-byte what ``lmscope report --format json`` would
+write for the same settings. Search results and weights results are lists of
+plain records, serialised here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+FORMATS = ("json", "markdown")
+EXTENSIONS = {"json": ".json", "markdown": ".md"}
+
+
+def report_text(report: Any, fmt: str) -> str:
+    """One model's report (CONTRACT.md JSON, or Markdown)."""
+    from lmscope.core import export
+
+    if fmt == "json":
+        return export.report_to_json(report)
+    return export.report_to_markdown(report)
+
+
+def compare_text(reports: list[Any], settings: Any, fmt: str) -> str:
+    """A comparison of several reports under the same settings."""
+    from lmscope.core import export
+    from lmscope.core.report import CompareReport
+
+    compare = CompareReport(reports=tuple(reports), settings=settings)
+    if fmt == "json":
+        return export.compare_to_json(compare)
+    return export.compare_to_markdown(compare)
+
+
+def _plain(row: Any) -> dict:
+    return asdict(row) if is_dataclass(row) else dict(row)
+
+
+def search_text(rows: list[Any], query: str, where: str, fmt: str) -> str:
+    """Search results as JSON (``{"query", "where", "results": [...]}``) or a Markdown table."""
+    data = [_plain(r) for r in rows]
+    if fmt == "json":
+        return json.dumps({"schema_version": 1, "query": query, "where": where, "results": data}, indent=2) + "\n"
+    lines = [f"# lmscope search: {query or '(all)'}", "", f"Searched the {where}.", ""]
+    lines.append("| model | params | downloads | likes | license | gated | from |")
+    lines.append("|---|---:|---:|---:|---|---|---|")
+    for r in data:
+        cells = [r.get("model_id"), r.get("params"), r.get("downloads"), r.get("likes"), r.get("license"), r.get("gated"), r.get("where")]
+        lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def weights_text(model_id: str, results: list[Any], summary: Any, fmt: str) -> str:
+    """Per-tensor weights statistics (what has streamed in so far) and the run summary."""
+    tensors = [r.to_dict() if hasattr(r, "to_dict") else _plain(r) for r in results]
+    summary_dict = summary.to_dict() if summary is not None and hasattr(summary, "to_dict") else None
+    if fmt == "json":
+        return json.dumps({"schema_version": 1, "model_id": model_id, "tensors": tensors, "summary": summary_dict}, indent=2) + "\n"
+    lines = [f"# lmscope weights: {model_id}", "", f"{len(tensors)} tensors analysed.", ""]
+    lines.append("| tensor | kind | shape | dtype | mean | std | stable rank | α |")
+    lines.append("|---|---|---|---|---:|---:|---:|---:|")
+    for t in results:
+        spectrum = t.spectra[0] if getattr(t, "spectra", ()) else None
+        cells = [
+            t.name,
+            t.kind,
+            "×".join(str(d) for d in t.shape),
+            t.dtype,
+            f"{t.mean:.4g}",
+            f"{t.std:.4g}",
+            f"{spectrum.stable_rank:.2f}" if spectrum else "",
+            f"{spectrum.alpha:.2f}" if spectrum and spectrum.alpha is not None else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

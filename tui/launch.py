@@ -1,0 +1,26 @@
+"""``run_tui(args)``: what ``lmscope [MODEL …]`` runs (the CLI router calls it).
+
+Only textual and the app module are imported here; the engine's heavy parts
+load later, in workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_app(args: argparse.Namespace):
+    """The app for parsed CLI arguments (``models``, ``offline``, ``token``)."""
+    from lmscope.core.redact import register_secret
+    from lmscope.tui.app import LmscopeApp
+
+    token = getattr(args, "token", None)
+    register_secret(token)
+    return LmscopeApp(list(getattr(args, "models", []) or []), offline=bool(getattr(args, "offline", False)), token=token)
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """Run the TUI until the user quits; returns the exit code."""
+    app = build_app(args)
+    result = app.run()
+    return int(result or 0) if app.return_code is None else int(app.return_code)

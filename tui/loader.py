@@ -1,0 +1,215 @@
+"""The app's only door into the engine: open, estimate, search, count exactly.
+
+Each function is a thin call into ``lmscope.core`` so the screens stay free of
+engine details and arithmetic. Those that may block (resolve, exact count,
+search) are called from thread workers; :func:`estimate_for` is pure and fast
+(< 1 ms) and is called synchronously on every slider change.
+
+Errors leave here as :class:`~lmscope.core.errors.LmscopeError` or are turned
+into one redacted line by :func:`error_line` — never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from lmscope.tui.state import LoadedModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.results import Estimate, ParameterBreakdown, Settings
+
+
+def exact_disabled() -> bool:
+    """True when the exact engine must not run (``LMSCOPE_NO_EXACT=1``: snapshots, slow machines)."""
+    return os.environ.get("LMSCOPE_NO_EXACT", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_offline(flag: bool = False) -> bool:
+    """Offline when asked for, or when ``HF_HUB_OFFLINE`` says so."""
+    return flag or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def error_line(err: BaseException) -> str:
+    """One redacted line for any exception (LmscopeError messages are already one line)."""
+    from lmscope.core.errors import LmscopeError
+    from lmscope.core.redact import redact
+
+    text = str(err) if isinstance(err, LmscopeError) else f"{type(err).__name__}: {err}"
+    return redact(" ".join(text.split())) or type(err).__name__
+
+
+def default_model() -> str:
+    """The built-in model ``lmscope`` opens with no argument (from the catalog, works offline)."""
+    from lmscope.core.sources.catalog import DEFAULT_MODEL
+
+    return str(DEFAULT_MODEL)
+
+
+def catalog_ids() -> list[str]:
+    """Model ids of the built-in catalog, in catalog order."""
+    from lmscope.core.sources.catalog import list_catalog
+
+    return [entry.model_id for entry in list_catalog()]
+
+
+def catalog_entries() -> list[Any]:
+    from lmscope.core.sources.catalog import list_catalog
+
+    return list(list_catalog())
+
+
+def open_model(spec: str, settings: Settings, *, offline: bool = False, token: str | None = None) -> LoadedModel:
+    """Resolve ``spec`` and build its analytic report (blocking: call from a worker)."""
+    from lmscope.core.report import build_report
+    from lmscope.core.sources.resolve import resolve
+
+    source = resolve(spec, offline=is_offline(offline), token=token)
+    report = build_report(source, settings, exact=False)
+    if report.architecture is None or not source.files.config or source.architecture is not None:
+        # GGUF/ONNX sources describe themselves; the exact engine needs a transformers config.
+        return LoadedModel(spec=spec, report=report, exact_state="off", exact_reason=f"{source.kind} source: analytic engine only")
+    return LoadedModel(spec=spec, report=report, exact_state="off" if exact_disabled() else "pending", exact_reason="exact engine off (LMSCOPE_NO_EXACT)" if exact_disabled() else None)
+
+
+def exact_parameters_for(model: LoadedModel) -> tuple[ParameterBreakdown | None, str | None]:
+    """The exact (meta-device) breakdown, or None with the reason. Imports torch: worker only."""
+    from lmscope.core import exact
+
+    if not exact.exact_available():
+        return None, "torch/transformers not installed: analytic engine only"
+    config = model.report.source.files.config
+    try:
+        params = exact.exact_parameters(config)
+    except Exception as err:  # noqa: BLE001 - shown as a note, never a crash
+        return None, error_line(err)
+    if params is None:
+        return None, "the exact engine does not know this model class: analytic engine only"
+    analytic = model.analytic
+    if params.matmul_per_token == 0 and analytic is not None and analytic.matmul_per_token:
+        # The exact engine counts names, not matmuls; it documents taking this figure from the
+        # analytic engine, but an entry cached by an older version may hold 0 — never show FLOPs of 0.
+        params = replace(params, matmul_per_token=analytic.matmul_per_token)
+    return params, None
+
+
+def estimate_for(model: LoadedModel, settings: Settings) -> Estimate:
+    """``core.estimate`` for this model and settings, with the best parameter breakdown known."""
+    from lmscope.core.estimate import estimate
+
+    return estimate(model.architecture, settings, params=model.params)
+
+
+def report_at(model: LoadedModel, settings: Settings) -> Any:
+    """The model's report re-estimated at ``settings`` with the best parameters known (what Export writes)."""
+    report = model.report
+    if not model.has_architecture:
+        return replace(report, settings=settings)
+    return replace(
+        report,
+        settings=settings,
+        estimate=estimate_for(model, settings),
+        parameters_exact=model.exact if model.exact is not None else report.parameters_exact,
+    )
+
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """One search result as the Search table shows it (from the Hub, the catalog or the cache)."""
+
+    model_id: str
+    params: int | None = None
+    downloads: int | None = None
+    likes: int | None = None
+    license: str | None = None
+    gated: str | bool | None = None
+    where: str = "hub"
+    family: str | None = None
+
+
+def search_offline(query: str, limit: int = 50) -> list[SearchRow]:
+    """The core's offline search (built-in catalog + local HF cache), with family and parameter counts.
+
+    Parameter counts of catalog/cache hits come from the analytic engine on
+    their configs (a few ms each); the worker calls this, never the UI thread.
+    """
+    from lmscope.core.hub.search import MAX_LIMIT
+    from lmscope.core.hub.search import search_offline as core_search_offline
+
+    families = {e.model_id: e.family for e in catalog_entries()}
+    rows = []
+    for r in core_search_offline(query, limit=min(limit, MAX_LIMIT)):
+        rows.append(SearchRow(r.model_id, params=_offline_params(r.model_id), where=r.source, family=families.get(r.model_id)))
+    return rows
+
+
+def _offline_params(model_id: str) -> int | None:
+    """Analytic total of a catalog or cached model (None when it cannot be parsed)."""
+    try:
+        from lmscope.core.params import count_parameters
+        from lmscope.core.parse import architecture_from_config
+        from lmscope.core.sources.resolve import resolve
+
+        source = resolve(model_id, offline=True)
+        if source.architecture is not None:
+            return count_parameters(source.architecture).total
+        return count_parameters(architecture_from_config(source.files)).total
+    except Exception:  # noqa: BLE001 - a listing shows "—" rather than failing
+        return None
+
+
+def search_hub(query: str, *, token: str | None = None, limit: int = 30) -> list[SearchRow]:
+    """Search the Hub (network: call from a worker). Raises HubError on failure."""
+    from lmscope.core.hub.search import search_models
+
+    rows = []
+    for r in search_models(query, limit=limit, token=token):
+        rows.append(
+            SearchRow(
+                model_id=r.model_id,
+                params=r.parameters,
+                downloads=r.downloads,
+                likes=r.likes,
+                license=r.license,
+                gated=r.gated,
+                where=r.source,
+            )
+        )
+    return rows
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".gguf")
+
+
+def local_weight_files(model: LoadedModel) -> list[str]:
+    """Weight files on this machine for the model (safetensors in its folder, or the GGUF itself)."""
+    location = model.report.source.location
+    if not location or model.report.source.kind == "catalog":
+        return []
+    if os.path.isfile(location):
+        return [location] if location.lower().endswith(WEIGHT_SUFFIXES) else []
+    try:
+        names = sorted(os.listdir(location))
+    except OSError:
+        return []
+    return [os.path.join(location, n) for n in names if n.lower().endswith(WEIGHT_SUFFIXES)]
+
+
+def weights_engine_available() -> bool:
+    """True when the weights engine's entry point is installed."""
+    try:
+        from lmscope.core.weights import analyze_weights  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def weights_events(model: LoadedModel, cancel: Any) -> Any:
+    """The weights engine's event iterator for this model (blocking generator: worker only)."""
+    from lmscope.core.weights import analyze_weights
+    from lmscope.core.weights.records import WeightsOptions
+
+    options = WeightsOptions(device="auto", keep_singular_values=True, cancel=cancel)
+    return analyze_weights(model.report.source, options)

@@ -1,0 +1,73 @@
+"""What every main screen shares: the nav bar, the footer, and "redraw from app state".
+
+Screens hold no model state of their own: the app owns the opened models and
+the settings and bumps ``state_version`` when they change. A screen redraws
+in :meth:`refresh_view` and, when it comes back to the front, only if the
+version moved while it was hidden — switching tabs costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from lmscope.tui.widgets.navbar import NavBar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.tui.app import LmscopeApp
+
+
+class LmscopeScreen(Screen):
+    """Base of the five main screens. Subclasses implement ``compose_body`` and ``refresh_view``."""
+
+    MODE = ""
+    VIEW_NAME = ""  # what Export calls this view
+
+    def __init__(self) -> None:
+        super().__init__(id=f"screen-{self.MODE}")
+        self._seen_version = -1
+
+    @property
+    def lm(self) -> LmscopeApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.MODE)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    def on_screen_resume(self) -> None:
+        self.sync()
+
+    def sync(self, force: bool = False) -> None:
+        """Redraw if the app's state changed since the last draw."""
+        version = self.lm.state_version
+        if force or version != self._seen_version:
+            self._seen_version = version
+            self.refresh_view()
+        self.query_one(NavBar).refresh()
+
+    def refresh_view(self) -> None:
+        """Redraw everything from the app's state."""
+
+    def settled(self) -> bool:
+        """True when nothing is pending (debounced search, deferred chart): tests and screenshots wait for it."""
+        return True
+
+    def export_text(self, fmt: str) -> str:
+        """This view's data as ``fmt`` ("json" or "markdown"). Raises LmscopeError when empty."""
+        from lmscope.core.errors import UsageError
+
+        raise UsageError(f"nothing to export on the {self.VIEW_NAME or self.MODE} view")
+
+    def export_default_name(self) -> str:
+        return f"lmscope-{self.MODE}"

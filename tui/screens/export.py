@@ -1,0 +1,112 @@
+"""Export: write the current view's data (not a picture of it) to JSON or Markdown.
+
+The dialog only asks "which format, where": the view supplies the text
+(``export_text(fmt)``, built by the core exporters) and
+``core.export.write_atomic`` writes it through a temporary file in the same
+folder and a rename, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet
+
+from lmscope.tui.exporting import EXTENSIONS
+
+
+class ExportScreen(ModalScreen[str | None]):
+    """Dismisses with the written path, or None when cancelled."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+        Binding("ctrl+s", "write", "Write file", priority=True, key_display="^s", id="export.write"),
+        Binding("ctrl+j", "format('json')", "JSON", show=False, id="export.json"),
+        Binding("ctrl+k", "format('markdown')", "Markdown", show=False, id="export.markdown"),
+    ]
+
+    def __init__(self, view: Any, fmt: str | None = None) -> None:
+        super().__init__(id="export")
+        self.view = view
+        self.fmt = fmt or "json"
+        self._edited = False
+        self.written: str | None = None
+
+    def compose(self) -> ComposeResult:
+        view_name = getattr(self.view, "VIEW_NAME", "view")
+        with Vertical(id="export-box", classes="dialog"):
+            yield Label(f"Export the {view_name} view", classes="dialog-title")
+            with RadioSet(id="export-format"):
+                yield RadioButton("JSON", value=self.fmt == "json", id="fmt-json")
+                yield RadioButton("Markdown", value=self.fmt == "markdown", id="fmt-markdown")
+            yield Label("Path (relative paths are in the current folder)")
+            yield Input(self._default_path(), id="export-path")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Write", variant="primary", id="export-write")
+                yield Button("Cancel", id="export-cancel")
+            yield Label("Enter or ^s write (atomic replace) · Esc cancel", classes="dialog-help")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _default_path(self) -> str:
+        model = getattr(self.app, "main_model", None)
+        name = getattr(self.view, "MODE", "view")
+        if model is not None:
+            name += "-" + re.sub(r"[^A-Za-z0-9._-]+", "-", model.model_id)
+        return f"lmscope-{name}{EXTENSIONS[self.fmt]}"  # relative: written in the current folder
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.value != self._default_path():
+            self._edited = True
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        self.action_format("markdown" if event.pressed.id == "fmt-markdown" else "json")
+
+    def action_format(self, fmt: str) -> None:
+        if fmt == self.fmt:
+            return
+        path_input = self.query_one(Input)
+        old_ext, new_ext = EXTENSIONS[self.fmt], EXTENSIONS[fmt]
+        self.fmt = fmt
+        self.query_one(f"#fmt-{fmt}", RadioButton).value = True
+        if path_input.value.endswith(old_ext):
+            path_input.value = path_input.value[: -len(old_ext)] + new_ext
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_write()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "export-write":
+            self.action_write()
+        else:
+            self.action_cancel()
+
+    def action_write(self) -> None:
+        from lmscope.core.export import write_atomic
+        from lmscope.tui.loader import error_line
+
+        path = os.path.expanduser(self.query_one(Input).value.strip())
+        if not path:
+            self.notify("give a path to write to", severity="warning")
+            return
+        if os.path.isdir(path):
+            path = os.path.join(path, os.path.basename(self._default_path()))
+        try:
+            text = self.view.export_text(self.fmt)
+            write_atomic(path, text)
+        except Exception as err:  # noqa: BLE001 - shown, the dialog stays open
+            self.notify(error_line(err), title="Export failed", severity="error", timeout=8)
+            return
+        self.written = path
+        self.app.notify(f"wrote {path}", title=f"Exported {self.fmt}")
+        self.dismiss(path)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,91 @@
+"""Help (F1 or ?): every key that works right now, with what it does.
+
+Built from the live bindings of the screen underneath (app-wide keys, the
+screen's own, and the focused widget's), so it can never disagree with the
+footer. Escape, F1 or ? closes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from lmscope.tui.bindings import SCREENS
+
+
+class HelpScreen(ModalScreen[None]):
+    """A table of keys; ``active_bindings`` is ``App.active_bindings`` taken before opening."""
+
+    BINDINGS = [
+        Binding("escape,q", "close", "Close", id="help.close"),
+        Binding("question_mark", "close", "Close", show=False, id="help.close.question"),
+    ]
+
+    def __init__(self, active_bindings: dict[str, Any], view_name: str = "") -> None:
+        super().__init__(id="help")
+        self.rows = help_rows(active_bindings)
+        self.view_name = view_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box", classes="dialog"):
+            yield Label(f"Keys{' — ' + self.view_name if self.view_name else ''}", classes="dialog-title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(self._table(), id="help-table")
+            yield Label("Esc close · ctrl+p command palette (every action by name)", classes="dialog-help")
+
+    def _table(self) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, expand=True, padding=(0, 1))
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("does")
+        table.add_column("where", style="dim")
+        for keys, description, where in self.rows:
+            table.add_row(keys, description, where)
+        screens = "  ".join(f"{fkey.upper()}/{digit} {title}" for _m, title, fkey, digit in SCREENS)
+        table.caption = f"Screens: {screens} (digits when no text box has focus)"
+        return table
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def help_rows(active_bindings: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(keys, description, where) per action, keys of the same action joined, app keys last."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    where_of: dict[tuple[str, str], str] = {}
+    for key, active in active_bindings.items():
+        binding = active.binding
+        if not binding.description or binding.system:
+            continue
+        node = active.node
+        where = _where(node)
+        ident = (binding.action, binding.description)
+        display = binding.key_display or key
+        if display == "question_mark":
+            display = "?"
+        grouped.setdefault(ident, [])
+        if display not in grouped[ident]:
+            grouped[ident].append(display)
+        where_of.setdefault(ident, where)
+    rows = [(" / ".join(keys), desc, where_of[(action, desc)]) for (action, desc), keys in grouped.items()]
+    order = {"this screen": 0, "slider": 1, "everywhere": 2}
+    rows.sort(key=lambda r: order.get(r[2], 3))  # stable: binding order within a group
+    return rows
+
+
+def _where(node: Any) -> str:
+    """Where a binding comes from: the app (everywhere), this screen, or a widget kind."""
+    from textual.app import App
+    from textual.screen import Screen
+
+    if isinstance(node, App):
+        return "everywhere"
+    if isinstance(node, Screen):
+        return "this screen"
+    return type(node).__name__.lower()

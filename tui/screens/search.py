@@ -1,0 +1,163 @@
+"""Search: type-ahead search of the Hugging Face Hub, or of what is here when offline.
+
+Typing waits ~300 ms for a pause, then searches in a thread worker; the
+worker is exclusive, so a newer query replaces an older one and a slow answer
+never overwrites a fresher one. Offline (``--offline``/``HF_HUB_OFFLINE``) or
+when the Hub cannot be reached, it searches the built-in catalog and the
+local HF cache instead and says so. Enter opens the highlighted model.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Static
+
+from lmscope.tui.format import exact_count, human_count
+from lmscope.tui.messages import SearchFinished
+from lmscope.tui.screens.base import LmscopeScreen
+
+DEBOUNCE_SECONDS = 0.3
+
+
+class SearchScreen(LmscopeScreen):
+    """Input on top, results below."""
+
+    MODE = "search"
+    VIEW_NAME = "search results"
+    BINDINGS = [
+        Binding("ctrl+f", "focus_input", "Search box", key_display="^f", id="search.focus"),
+        Binding("ctrl+t", "compare_selected", "Compare with selected", key_display="^t", id="search.compare"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list = []
+        self.where = ""
+        self._timer: Timer | None = None
+        self._last_query: str | None = None
+        self.shown_query: str | None = None  # the query whose results the table shows
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="search models: qwen3, llama 8b, gemma… (Enter opens)", id="search-input")
+        yield Static(id="search-status")
+        table: DataTable = DataTable(id="search-table", cursor_type="row", zebra_stripes=True)
+        table.add_column("model", key="model")
+        table.add_column("params", key="params")
+        table.add_column("from", key="where")
+        table.add_column("downloads", key="downloads")
+        table.add_column("likes", key="likes")
+        table.add_column("license", key="license")
+        table.add_column("gated", key="gated")
+        table.add_column("family", key="family")
+        yield table
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(Input).focus()
+        self.run_search("")
+
+    def action_focus_input(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(DEBOUNCE_SECONDS, lambda: self.run_search(event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        table = self.query_one(DataTable)
+        if self.results and self._last_query == event.value:
+            self._open_row(table.cursor_row)
+        elif event.value.strip():
+            self.run_search(event.value)
+            table.focus()
+
+    def on_key(self, event) -> None:
+        # Down from the search box goes into the results.
+        if event.key == "down" and self.focused is self.query_one(Input) and self.results:
+            self.query_one(DataTable).focus()
+            event.stop()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self._open_row(event.cursor_row)
+
+    def _open_row(self, index: int) -> None:
+        if 0 <= index < len(self.results):
+            self.lm.open_model(self.results[index].model_id, slot=0, show="summary")
+
+    def action_compare_selected(self) -> None:
+        index = self.query_one(DataTable).cursor_row
+        if 0 <= index < len(self.results):
+            self.lm.add_compare(self.results[index].model_id)
+
+    def run_search(self, query: str) -> None:
+        self._last_query = query
+        self.query_one("#search-status", Static).update(Text(f"searching {query!r}…" if query else "listing…", style="italic"))
+        self._search_worker(query, self.lm.offline, self.lm.token)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _search_worker(self, query: str, offline: bool, token: str | None) -> None:
+        from lmscope.tui import loader
+
+        error = None
+        if loader.is_offline(offline) or not query.strip():
+            rows = loader.search_offline(query)
+            where = "built-in catalog and local cache" + (" (offline)" if loader.is_offline(offline) else "")
+        else:
+            try:
+                rows = loader.search_hub(query, token=token)
+                where = "Hugging Face Hub"
+            except Exception as err:  # noqa: BLE001 - any failure falls back to what is here
+                error = loader.error_line(err)
+                rows = loader.search_offline(query)
+                where = "built-in catalog and local cache (Hub unreachable)"
+        self.post_message(SearchFinished(query, rows, where, error))
+
+    def on_search_finished(self, message: SearchFinished) -> None:
+        if message.query != self._last_query:
+            return  # a newer query is on its way
+        self.results = list(message.results)
+        self.shown_query = message.query
+        self.where = message.where
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in self.results:
+            table.add_row(
+                Text(row.model_id, style="bold"),
+                human_count(row.params),
+                row.where,
+                exact_count(row.downloads),
+                exact_count(row.likes),
+                row.license or "—",
+                _gated(row.gated),
+                row.family or "",
+                key=row.model_id,
+            )
+        status = f"{len(self.results)} result{'s' if len(self.results) != 1 else ''} from the {self.where}"
+        if message.query.strip():
+            status += f" for {message.query!r}"
+        text = Text(status, style="dim")
+        if message.error:
+            text.append(f"  — {message.error}", style="yellow")
+            self.notify(message.error, title="Hub search failed; searched what is here", severity="warning")
+        self.query_one("#search-status", Static).update(text)
+
+    def settled(self) -> bool:
+        return self.shown_query == self.query_one(Input).value
+
+    def export_text(self, fmt: str) -> str:
+        from lmscope.tui.exporting import search_text
+
+        return search_text(self.results, self._last_query or "", self.where, fmt)
+
+
+def _gated(value) -> str:
+    if value in (None, False, "false", "False"):
+        return "—" if value is None else "no"
+    return str(value) if value is not True else "yes"

@@ -1,0 +1,182 @@
+"""Summary: what the model is, at a glance.
+
+Identity and family, objective, the architecture facts that decide memory and
+speed (heads, KV heads, head dim, MoE, MLA, SSM, RoPE), a per-layer map of
+layer kinds, tokenizer, quantization, capabilities, Hub metadata and the
+engine's notes (what was assumed, which engine counted the parameters). It is
+a read-only view of the core ``Report``; all numbers come from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Static
+
+from lmscope.tui.format import exact_count, human_bytes, human_count
+from lmscope.tui.screens.base import LmscopeScreen
+from lmscope.tui.widgets.facts import facts_table, rows_of
+
+
+class SummaryScreen(LmscopeScreen):
+    """The main model's report, section by section."""
+
+    MODE = "summary"
+    VIEW_NAME = "summary"
+    BINDINGS = [
+        Binding("r", "reload", "Reload", id="summary.reload"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="summary-body", can_focus=True):
+            with Horizontal(id="summary-columns"):
+                with Vertical(id="summary-left", classes="summary-column"):
+                    yield Static(id="summary-identity", classes="section")
+                    yield Static(id="summary-layers", classes="section")
+                    yield Static(id="summary-arch", classes="section")
+                with Vertical(id="summary-right", classes="summary-column"):
+                    yield Static(id="summary-tokenizer", classes="section")
+                    yield Static(id="summary-quant", classes="section")
+                    yield Static(id="summary-capabilities", classes="section")
+                    yield Static(id="summary-metadata", classes="section")
+                    yield Static(id="summary-notes", classes="section")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#summary-body").focus()
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < 110
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self.sync(force=True)
+
+    def action_reload(self) -> None:
+        model = self.lm.main_model
+        if model is not None:
+            self.lm.open_model(model.spec, slot=0)
+
+    def refresh_view(self) -> None:
+        model = self.lm.main_model
+        identity = self.query_one("#summary-identity", Static)
+        if model is None:
+            identity.update(self.lm.status_text())
+            for static in self.query(".section").results(Static):
+                if static is not identity:
+                    static.update("")
+            return
+        report = model.report
+        arch = model.architecture
+        params = model.params
+        width = max(40, (self.size.width if self.has_class("narrow") else self.size.width // 2) - 4)
+        if arch is None or params is None:
+            identity.update(facts_table("Model", [("model", model.model_id), ("source", _source_text(report.source))] + rows_of(report.source.file_facts)))
+            self.query_one("#summary-layers", Static).update(Text("No architecture: the file carries no config, so only what it describes is shown.", style="yellow"))
+            for name in ("arch", "tokenizer", "quant", "capabilities", "metadata"):
+                self.query_one(f"#summary-{name}", Static).update("")
+            self.query_one("#summary-notes", Static).update(facts_table("Notes", [("•", n) for n in report.notes], empty="none"))
+            return
+
+        identity_rows: list[tuple[str, Any]] = [
+            ("model", Text(model.model_id, style="bold")),
+            ("source", _source_text(report.source)),
+            ("family", arch.family),
+            ("model type", arch.model_type),
+            ("class", arch.architecture_class),
+            ("objective", arch.objective),
+            ("parameters", _params_text(model)),
+            ("active / token", f"{human_count(params.active_per_token)} ({exact_count(params.active_per_token)})"),
+            ("checkpoint dtype", arch.torch_dtype),
+        ]
+        if report.stored is not None:
+            identity_rows.append(("stored", f"{exact_count(report.stored.total_params)} elements, {human_bytes(report.stored.total_bytes)} ({report.stored.source})"))
+        check = getattr(report, "stored_check", None)
+        if check is not None and check.difference:
+            identity_rows.append(("stored − class", f"{check.difference:+,} elements" + (f" ({'; '.join(check.explanations)})" if check.explanations else "")))
+        if report.source.file_facts:
+            identity_rows.extend(rows_of(report.source.file_facts))
+        identity.update(facts_table("Model", identity_rows))
+
+        from lmscope.tui.widgets.layer_map import layer_map
+
+        self.query_one("#summary-layers", Static).update(Group(Text("Layers", style="bold"), layer_map(arch, width)))
+
+        arch_rows: list[tuple[str, Any]] = [
+            ("hidden size", arch.hidden_size),
+            ("layers", arch.num_layers),
+            ("attention", f"{arch.num_heads} heads, {arch.num_kv_heads} KV heads, head dim {arch.head_dim}"),
+            ("FFN", f"{arch.intermediate_size:,} ({'gated ' if arch.gated_ffn else ''}{arch.activation})"),
+            ("vocab", arch.vocab_size),
+            ("context", arch.max_position_embeddings),
+            ("positions", arch.position_encoding),
+            ("norm", arch.norm),
+            ("tied embeddings", arch.tied_embeddings),
+            ("sliding window", arch.sliding_window),
+        ]
+        if arch.rope is not None:
+            arch_rows.append(("RoPE", arch.rope))
+        if arch.moe is not None:
+            arch_rows.append(("MoE", arch.moe))
+        if arch.mla is not None:
+            arch_rows.append(("MLA", arch.mla))
+        if arch.ssm is not None:
+            arch_rows.append(("SSM", arch.ssm))
+        if arch.vision is not None:
+            arch_rows.append(("vision tower", arch.vision))
+        if arch.num_mtp_layers:
+            arch_rows.append(("MTP layers", f"{arch.num_mtp_layers} (shipped, not in the class)"))
+        self.query_one("#summary-arch", Static).update(facts_table("Architecture", [(n, v) for n, v in arch_rows if v is not None]))
+
+        self.query_one("#summary-tokenizer", Static).update(
+            facts_table("Tokenizer", rows_of(getattr(report, "tokenizer", None), skip=("chat_template",)) + _chat_template_row(report), empty="no tokenizer files")
+        )
+        self.query_one("#summary-quant", Static).update(
+            facts_table("Quantization", rows_of(getattr(report, "quantization", None) or arch.quantization), empty="not quantized")
+        )
+        self.query_one("#summary-capabilities", Static).update(facts_table("Capabilities", rows_of(getattr(report, "capabilities", None))))
+        self.query_one("#summary-metadata", Static).update(
+            facts_table("Hub metadata", rows_of(report.source.metadata, skip=("files", "tags", "safetensors_params_by_dtype")), empty="none (offline, catalog or local source)")
+        )
+        notes = list(getattr(report, "notes", ()) or ())
+        if model.exact_state == "exact":
+            notes.insert(0, "parameters confirmed by the exact engine (meta-device instantiation)" if model.marker == "exact ✓" else f"exact engine corrected the analytic count ({exact_count(model.analytic.total)})")
+        elif model.exact_reason:
+            notes.insert(0, model.exact_reason)
+        elif model.exact_state == "pending":
+            notes.insert(0, "analytic engine; the exact engine is counting…")
+        self.query_one("#summary-notes", Static).update(facts_table("Notes", [("•", n) for n in notes], empty="none"))
+
+    def export_text(self, fmt: str) -> str:
+        return self.lm.export_main_report(fmt)
+
+
+def _params_text(model: Any) -> Text:
+    params = model.params
+    text = Text(f"{human_count(params.total)} ({exact_count(params.total)}) ")
+    marker = model.marker
+    text.append(f"[{marker}]", style="green" if marker.startswith("exact") else "yellow")
+    return text
+
+
+def _chat_template_row(report: Any) -> list[tuple[str, Any]]:
+    tok = getattr(report, "tokenizer", None)
+    template = getattr(tok, "chat_template", None) if tok is not None else None
+    if template is None:
+        return []
+    if isinstance(template, bool):
+        return [("chat template", template)]
+    return [("chat template", f"yes ({len(str(template)):,} characters)")]
+
+
+def _source_text(source: Any) -> str:
+    """Where the model came from; the catalog's folder is inside the package, so not shown."""
+    if source.kind == "catalog":
+        return "built-in catalog (no network)"
+    where = f" — {source.location}" if source.location else ""
+    revision = f" @ {source.revision[:12]}" if source.revision else ""
+    return f"{source.kind}{revision}{where}"

@@ -1,0 +1,95 @@
+"""The settings sliders shared by Memory & FLOPs and Compare.
+
+Both screens show the same :class:`~lmscope.core.results.Settings`; this bar
+owns the five sliders (sequence length, batch, weight dtype, KV dtype, mode)
+and posts :class:`~lmscope.tui.messages.SettingsChanged` with a new frozen
+Settings whenever one moves. The sequence-length choices are powers of two
+from 128 to beyond the model's context, the ones past it marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual.app import ComposeResult
+from textual.containers import Grid
+
+from lmscope.tui.format import tokens
+from lmscope.tui.messages import SettingsChanged
+from lmscope.tui.widgets.slider import Choice, Slider
+
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+MODES = ("inference", "training")
+
+
+def seq_len_choices(context: int | None) -> list[Choice]:
+    """Powers of two from 128 to at least 4× the context (at least 128k), past-context ones marked."""
+    top = max(context or 0, 1 << 17) * 4
+    top = min(top, 1 << 24)
+    out: list[Choice] = []
+    n = 128
+    while n <= top:
+        warning = f"past {tokens(context)} ctx" if context and n > context else None
+        out.append(Choice(n, tokens(n), warning))
+        n *= 2
+    if context and context not in {c.value for c in out} and 128 <= context <= top:
+        out.append(Choice(context, f"{tokens(context)} (ctx)"))
+        out.sort(key=lambda c: c.value)
+    return out
+
+
+def dtype_choices(auto_label: str | None) -> list[Choice]:
+    from lmscope.core.results import DTYPES
+
+    auto = f"auto ({auto_label})" if auto_label else "auto"
+    return [Choice("auto", auto)] + [Choice(d, d) for d in DTYPES]
+
+
+def kv_dtype_choices() -> list[Choice]:
+    from lmscope.core.results import DTYPES
+
+    return [Choice(None, "= weights")] + [Choice(d, d) for d in DTYPES]
+
+
+class SettingsBar(Grid):
+    """Five sliders; ``settings`` is the current value, changed only by the user or :meth:`show`."""
+
+    DEFAULT_CSS = """
+    SettingsBar { grid-size: 2; grid-columns: 1fr 1fr; grid-gutter: 0 2; height: auto; padding: 0 1; }
+    SettingsBar > Slider { height: 1; }
+    """
+
+    def __init__(self, settings, context: int | None = None, checkpoint_dtype: str | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.settings = settings
+        self._model_context = context
+        self._checkpoint_dtype = checkpoint_dtype
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        yield Slider("Seq len", seq_len_choices(self._model_context), s.seq_len, page=3, id="seq_len")
+        yield Slider("Batch", [Choice(b, str(b)) for b in BATCHES], s.batch, page=3, id="batch")
+        yield Slider("Weights", dtype_choices(self._checkpoint_dtype), s.dtype, page=2, id="dtype")
+        yield Slider("KV cache", kv_dtype_choices(), s.kv_dtype, page=2, id="kv_dtype")
+        yield Slider("Mode", [Choice(m, m) for m in MODES], s.mode, id="mode")
+
+    def show(self, settings, context: int | None = None, checkpoint_dtype: str | None = None) -> None:
+        """Display ``settings`` (for a new model or the other screen's change), without posting."""
+        self.settings = settings
+        self._model_context = context
+        self._checkpoint_dtype = checkpoint_dtype
+        if not self.is_mounted:
+            return
+        self.query_one("#seq_len", Slider).set_choices(seq_len_choices(context), settings.seq_len)
+        self.query_one("#batch", Slider).set_choices([Choice(b, str(b)) for b in BATCHES], settings.batch)
+        self.query_one("#dtype", Slider).set_choices(dtype_choices(checkpoint_dtype), settings.dtype)
+        self.query_one("#kv_dtype", Slider).set_choices(kv_dtype_choices(), settings.kv_dtype)
+        self.query_one("#mode", Slider).set_choices([Choice(m, m) for m in MODES], settings.mode)
+
+    def on_slider_changed(self, event: Slider.Changed) -> None:
+        event.stop()
+        name = event.slider.id
+        if name is None:
+            return
+        self.settings = replace(self.settings, **{name: event.value})
+        self.post_message(SettingsChanged(self.settings))
