@@ -80,6 +80,8 @@ class LayerSpec:
     window: int | None = None
     intermediate_size: int | None = None
     num_kv_heads: int | None = None
+    linear_mixer: bool = False  # mixer replaced by one hidden×hidden linear (DeciLM replace_with_linear)
+    linear_ffn: bool = False  # FFN replaced by one hidden×hidden linear (DeciLM replace_with_linear)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,9 @@ class SSMSpec:
     Mamba-2: adds ``n_groups``, ``num_heads``, ``head_dim``.
     Gated-DeltaNet: ``num_key_heads``, ``key_head_dim``, ``num_value_heads``,
     ``value_head_dim``, ``conv_kernel``.
+    LFM2 short conv: ``conv_kernel`` = ``conv_L_cache``, ``intermediate_size`` = ``conv_dim``.
+    ``state_dtype``: the SSM state's own dtype when the config names one
+    (``mamba_ssm_cache_dtype``); the KV/state estimator uses it.
     """
 
     kind: Mixer
@@ -128,6 +133,7 @@ class SSMSpec:
     key_head_dim: int = 0
     num_value_heads: int = 0
     value_head_dim: int = 0
+    state_dtype: str | None = None  # config's mamba_ssm_cache_dtype ("float32"); None: the compute dtype
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,10 @@ class VisionSpec:
     intermediate_size: int
     image_size: int | None = None
     patch_size: int | None = None
+    kind: str = "vit"  # parameter layout: vit | clip | siglip | siglip_head | llama4
+    num_channels: int = 3
+    projector: str = "none"  # none | mlp2 (LLaVA) | gemma3 | llama4
+    projector_dims: tuple[int, ...] = ()  # kind-specific sizes of the projector
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,27 @@ class Architecture:
     torch_dtype: str | None = None  # the checkpoint's dtype ("bfloat16", ...)
     num_mtp_layers: int = 0  # multi-token-prediction layers shipped but not in the class
     notes: tuple[str, ...] = ()  # what the parser assumed, in words
+    # Parameter-layout facts the analytic counter needs (added by the params owner).
+    norm_bias: bool = False  # LayerNorm with a bias vector
+    norms_per_layer: int = 2  # norm vectors per layer (Gemma-2/3: 4, parallel blocks: 1)
+    final_norm: bool = True
+    attention_out_bias: bool | None = None  # None: same as attention_bias
+    attention_output_gate: bool = False  # q_proj also produces a sigmoid gate (Qwen3-Next)
+    attention_sinks: bool = False  # one learned sink logit per head (gpt-oss)
+    position_embeddings: int = 0  # rows of a learned absolute position table (GPT-2, BERT)
+    token_type_embeddings: int = 0  # BERT segment embeddings
+    embedding_norm: bool = False  # a norm right after the embeddings (BERT, BART)
+    pooler: bool = False  # hidden×hidden+bias pooler of *Model encoders
+    lm_head: bool = True  # the class has an output projection (False for *Model base classes)
+    lm_head_bias: bool = False
+    extra_dims: tuple[tuple[str, int], ...] = ()  # family-specific sizes, by name
+
+    def dim(self, name: str, default: int = 0) -> int:
+        """A family-specific size from ``extra_dims`` (``default`` when absent)."""
+        for key, value in self.extra_dims:
+            if key == name:
+                return value
+        return default
 
     @property
     def attention_layers(self) -> int:
