@@ -75,12 +75,32 @@ def mock_hub(hub_env, monkeypatch):
         from mockhub import standard_hub
     finally:
         sys.path.pop(0)
+    _close_hub_sessions()
     hub = standard_hub().start()
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     try:
         yield hub
     finally:
         hub.stop()
+        _close_hub_sessions()
+
+
+def _close_hub_sessions() -> None:
+    """Close huggingface_hub's shared client between mock servers, so each test starts on fresh connections.
+
+    Each test's mock listens on a fresh port 0 and the OS may hand a later test
+    the same port number: a keep-alive connection pooled by the shared client
+    could otherwise carry a request to the previous test's server. This runs in
+    the main thread before and after the test body, when no request of the test
+    is in flight (a ``run_bounded`` call the test abandoned may still be, and
+    simply fails). The EBADF flake under ``-n 2`` was not this: it was the
+    library closing the shared client from a retrying background thread, which
+    ``lmscope.core.hub.client.keep_shared_session_on_retry`` prevents.
+    """
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import close_session
+
+        close_session()
 
 
 @pytest.fixture

@@ -202,6 +202,7 @@ class MockHub:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.end_keep_alive_connections()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -324,6 +325,35 @@ class MockHub:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default backlog (5) drops bursts of parallel connects: 1 s SYN retries
     daemon_threads = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._connections: set = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:  # closed under the lock: never hung up by number after its fd is reused
+            self._connections.discard(request)
+            super().shutdown_request(request)
+
+    def end_keep_alive_connections(self) -> None:
+        """Hang up the connections still open (keep-alive), so no handler of a stopped server answers again.
+
+        ``shutdown`` (not ``close``): each handler thread still closes its own socket, once.
+        """
+        import socket
+
+        with self._connections_lock:
+            for conn in self._connections:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def handle_error(self, request, client_address) -> None:
         import sys

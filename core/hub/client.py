@@ -27,6 +27,7 @@ therefore makes its one request through the library's session itself
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -148,6 +149,7 @@ def hf():
 
     if not _configured:
         _configured = True
+        keep_shared_session_on_retry(huggingface_hub)
         if not _truthy(os.environ.get("LMSCOPE_HUB_DEBUG")):
             try:
                 huggingface_hub.utils.disable_progress_bars()
@@ -155,6 +157,59 @@ def hf():
             except Exception:  # noqa: BLE001 - cosmetics only
                 pass
     return huggingface_hub
+
+
+# ---------------------------------------------------------------------------
+# The library's shared HTTP client
+# ---------------------------------------------------------------------------
+#
+# huggingface_hub sends every request through one process-global ``httpx2.Client``
+# (``get_session()``), and its retry loop (``_http_backoff_base``, behind
+# ``hf_hub_download`` and friends) calls ``close_session()`` whenever *any* request
+# gets an ``httpx2.ConnectError`` (meant to drop stale SSL state). That closes the
+# shared connection pool, i.e. the sockets other threads are reading at that very
+# moment -- their reads fail with ``[Errno 9] Bad file descriptor``
+# (``httpx2.ReadError``) -- and, since ``close_session`` sets the global to None
+# without the lock ``get_session`` reads it under, another thread's
+# ``get_session()`` can even return None (``'NoneType' object has no attribute
+# 'get'``). lmscope has several threads on that client at once: the header reads'
+# pool, concurrent config downloads, and :func:`run_bounded` calls abandoned after
+# their budget, which keep retrying in the background (the library sleeps
+# Retry-After + 1 s between tries). One thread's connection error -- e.g. an
+# abandoned call retrying against a Hub that has gone away -- broke unrelated
+# requests in flight.
+#
+# :func:`keep_shared_session_on_retry` therefore makes that one call site leave
+# the shared client alone. Nothing is lost: a failed connect leaves no connection
+# in the pool, and the SSL context would be rebuilt from the same settings.
+# ``close_session()`` called anywhere else (``set_client_factory``, an
+# application, at exit or fork) behaves as before.
+
+_RETRY_LOOP = "_http_backoff_base"
+
+
+def keep_shared_session_on_retry(huggingface_hub) -> None:
+    """Stop the library's retry loop from closing the client other threads are using (see above).
+
+    Patches the module-level ``close_session`` name that ``huggingface_hub.utils._http``
+    looks up at call time; without it (another library version) nothing changes.
+    """
+    try:
+        from huggingface_hub.utils import _http
+    except ImportError:  # pragma: no cover - other library layouts
+        return
+    original = getattr(_http, "close_session", None)
+    if original is None or not hasattr(_http, _RETRY_LOOP) or getattr(original, "_lmscope_wrapped", False):
+        return
+
+    def close_session() -> None:
+        if sys._getframe(1).f_code.co_name == _RETRY_LOOP:
+            return  # a ConnectError in one thread: keep the pool the others are reading from
+        original()
+
+    close_session._lmscope_wrapped = True  # type: ignore[attr-defined]
+    close_session.__doc__ = original.__doc__
+    _http.close_session = close_session
 
 
 def api(settings: HubSettings):
