@@ -34,7 +34,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seq-len", type=_positive_int, default=4096, metavar="N", help="sequence length (default 4096)")
     parser.add_argument("--batch", type=_positive_int, default=1, metavar="N", help="batch size (default 1)")
     parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto", help="weight dtype (auto = the checkpoint's)")
-    parser.add_argument("--kv-dtype", choices=DTYPES, default=None, help="KV cache dtype (default = --dtype)")
+    parser.add_argument("--kv-dtype", choices=DTYPES, default=None, help="KV cache dtype (default: the weight dtype; 16-bit when weights are int8/int4, and the compute dtype for quantized checkpoints with --dtype auto)")
     parser.add_argument("--offline", action="store_true", help="never touch the network (cache and built-in catalog only)")
     parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
