@@ -1,0 +1,175 @@
+"""`lmscope weights MODEL`: statistics and exact SVD spectra of a model's real weights.
+
+Streams :func:`lmscope.core.weights.analyze_weights` with a rich progress bar
+on stderr (hidden with ``--quiet`` or when stderr is not a terminal), then
+renders the collected records as text, CSV, JSON or Markdown to stdout or,
+atomically, to ``--output``. The Hub is only contacted with ``--download``,
+which announces the total size of the weight files before fetching them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmscope.core.weights import TensorStats, WeightsEvent, WeightsSummary
+
+FORMATS = ("text", "csv", "json", "markdown")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `lmscope weights` (names fixed by CONTRACT.md)."""
+    parser.add_argument("model", metavar="MODEL", help="weights file or folder (.safetensors, index, .gguf, .bin), or a Hub id in the local cache")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to compute spectra (default auto: CUDA when available)")
+    parser.add_argument("--tensors", action="append", default=[], metavar="GLOB", help="only tensors whose name matches GLOB (repeatable)")
+    parser.add_argument("--kind", action="append", default=[], metavar="K[,K]", help="only these module kinds or families, e.g. attention,mlp (repeatable)")
+    parser.add_argument("--max-tensors", type=_positive_int, default=None, metavar="N", help="stop after N tensors")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
+    parser.add_argument("--no-spectra", action="store_true", help="element statistics only (no SVD)")
+    parser.add_argument("--no-embeddings", action="store_true", help="skip k-means clustering of embedding rows")
+    parser.add_argument("--singular-values", action="store_true", help="include every singular value in JSON output")
+    parser.add_argument("--download", action="store_true", help="download the weight files from the Hub if they are not cached (shows the size first)")
+    parser.add_argument("--yes", "-y", action="store_true", help="with --download: do not ask for confirmation")
+    parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
+    parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print errors only (no progress)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of unexpected errors")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _kinds(values: list[str]) -> tuple[str, ...]:
+    from lmscope.core.errors import UsageError
+    from lmscope.core.weights.classify import KINDS
+
+    known = set(KINDS) | set(KINDS.values())
+    out: list[str] = []
+    for v in values:
+        for k in (p.strip() for p in v.split(",")):
+            if not k:
+                continue
+            if k not in known:
+                raise UsageError(f"unknown --kind {k!r}; choose from {', '.join(sorted(known))}")
+            out.append(k)
+    return tuple(out)
+
+
+def _resolve(args: argparse.Namespace) -> str:
+    """A local path for MODEL: as given, from the HF cache, or downloaded with --download."""
+    from lmscope.core.errors import SourceError
+    from lmscope.core.weights import locate
+
+    try:
+        return str(locate.locate_weights(args.model, revision=args.revision, token=args.token))
+    except SourceError:
+        if not args.download or locate.split_hub_id(args.model) is None:
+            raise
+    from lmscope.core.hub.token import resolve_token
+
+    repo_id, rev = locate.split_hub_id(args.model)  # type: ignore[misc]
+    token = resolve_token(args.token)
+    plan = locate.plan_download(repo_id, args.revision or rev, token=token)
+    from lmscope.core.weights.report import human_size
+
+    print(f"{repo_id}: {len(plan.files)} weight file(s), {human_size(plan.total_bytes)} to download", file=sys.stderr)
+    if not args.yes and sys.stdin.isatty():
+        answer = input("download? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise SourceError("download declined")
+    say = None if args.quiet else (lambda line: print(line, file=sys.stderr))
+    return str(locate.download_weights(plan, token=token, progress=say))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse, render, write; 0 on success (a cancelled run by Ctrl-C exits 130)."""
+    from lmscope.core.errors import LmscopeError, SourceError
+    from lmscope.core.redact import register_secret
+    from lmscope.core.weights import WeightsOptions, analyze_weights
+    from lmscope.core.weights import report
+
+    register_secret(args.token)
+    cancel = threading.Event()
+    options = WeightsOptions(
+        tensors=tuple(args.tensors),
+        kinds=_kinds(args.kind),
+        max_tensors=args.max_tensors,
+        device=args.device,
+        spectra=not args.no_spectra,
+        embeddings=not args.no_embeddings,
+        keep_singular_values=args.format == "markdown" or args.singular_values,
+        cancel=cancel,
+    )
+    path = _resolve(args)
+    results: list[TensorStats] = []
+    summary: WeightsSummary | None = None
+    interrupted = False
+    show = not args.quiet and sys.stderr.isatty()
+    events = analyze_weights(path, options)
+    try:
+        if show:
+            summary = _with_progress(events, results)
+        else:
+            for ev in events:
+                if ev.result is not None:
+                    results.append(ev.result)
+                else:
+                    summary = ev.summary
+    except KeyboardInterrupt:
+        # Ctrl-C lands inside the generator, which is then closed: write what was finished (no summary)
+        interrupted = True
+        cancel.set()
+        print(f"lmscope: interrupted after {len(results)} tensor(s); writing those", file=sys.stderr)
+    if summary is not None and summary.tensors_total == 0:
+        raise LmscopeError("no tensors matched the filters")
+    if args.format == "json":
+        text = report.to_json(results, summary, singular_values=args.singular_values)
+    elif args.format == "csv":
+        text = report.to_csv(results)
+    elif args.format == "markdown":
+        text = report.to_markdown(results, summary)
+    else:
+        import shutil
+
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() and not args.output else 200
+        text = report.to_text(results, summary, width=width)
+    if args.output:
+        try:
+            report.write_output(args.output, text)
+        except OSError as err:
+            raise SourceError(f"cannot write {args.output}: {err.strerror or err}") from None
+        if not args.quiet:
+            print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 130 if interrupted else 0
+
+
+def _with_progress(events: Iterator[WeightsEvent], results: list[TensorStats]) -> WeightsSummary | None:
+    """Consume ``events`` under a transient rich progress bar on stderr; return the summary."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    summary = None
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} tensors"),
+                  TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task("weights", total=None)
+        for ev in events:
+            if ev.result is not None:
+                results.append(ev.result)
+                progress.update(task, total=ev.total, completed=ev.index, description=ev.result.name[-40:])
+            else:
+                summary = ev.summary
+    return summary

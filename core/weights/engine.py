@@ -1,0 +1,370 @@
+"""The streaming weights analysis: one event per tensor, a summary at the end, cancellable.
+
+:func:`analyze_weights` is a generator so that every consumer — the CLI's rich
+progress bar, the TUI's worker thread, a test — sees results as they come and
+can stop early. It checks ``options.cancel`` (a :class:`threading.Event`)
+between tensors and between the experts of a stacked tensor; after a cancel it
+still yields the summary (``cancelled=True``) of what was done.
+
+Memory: a tensor is never loaded whole. Element statistics and the Gram matrix
+are accumulated over float64 row chunks of a memory map (see
+:mod:`.readers`), so the resident set is a few chunks plus the k×k Gram (plus
+the float64 matrix itself only when a matrix needs the direct-SVD route).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmscope.core.errors import SourceError
+from lmscope.core.weights import classify, device as devices
+from lmscope.core.weights.kmeans import calinski_harabasz, kmeans, sample_rows
+from lmscope.core.weights.powerlaw import fit_power_law
+from lmscope.core.weights.readers import WEIGHT_SUFFIXES, LazyTensor, WeightsCollection, open_weights
+from lmscope.core.weights.records import (
+    EmbeddingClusters,
+    KindSummary,
+    SpectrumStats,
+    TensorStats,
+    WeightsEvent,
+    WeightsOptions,
+    WeightsSummary,
+)
+from lmscope.core.weights.spectra import CHUNK_ELEMENTS, EPS32, ChunkSource
+from lmscope.core.weights.stats import element_stats
+
+EXPERT_KINDS = ("experts", "shared_experts")
+TOKEN_EMBEDDING = ("word_embeddings", "embed_tokens", "wte.", "token_embd", "tok_embeddings", "shared.weight")
+NORM_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+
+
+def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) -> Iterator[WeightsEvent]:
+    """Analyse a checkpoint tensor by tensor; yield a :class:`WeightsEvent` per tensor, then the summary.
+
+    ``path_or_source``: a weights file or folder, a :class:`WeightsCollection`,
+    a ``ModelSource`` with a local ``location``, or a Hub id already in the
+    local HF cache. Raises :class:`~lmscope.core.errors.LmscopeError`
+    subclasses (before the first event) for unreadable inputs.
+    """
+    opts = options or WeightsOptions()
+    collection, label = _collection(path_or_source)
+    device = devices.select_device(opts.device) if opts.spectra else "cpu"
+    selected = select_tensors(collection, opts)
+    total = len(selected)
+    bytes_total = sum(t.nbytes for t in selected)
+    start = time.perf_counter()
+    bytes_done = 0
+    results: list[TensorStats] = []
+    clusters: list[EmbeddingClusters] = []
+    notes: list[str] = []
+    cancelled = False
+    for index, tensor in enumerate(selected, 1):
+        if _cancelled(opts):
+            cancelled = True
+            break
+        stats, partial = analyze_tensor(tensor, device, opts)
+        results.append(stats)
+        if opts.embeddings and _is_token_embedding(tensor, stats) and not _cancelled(opts):
+            clusters.append(embedding_clusters(tensor, opts))
+        bytes_done += tensor.nbytes
+        elapsed = time.perf_counter() - start
+        eta = elapsed / bytes_done * (bytes_total - bytes_done) if bytes_done else None
+        yield WeightsEvent(index, total, bytes_done, bytes_total, elapsed, eta, result=stats)
+        if partial:
+            cancelled = True
+            break
+    if cancelled:
+        notes.append(f"cancelled after {len(results)} of {total} tensors")
+    elapsed = time.perf_counter() - start
+    summary = WeightsSummary(
+        model=label,
+        files=collection.files,
+        format=collection.format,
+        tensors_total=total,
+        tensors_done=len(results),
+        bytes_total=bytes_total,
+        bytes_done=bytes_done,
+        params_done=sum(r.numel for r in results),
+        seconds=elapsed,
+        cancelled=cancelled,
+        device=devices.describe(device),
+        by_kind=summarize_by_kind(results),
+        embeddings=tuple(clusters),
+        notes=tuple(notes),
+    )
+    yield WeightsEvent(len(results), total, bytes_done, bytes_total, elapsed, 0.0, summary=summary)
+
+
+def _cancelled(opts: WeightsOptions) -> bool:
+    return opts.cancel is not None and opts.cancel.is_set()
+
+
+def _collection(obj: Any) -> tuple[WeightsCollection, str]:
+    """Open what the caller handed over: a collection, a path or Hub id, or a ModelSource."""
+    from lmscope.core.weights.locate import locate_weights
+
+    if isinstance(obj, WeightsCollection):
+        return obj, obj.files[0] if obj.files else "weights"
+    if isinstance(obj, (str, os.PathLike)):
+        spec = os.fspath(obj)
+        return open_weights(locate_weights(spec)), spec
+    model_id = str(getattr(obj, "model_id", "") or "")
+    location = getattr(obj, "location", None)
+    if location:
+        p = Path(location)
+        if p.is_file() and not p.name.lower().endswith(WEIGHT_SUFFIXES + (".index.json",)):
+            p = p.parent  # a config.json source: its folder holds the weights, if any
+        return open_weights(p), model_id or str(p)
+    if model_id:
+        return open_weights(locate_weights(model_id, revision=getattr(obj, "revision", None))), model_id
+    raise SourceError(f"cannot analyse weights of {type(obj).__name__}: no path or model id")
+
+
+def select_tensors(collection: WeightsCollection, opts: WeightsOptions) -> list[LazyTensor]:
+    """The tensors kept by the name globs, the kind filter and ``max_tensors``, in file order."""
+    out = []
+    for t in collection.tensors:
+        if opts.tensors and not any(fnmatch.fnmatchcase(t.name, g) for g in opts.tensors):
+            continue
+        if opts.kinds and not classify.kind_matches(classify.module_kind(t.name), opts.kinds):
+            continue
+        out.append(t)
+        if opts.max_tensors is not None and len(out) >= opts.max_tensors:
+            break
+    return out
+
+
+# ---------------------------------------------------------------- one tensor
+def _leading_chunks(t: LazyTensor) -> ChunkSource:
+    """Float64 chunks of a tensor along its leading axis (any rank), each ≲ CHUNK_ELEMENTS.
+
+    A slice of the leading axis that is itself too big (one expert of a stacked
+    tensor) is split again along its own leading axis.
+    """
+    shape = t.shape
+    if not shape:
+        return lambda: iter([t[()].reshape(1)])
+    inner = 1
+    for d in shape[1:]:
+        inner *= d
+    if inner > CHUNK_ELEMENTS and len(shape) >= 3:
+        def nested() -> Iterator[np.ndarray]:
+            for i in range(shape[0]):
+                yield from _leading_chunks(t.expert(i))()
+
+        return nested
+    rows = max(1, CHUNK_ELEMENTS // max(1, inner))
+
+    def chunks() -> Iterator[np.ndarray]:
+        for a in range(0, shape[0], rows):
+            yield t[a : a + rows]
+
+    return chunks
+
+
+def matrix_chunks(t: LazyTensor) -> tuple[ChunkSource, tuple[int, int]]:
+    """Row chunks of the *oriented* matrix (longer side first) and that shape.
+
+    A tall matrix is read in row blocks; a wide one in column blocks (each
+    transposed), except GGUF block-quantised data, which can only be cut
+    along rows and is therefore dequantised whole before slicing.
+    """
+    m, n = t.shape
+    if m >= n:
+        rows = max(1, CHUNK_ELEMENTS // max(1, n))
+
+        def tall() -> Iterator[np.ndarray]:
+            for a in range(0, m, rows):
+                yield t[a : a + rows]
+
+        return tall, (m, n)
+    cols = max(1, CHUNK_ELEMENTS // max(1, m))
+    if t.file.endswith(".gguf") and t.dtype not in ("F32", "F16", "BF16", "F64"):
+        def wide_whole() -> Iterator[np.ndarray]:
+            whole = t[:]
+            for a in range(0, n, cols):
+                yield np.ascontiguousarray(whole[:, a : a + cols].T)
+
+        return wide_whole, (n, m)
+
+    def wide() -> Iterator[np.ndarray]:
+        for a in range(0, n, cols):
+            yield np.ascontiguousarray(t[(slice(None), slice(a, a + cols))].T)
+
+    return wide, (n, m)
+
+
+def analyze_tensor(t: LazyTensor, device: str, opts: WeightsOptions) -> tuple[TensorStats, bool]:
+    """Statistics (and spectra) of one tensor; the flag says a cancel cut it short."""
+    t0 = time.perf_counter()
+    kind = classify.module_kind(t.name)
+    es = element_stats(_leading_chunks(t))
+    spectra: list[SpectrumStats] = []
+    notes: list[str] = []
+    partial = False
+    finite = bool(np.isfinite(es.mean) and np.isfinite(es.std) and np.isfinite(es.sum_squares))
+    if opts.spectra:
+        if not finite and len(t.shape) >= 2:
+            notes.append("non-finite values (NaN/inf): no spectrum")
+        elif not t.floating:
+            if len(t.shape) >= 2:
+                notes.append(f"{t.dtype} storage (packed or integer data): no spectrum")
+        elif len(t.shape) == 2 and min(t.shape) >= 1:
+            sp, note = spectrum_of(t, device, opts)
+            spectra.append(sp)
+            if note:
+                notes.append(note)
+        elif len(t.shape) == 3 and kind in EXPERT_KINDS:
+            for e in range(t.shape[0]):
+                if _cancelled(opts):
+                    notes.append(f"cancelled after {e} of {t.shape[0]} experts")
+                    partial = True
+                    break
+                sp, note = spectrum_of(t.expert(e), device, opts, expert=e)
+                spectra.append(sp)
+                if note:
+                    notes.append(f"expert {e}: {note}")
+        elif len(t.shape) >= 3:
+            notes.append(f"{len(t.shape)}-D tensor that is not a stacked expert tensor: no spectrum")
+    stats = TensorStats(
+        name=t.name,
+        kind=kind,
+        layer=classify.layer_index(t.name),
+        shape=tuple(int(d) for d in t.shape),
+        dtype=t.dtype,
+        numel=t.numel,
+        nbytes=t.nbytes,
+        mean=es.mean,
+        std=es.std,
+        min=es.min,
+        max=es.max,
+        mean_abs=es.mean_abs,
+        zero_fraction=es.zero_fraction,
+        near_zero_fraction=es.near_zero_fraction,
+        spectra=tuple(spectra),
+        file=Path(t.file).name,
+        seconds=time.perf_counter() - t0,
+        notes=tuple(notes),
+    )
+    return stats, partial
+
+
+def spectrum_of(t: LazyTensor, device: str, opts: WeightsOptions, expert: int | None = None) -> tuple[SpectrumStats, str | None]:
+    """The :class:`SpectrumStats` of a 2-D lazy tensor on ``device`` (CPU fallback note)."""
+    chunks, shape = matrix_chunks(t)
+    sv, note = devices.singular_values_on(device, chunks, shape, opts.tol)
+    used = "cpu" if (device == "cpu" or note) else "cuda"
+    m, n = t.shape
+    return spectrum_stats(sv.values, m, n, sv.method, used, expert=expert, keep=opts.keep_singular_values), note
+
+
+def spectrum_stats(sigma: np.ndarray, m: int, n: int, method: str, device: str = "cpu",
+                   expert: int | None = None, keep: bool = False) -> SpectrumStats:
+    """Rank, energy, norm, conditioning and power-law facts from singular values (descending)."""
+    s = np.asarray(sigma, dtype=np.float64)
+    k = int(min(m, n))
+    smax = float(s[0]) if s.size else 0.0
+    smin = float(s[-1]) if s.size else 0.0
+    energy = s * s
+    cum = np.cumsum(energy)
+    total = float(cum[-1]) if cum.size else 0.0
+    if total > 0.0:
+        r90 = int(np.searchsorted(cum, 0.90 * total, side="left")) + 1
+        r99 = int(np.searchsorted(cum, 0.99 * total, side="left")) + 1
+    else:
+        r90 = r99 = 0
+    numerical = int(np.count_nonzero(s > smax * max(m, n) * EPS32)) if smax > 0 else 0
+    fit = fit_power_law(energy)
+    return SpectrumStats(
+        rows=int(m),
+        cols=int(n),
+        design_rank=k,
+        numerical_rank=numerical,
+        rank_90=min(r90, k),
+        rank_99=min(r99, k),
+        stable_rank=total / (smax * smax) if smax > 0 else 0.0,
+        spectral_norm=smax,
+        min_singular_value=smin,
+        condition_number=smax / smin if smin > 0 else float("inf"),
+        alpha=fit.alpha if fit else None,
+        xmin=fit.xmin if fit else None,
+        ks_distance=fit.ks_distance if fit else None,
+        alpha_tail=fit.tail if fit else 0,
+        method=method,
+        device=device,
+        expert=expert,
+        singular_values=tuple(float(v) for v in s) if keep else (),
+    )
+
+
+# ---------------------------------------------------------------- embeddings
+def _is_token_embedding(t: LazyTensor, stats: TensorStats) -> bool:
+    return (stats.kind == "embedding" and len(t.shape) == 2 and t.floating and t.shape[0] >= 4
+            and any(p in t.name for p in TOKEN_EMBEDDING))
+
+
+def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters:
+    """k-means (k = 2..K chosen by Calinski–Harabasz) on a seeded row sample, plus row-norm quantiles."""
+    rows = t.shape[0]
+    norms = np.concatenate([np.linalg.norm(c, axis=1) for c in _leading_chunks(t)()])
+    idx = sample_rows(rows, opts.kmeans_sample_rows, opts.seed)
+    x = t[idx] if idx.size < rows else t[:]
+    best_k, best_score, best = 0, -np.inf, None
+    scores = []
+    for k in range(2, min(opts.kmeans_max_k, x.shape[0] - 1) + 1):
+        if _cancelled(opts):
+            break
+        res = kmeans(x, k, seed=opts.seed, max_iter=50)
+        score = calinski_harabasz(x, res.labels)
+        scores.append((k, float(score)))
+        if score > best_score:
+            best_k, best_score, best = k, score, res
+    sizes = tuple(int(v) for v in np.bincount(best.labels, minlength=best_k)) if best is not None else ()
+    return EmbeddingClusters(
+        name=t.name,
+        rows=rows,
+        sample_rows=int(x.shape[0]),
+        seed=opts.seed,
+        best_k=best_k,
+        scores=tuple(scores),
+        cluster_sizes=sizes,
+        inertia=float(best.inertia) if best is not None else 0.0,
+        norm_quantiles=tuple((q, float(np.quantile(norms, q))) for q in NORM_QUANTILES),
+    )
+
+
+# ---------------------------------------------------------------- summary
+def summarize_by_kind(results: list[TensorStats]) -> tuple[KindSummary, ...]:
+    """Per-module-kind aggregates, in :data:`classify.KINDS` order."""
+    groups: dict[str, list[TensorStats]] = {}
+    for r in results:
+        groups.setdefault(r.kind, []).append(r)
+    order = list(classify.KINDS)
+    out = []
+    for kind in sorted(groups, key=lambda k: order.index(k) if k in order else len(order)):
+        rs = groups[kind]
+        params = sum(r.numel for r in rs)
+        sq = sum(r.numel * r.std * r.std for r in rs)
+        spectra = [s for r in rs for s in r.spectra]
+        alphas = [s.alpha for s in spectra if s.alpha is not None]
+        out.append(KindSummary(
+            kind=kind,
+            tensors=len(rs),
+            params=params,
+            nbytes=sum(r.nbytes for r in rs),
+            mean_abs=sum(r.numel * r.mean_abs for r in rs) / params if params else 0.0,
+            std=float(np.sqrt(sq / params)) if params else 0.0,
+            matrices=len(spectra),
+            mean_alpha=float(np.mean(alphas)) if alphas else None,
+            mean_stable_rank=float(np.mean([s.stable_rank for s in spectra])) if spectra else None,
+            mean_rank_ratio=float(np.mean([s.numerical_rank / s.design_rank for s in spectra if s.design_rank])) if spectra else None,
+            mean_rank_90_ratio=float(np.mean([s.rank_90 / s.design_rank for s in spectra if s.design_rank])) if spectra else None,
+        ))
+    return tuple(out)

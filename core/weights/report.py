@@ -1,0 +1,298 @@
+"""Turn weights-analysis records into text, CSV, JSON and Markdown (with terminal plots).
+
+Pure functions of the records: the CLI and the TUI's export both call them, and
+none of them does arithmetic beyond formatting. The Markdown report embeds
+plotext charts rendered to plain text (``plt.build()`` with the colour codes
+stripped) so it reads the same in a terminal, a pull request or a browser.
+Files are written atomically (temp file in the same folder + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from lmscope.core.weights.records import TensorStats, WeightsSummary
+
+SCHEMA_VERSION = 1
+CSV_COLUMNS = (
+    "name", "kind", "layer", "expert", "shape", "dtype", "numel", "bytes",
+    "mean", "std", "min", "max", "mean_abs", "zero_fraction", "near_zero_fraction",
+    "rows", "cols", "design_rank", "numerical_rank", "rank_90", "rank_99", "stable_rank",
+    "spectral_norm", "min_singular_value", "condition_number", "alpha", "xmin", "ks_distance",
+    "alpha_tail", "method", "device", "notes",
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+# ---------------------------------------------------------------- JSON
+def to_json(results: Sequence[TensorStats], summary: WeightsSummary | None, *, singular_values: bool = False) -> str:
+    """``{"schema_version", "summary", "tensors": [...]}`` (inf/nan as strings)."""
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "summary": summary.to_dict() if summary else None,
+        "tensors": [r.to_dict(singular_values=singular_values) for r in results],
+    }
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+# ---------------------------------------------------------------- CSV
+def csv_rows(results: Sequence[TensorStats]) -> list[dict[str, object]]:
+    """One row per tensor, or per expert for stacked expert tensors."""
+    rows: list[dict[str, object]] = []
+    for r in results:
+        base: dict[str, object] = {
+            "name": r.name, "kind": r.kind, "layer": "" if r.layer is None else r.layer, "expert": "",
+            "shape": "x".join(map(str, r.shape)), "dtype": r.dtype, "numel": r.numel, "bytes": r.nbytes,
+            "mean": r.mean, "std": r.std, "min": r.min, "max": r.max, "mean_abs": r.mean_abs,
+            "zero_fraction": r.zero_fraction, "near_zero_fraction": r.near_zero_fraction,
+            "notes": "; ".join(r.notes),
+        }
+        if not r.spectra:
+            rows.append(base)
+            continue
+        for s in r.spectra:
+            row = dict(base)
+            row.update({
+                "expert": "" if s.expert is None else s.expert, "rows": s.rows, "cols": s.cols,
+                "design_rank": s.design_rank, "numerical_rank": s.numerical_rank, "rank_90": s.rank_90,
+                "rank_99": s.rank_99, "stable_rank": s.stable_rank, "spectral_norm": s.spectral_norm,
+                "min_singular_value": s.min_singular_value, "condition_number": s.condition_number,
+                "alpha": "" if s.alpha is None else s.alpha, "xmin": "" if s.xmin is None else s.xmin,
+                "ks_distance": "" if s.ks_distance is None else s.ks_distance, "alpha_tail": s.alpha_tail,
+                "method": s.method, "device": s.device,
+            })
+            rows.append(row)
+    return rows
+
+
+def to_csv(results: Sequence[TensorStats]) -> str:
+    """CSV with :data:`CSV_COLUMNS` (full float precision, ``inf`` as ``inf``)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in csv_rows(results):
+        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- text
+def _fmt(v: float | None, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
+
+
+def human_size(n: int) -> str:
+    """Bytes in binary units (GiB = 2^30), for text views only."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
+
+
+def tensor_table_rows(results: Sequence[TensorStats]) -> list[list[str]]:
+    """Display rows (strings) for the per-tensor table; experts are averaged in one row."""
+    out = []
+    for r in results:
+        sp = r.spectra
+        if sp:
+            n = len(sp)
+            rank = f"{round(sum(s.numerical_rank for s in sp) / n)}/{sp[0].design_rank}"
+            r90 = str(round(sum(s.rank_90 for s in sp) / n))
+            stable = _fmt(sum(s.stable_rank for s in sp) / n)
+            alphas = [s.alpha for s in sp if s.alpha is not None]
+            alpha = _fmt(sum(alphas) / len(alphas), 3) if alphas else "-"
+            norm = _fmt(max(s.spectral_norm for s in sp))
+            method = sp[0].method + (f" ×{n}" if n > 1 else "")
+        else:
+            rank = r90 = stable = alpha = norm = method = "-"
+        out.append([
+            r.name, r.kind, "" if r.layer is None else str(r.layer), "x".join(map(str, r.shape)), r.dtype,
+            _fmt(r.mean), _fmt(r.std), _fmt(r.mean_abs), f"{100 * r.zero_fraction:.2f}%",
+            rank, r90, stable, norm, alpha, method,
+        ])
+    return out
+
+
+TENSOR_HEADERS = ("tensor", "kind", "layer", "shape", "dtype", "mean", "std", "mean|w|", "zeros",
+                  "num.rank", "rank90", "stable", "σmax", "α", "method")
+KIND_HEADERS = ("kind", "tensors", "params", "size", "mean|w|", "std", "matrices", "mean α", "stable rank",
+                "rank ratio", "rank90 ratio")
+
+
+def kind_table_rows(summary: WeightsSummary) -> list[list[str]]:
+    """Display rows for the per-module-kind summary."""
+    return [[k.kind, str(k.tensors), f"{k.params:,}", human_size(k.nbytes), _fmt(k.mean_abs), _fmt(k.std), str(k.matrices),
+             _fmt(k.mean_alpha, 3), _fmt(k.mean_stable_rank), _fmt(k.mean_rank_ratio, 3), _fmt(k.mean_rank_90_ratio, 3)]
+            for k in summary.by_kind]
+
+
+def to_text(results: Sequence[TensorStats], summary: WeightsSummary | None, width: int = 200) -> str:
+    """Plain-text tables (rich, no colour): per tensor, per kind, embeddings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    table = Table(title="tensors", box=None, pad_edge=False)
+    for h in TENSOR_HEADERS:
+        table.add_column(h, overflow="fold", justify="left" if h in ("tensor", "kind", "shape", "dtype", "method") else "right")
+    for row in tensor_table_rows(results):
+        table.add_row(*row)
+    console.print(table)
+    if summary is not None:
+        ktable = Table(title="by module kind", box=None, pad_edge=False)
+        for h in KIND_HEADERS:
+            ktable.add_column(h, justify="left" if h == "kind" else "right")
+        for row in kind_table_rows(summary):
+            ktable.add_row(*row)
+        console.print(ktable)
+        for e in summary.embeddings:
+            console.print(_embedding_line(e))
+        console.print(_summary_line(summary))
+        for note in summary.notes:
+            console.print(f"note: {note}")
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _embedding_line(e: object) -> str:
+    q = dict(e.norm_quantiles)  # type: ignore[attr-defined]
+    return (f"embeddings {e.name}: k-means on {e.sample_rows} of {e.rows} rows (seed {e.seed}): "  # type: ignore[attr-defined]
+            f"best k = {e.best_k} by Calinski–Harabasz; row norm median {_fmt(q.get(0.5))}, "  # type: ignore[attr-defined]
+            f"1%–99% {_fmt(q.get(0.01))}–{_fmt(q.get(0.99))}")
+
+
+def _summary_line(s: WeightsSummary) -> str:
+    state = "cancelled" if s.cancelled else "done"
+    return (f"{state}: {s.tensors_done}/{s.tensors_total} tensors, {s.params_done:,} parameters, "
+            f"{human_size(s.bytes_done)} of {human_size(s.bytes_total)} in {s.seconds:.1f} s on {s.device} ({s.format})")
+
+
+# ---------------------------------------------------------------- Markdown
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cell(v: str) -> str:
+        return v.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot_spectra(results: Sequence[TensorStats], max_lines: int = 6, width: int = 78, height: int = 20) -> str | None:
+    """log10 σᵢ against i/k for the first matrix of up to ``max_lines`` module kinds (stored σ needed)."""
+    chosen = []
+    kinds_seen: set[str] = set()
+    for r in results:  # the first matrix of each kind: one line per kind reads better than six of one layer
+        sp = next((s for s in r.spectra if s.singular_values), None)
+        if sp is not None and r.kind not in kinds_seen and len(chosen) < max_lines:
+            kinds_seen.add(r.kind)
+            chosen.append((r, sp))
+    if not chosen:
+        return None
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    for r, s in chosen:
+        k = len(s.singular_values)
+        xs = [(i + 1) / k for i in range(k)]
+        ys = [math.log10(v) if v > 0 else float("nan") for v in s.singular_values]
+        pts = [(x, y) for x, y in zip(xs, ys) if not math.isnan(y)]
+        label = r.name if s.expert is None else f"{r.name}[{s.expert}]"
+        plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label[-40:])
+    plt.title("singular value spectra")
+    plt.xlabel("i / min(m, n)")
+    plt.ylabel("log10 σ")
+    return _ANSI.sub("", plt.build())
+
+
+def plot_alpha_by_layer(results: Sequence[TensorStats], width: int = 78, height: int = 20) -> str | None:
+    """Power-law α by layer, one series per module kind (expert tensors averaged)."""
+    series: dict[str, dict[int, list[float]]] = {}
+    for r in results:
+        if r.layer is None:
+            continue
+        for s in r.spectra:
+            if s.alpha is not None and math.isfinite(s.alpha):
+                series.setdefault(r.kind, {}).setdefault(r.layer, []).append(s.alpha)
+    if not series:
+        return None
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    for kind, by_layer in series.items():
+        layers = sorted(by_layer)
+        plt.plot(layers, [sum(by_layer[i]) / len(by_layer[i]) for i in layers], label=kind, marker="dot")
+    plt.title("power-law exponent α by layer")
+    plt.xlabel("layer")
+    plt.ylabel("α")
+    return _ANSI.sub("", plt.build())
+
+
+def to_markdown(results: Sequence[TensorStats], summary: WeightsSummary | None) -> str:
+    """A Markdown report: summary, per-kind table, plots, embeddings, per-tensor table."""
+    parts = ["# Weights report", ""]
+    if summary is not None:
+        parts += [f"Model: `{summary.model}`  ", _summary_line(summary), ""]
+        parts += ["## By module kind", "", _md_table(KIND_HEADERS, kind_table_rows(summary)), ""]
+    spectra_plot = plot_spectra(results)
+    if spectra_plot:
+        parts += ["## Spectra", "", "```text", spectra_plot.rstrip(), "```", ""]
+    alpha_plot = plot_alpha_by_layer(results)
+    if alpha_plot:
+        parts += ["## α by layer", "", "```text", alpha_plot.rstrip(), "```", ""]
+    if summary is not None and summary.embeddings:
+        parts += ["## Embeddings", ""]
+        for e in summary.embeddings:
+            parts += ["- " + _embedding_line(e),
+                      "  - Calinski–Harabasz by k: " + ", ".join(f"{k}: {_fmt(v)}" for k, v in e.scores)]
+        parts.append("")
+    parts += ["## Tensors", "", _md_table(TENSOR_HEADERS, tensor_table_rows(results)), ""]
+    parts += ["Definitions: see docs/weights.md (numerical rank at float32 precision, energy ranks, "
+              "stable rank, CSN power-law α of the eigenvalues of WᵀW).", ""]
+    if summary is not None and summary.notes:
+        parts += ["## Notes", ""] + [f"- {n}" for n in summary.notes] + [""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- files
+def write_output(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` atomically: core.export.write_atomic when present, else our own."""
+    try:
+        from lmscope.core.export import write_atomic
+    except ImportError:
+        write_atomic = _write_atomic
+    write_atomic(path, text)
+
+
+def _write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Temp file in the target's folder, fsync, ``os.replace`` — readers never see half a file."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

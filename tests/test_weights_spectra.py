@@ -1,0 +1,184 @@
+"""Spectra accuracy against float64 ``numpy.linalg.svd`` (the oracle), plus the rank/energy rules.
+
+Contract (core/weights/spectra.py): every σᵢ within 1e-10·σᵢ + 1e-14·σ_max of
+the oracle — elementwise relative for all but the tiniest values, where even
+float64 SVD only promises ~ε·σ_max.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from lmscope.core.weights import spectra
+from lmscope.core.weights.engine import spectrum_stats
+from lmscope.core.weights.spectra import row_chunks, singular_values, singular_values_of
+
+RNG = np.random.default_rng(1234)
+
+
+def _orth(n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.linalg.qr(rng.standard_normal((n, n)))[0]
+
+
+def _with_spectrum(m: int, n: int, sigma: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    k = min(m, n)
+    u = _orth(m, rng)[:, :k]
+    v = _orth(n, rng)[:, :k]
+    return (u * sigma) @ v.T
+
+
+def _contract_violation(ours: np.ndarray, ref: np.ndarray) -> float:
+    """max |Δσ| / (1e-10 σ + 1e-14 σ_max): ≤ 1 means the contract holds."""
+    smax = ref[0] if ref.size and ref[0] > 0 else 1.0
+    return float(np.max(np.abs(ours - ref) / (1e-10 * ref + 1e-14 * smax)))
+
+
+CASES = {
+    "gaussian-square-f32": lambda r: r.standard_normal((300, 300)).astype(np.float32),
+    "gaussian-tall-f32": lambda r: r.standard_normal((500, 180)).astype(np.float32),
+    "gaussian-wide-f32": lambda r: r.standard_normal((120, 400)).astype(np.float32),
+    "heavy-tailed": lambda r: r.standard_t(2.5, (350, 260)).astype(np.float32),
+    "real-like-bf16-rounded": lambda r: _bf16_round(0.02 * r.standard_normal((384, 256)) + 0.3 * np.outer(r.standard_normal(384), r.standard_normal(256)) / 16),
+    "rank-deficient": lambda r: (r.standard_normal((200, 12)) @ r.standard_normal((12, 150))).astype(np.float32),
+    "rank-deficient-float64": lambda r: r.standard_normal((90, 7)) @ r.standard_normal((7, 140)),
+    "ill-conditioned-1e6": lambda r: _with_spectrum(220, 160, np.logspace(0, -6, 160), r),
+    "ill-conditioned-1e12": lambda r: _with_spectrum(160, 160, np.logspace(0, -12, 160), r),
+    "few-tiny-values": lambda r: _with_spectrum(260, 200, np.concatenate([np.linspace(1, 0.5, 190), np.logspace(-4, -9, 10)]), r),
+    "clustered-near-cut": lambda r: _with_spectrum(300, 200, np.concatenate([np.ones(100), 0.03 * np.ones(60), 0.01 * np.ones(40)]), r),
+    "zero-matrix": lambda r: np.zeros((20, 30)),
+    "single-row": lambda r: r.standard_normal((1, 50)),
+    "one-by-one": lambda r: np.array([[3.5]]),
+}
+
+
+def _bf16_round(x: np.ndarray) -> np.ndarray:
+    bits = x.astype(np.float32).view(np.uint32)
+    return ((bits + 0x8000) & 0xFFFF0000).view(np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_singular_values_match_float64_svd(name: str) -> None:
+    w = CASES[name](np.random.default_rng(zlib.crc32(name.encode())))
+    ref = np.linalg.svd(w.astype(np.float64), compute_uv=False)
+    got = singular_values_of(w)
+    assert got.values.shape == ref.shape
+    assert np.all(np.diff(got.values) <= 0), "descending"
+    assert _contract_violation(got.values, ref) <= 1.0, got.method
+
+
+def test_elementwise_relative_where_float64_svd_is_itself_accurate() -> None:
+    # κ = 1e4: float64 SVD is elementwise accurate to ~1e-12, and so must we be (Gram alone would give ~1e-8).
+    w = _with_spectrum(400, 300, np.logspace(0, -4, 300), np.random.default_rng(7))
+    ref = np.linalg.svd(w, compute_uv=False)
+    got = singular_values_of(w)
+    assert got.method in ("gram+refine", "svd")
+    assert np.max(np.abs(got.values - ref) / ref) < 1e-10
+
+
+def test_gram_route_used_when_well_conditioned() -> None:
+    w = RNG.standard_normal((600, 150))
+    got = singular_values_of(w)
+    assert got.method == "gram"
+    ref = np.linalg.svd(w, compute_uv=False)
+    assert np.max(np.abs(got.values - ref) / ref) < 1e-12
+
+
+def test_refine_route_refines_only_the_small_values() -> None:
+    w = RNG.standard_normal((300, 300))  # square Gaussian: σ_min ≈ 0, a minority below the cut
+    got = singular_values_of(w)
+    assert got.method == "gram+refine"
+    assert 0 < got.refined < 0.4 * 300
+
+
+def test_direct_svd_when_too_many_values_need_refining() -> None:
+    w = (RNG.standard_normal((100, 5)) @ RNG.standard_normal((5, 80)))
+    assert singular_values_of(w).method == "svd"
+
+
+def test_chunked_gram_equals_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = RNG.standard_normal((257, 33)).astype(np.float32)
+    whole = spectra.gram(row_chunks(w, chunk_elements=10**9), 33)
+    chunked = spectra.gram(row_chunks(w, chunk_elements=33 * 7), 33)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-12)
+    got = singular_values(row_chunks(w, chunk_elements=33 * 5), (257, 33))
+    ref = np.linalg.svd(w.astype(np.float64), compute_uv=False)
+    assert _contract_violation(got.values, ref) <= 1.0
+
+
+def test_refine_count_rule() -> None:
+    lam = np.array([1e-20, 1e-6, 0.5, 1.0])
+    # δ = 0.25·k·ε·λmax, a value is refined when δ/(2λ) > REFINE_MARGIN·tol
+    delta = spectra.GRAM_ERROR_FACTOR * 4 * spectra.EPS64 * 1.0
+    expected = int(np.sum(delta / (2 * lam) > spectra.REFINE_MARGIN * 1e-10))
+    assert spectra.refine_count(lam, 4, 1e-10) == expected == 2
+
+
+# ---------------------------------------------------------------- derived statistics
+def _brute_energy_rank(s: np.ndarray, p: float) -> int:
+    total = float(np.sum(s**2))
+    acc = 0.0
+    for i, v in enumerate(s, 1):
+        acc += v * v
+        if acc >= p * total - 1e-12 * total:
+            return i
+    return len(s)
+
+
+@pytest.mark.parametrize("shape", [(64, 40), (40, 64), (50, 50)])
+def test_spectrum_stats_against_definitions(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    w = rng.standard_normal(shape) * np.linspace(3, 0.01, shape[1])
+    w = w.astype(np.float32).astype(np.float64)
+    s = np.linalg.svd(w, compute_uv=False)
+    st = spectrum_stats(s, *shape, method="test")
+    m, n = shape
+    assert st.design_rank == min(m, n)
+    tol = s[0] * max(m, n) * np.finfo(np.float32).eps
+    assert st.numerical_rank == np.linalg.matrix_rank(w, tol=tol)
+    assert st.rank_90 == _brute_energy_rank(s, 0.90)
+    assert st.rank_99 == _brute_energy_rank(s, 0.99)
+    assert st.stable_rank == pytest.approx(np.linalg.norm(w, "fro") ** 2 / np.linalg.norm(w, 2) ** 2, rel=1e-12)
+    assert st.spectral_norm == pytest.approx(np.linalg.norm(w, 2), rel=1e-12)
+    assert st.condition_number == pytest.approx(np.linalg.cond(w), rel=1e-9)
+
+
+def test_numerical_rank_of_low_rank_matrix_in_float32() -> None:
+    w = (RNG.standard_normal((120, 9)) @ RNG.standard_normal((9, 100))).astype(np.float32)
+    sv = singular_values_of(w)
+    st = spectrum_stats(sv.values, 120, 100, sv.method)
+    assert st.numerical_rank == 9
+    assert st.rank_99 <= 9
+
+
+def test_condition_number_is_inf_for_exact_zero_singular_value() -> None:
+    st = spectrum_stats(np.array([2.0, 1.0, 0.0]), 3, 3, "test")
+    assert st.condition_number == float("inf")
+    zero = spectrum_stats(np.zeros(3), 3, 3, "test")
+    assert zero.numerical_rank == 0 and zero.rank_90 == 0 and zero.stable_rank == 0.0
+
+
+def test_numpy_fallback_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in ("scipy", "scipy.linalg", "scipy.linalg.blas", "scipy.linalg.lapack"):
+        monkeypatch.setitem(sys.modules, name, None)  # any import of them raises ImportError
+    rng = np.random.default_rng(11)
+    for w in (rng.standard_normal((200, 90)), rng.standard_normal((120, 120)), rng.standard_normal((60, 3)) @ rng.standard_normal((3, 50))):
+        got = singular_values_of(w)
+        ref = np.linalg.svd(w, compute_uv=False)
+        assert _contract_violation(got.values, ref) <= 1.0, got.method
+
+
+@pytest.mark.parametrize("shape", [(500, 300), (300, 300), (800, 200)])
+def test_gram_eigenvalue_error_stays_inside_the_assumed_bound(shape: tuple[int, int]) -> None:
+    """The refine rule assumes |λ̂ᵢ − σᵢ²| ≤ GRAM_ERROR_FACTOR·k·ε·λ_max; check it, with margin, on Gaussian and heavy-tailed data."""
+    rng = np.random.default_rng(shape[0] + shape[1])
+    for w in (rng.standard_normal(shape), rng.standard_t(2.5, shape)):
+        k = min(shape)
+        lam = np.linalg.eigvalsh(spectra.gram(row_chunks(w), k))
+        ref = np.sort(np.linalg.svd(w, compute_uv=False) ** 2)
+        bound = spectra.GRAM_ERROR_FACTOR * k * spectra.EPS64 * ref[-1]
+        assert np.max(np.abs(lam - ref)) <= bound / 3
