@@ -26,28 +26,26 @@ from lmscope.core.report import CompareReport, Report, lookup
 # --------------------------------------------------------------------------- units
 
 
-def human_bytes(n: object) -> str:
-    """``1536`` -> ``"1.50 KiB"`` (binary units); None -> ``"—"``."""
+def _scaled(n: object, units: tuple[str, ...], base: int) -> str:
+    """``n`` in the largest unit below ``base`` (the last unit caps it); the first unit prints as an integer."""
     if not isinstance(n, (int, float)) or isinstance(n, bool):
         return "—"
     value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(value) < 1024 or unit == "PiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{value:.2f} PiB"  # pragma: no cover
+    for unit in units[:-1]:
+        if abs(value) < base:
+            return f"{int(value)} {unit}" if unit == units[0] else f"{value:.2f} {unit}"
+        value /= base
+    return f"{value:.2f} {units[-1]}"
+
+
+def human_bytes(n: object) -> str:
+    """``1536`` -> ``"1.50 KiB"`` (binary units); None -> ``"—"``."""
+    return _scaled(n, ("B", "KiB", "MiB", "GiB", "TiB", "PiB"), 1024)
 
 
 def human_flops(n: object) -> str:
     """``2.5e12`` -> ``"2.50 TFLOP"`` (decimal units)."""
-    if not isinstance(n, (int, float)) or isinstance(n, bool):
-        return "—"
-    value = float(n)
-    for unit in ("FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"):
-        if abs(value) < 1000 or unit == "EFLOP":
-            return f"{int(value)} FLOP" if unit == "FLOP" else f"{value:.2f} {unit}"
-        value /= 1000
-    return f"{value:.2f} EFLOP"  # pragma: no cover
+    return _scaled(n, ("FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"), 1000)
 
 
 def human_count(n: object) -> str:
@@ -399,6 +397,17 @@ def report_to_text(report: Report, *, detailed: bool = False, width: int | None 
     return _tidy(console)
 
 
+def _compare_cells(row: dict) -> list[str]:
+    """One comparison row's values, each model after the first with its ratio to the first."""
+    cells = []
+    for i, (value, ratio) in enumerate(zip(row["values"], row["ratios"])):
+        text = human(value, str(row["unit"]))
+        if i and ratio is not None:
+            text += f" ({_ratio(ratio)})"
+        cells.append(text)
+    return cells
+
+
 def compare_to_text(compare: CompareReport, *, width: int | None = None) -> str:
     """Models side by side: values, ratios vs the first model, differing facts marked with '*'."""
     from rich.table import Table
@@ -412,13 +421,7 @@ def compare_to_text(compare: CompareReport, *, width: int | None = None) -> str:
     for mid in ids:
         table.add_column(mid, justify="right", overflow="fold")
     for row in compare.rows():
-        cells = []
-        for i, (value, ratio) in enumerate(zip(row["values"], row["ratios"])):
-            text = human(value, str(row["unit"]))
-            if i and ratio is not None:
-                text += f" ({_ratio(ratio)})"
-            cells.append(text)
-        table.add_row(str(row["label"]), *cells)
+        table.add_row(str(row["label"]), *_compare_cells(row))
     table.add_section()
     for fact in compare.facts():
         cells = [("* " if differs else "") + human(value, "") for value, differs in zip(fact["values"], fact["differs"])]
@@ -468,13 +471,7 @@ def compare_to_markdown(compare: CompareReport) -> str:
         "|---|" + "---:|" * len(ids),
     ]
     for row in compare.rows():
-        cells = []
-        for i, (value, ratio) in enumerate(zip(row["values"], row["ratios"])):
-            text = human(value, str(row["unit"]))
-            if i and ratio is not None:
-                text += f" ({_ratio(ratio)})"
-            cells.append(text)
-        out.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+        out.append(f"| {row['label']} | " + " | ".join(_compare_cells(row)) + " |")
     for fact in compare.facts():
         cells = [(f"**{human(v, '')}**" if differs else human(v, "")) for v, differs in zip(fact["values"], fact["differs"])]
         out.append(f"| {fact['label']} | " + " | ".join(_md_escape(c) for c in cells) + " |")

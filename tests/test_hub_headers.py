@@ -15,15 +15,14 @@ from mockhub import TINY_LLAMA, MockRepo, add_sharded_safetensors, safetensors_b
 
 from lmscope.core.errors import FileFormatError, HubError
 from lmscope.core.hub.headers import (
-    MAX_HEADER_BYTES,
     PROBE_BYTES,
     bytes_by_dtype,
-    dtype_nbytes,
-    layer_index,
     layer_storage,
     remote_safetensors_headers,
 )
 from lmscope.core.hub.info import model_metadata
+from lmscope.core.sources.safetensors_header import MAX_HEADER_BYTES, dtype_nbytes
+from lmscope.core.tensor_names import layer_index
 
 NUMPY_TO_SAFETENSORS = {np.dtype("float16"): "F16", np.dtype("float32"): "F32", np.dtype("int8"): "I8", np.dtype("int32"): "I32"}
 
@@ -146,7 +145,7 @@ def test_every_safetensors_dtype_size():
         "i": ("I16", (2,), b"\0" * 4),
         "j": ("F6_E2M3", (4,), b"\0" * 3),
     }
-    from lmscope.core.hub.headers import parse_header
+    from lmscope.core.sources.safetensors_header import parse_safetensors_header as parse_header
 
     data = safetensors_bytes(raw)
     (n,) = struct.unpack("<Q", data[:8])

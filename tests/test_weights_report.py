@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lmscope.core.errors import SourceError
 from lmscope.core.weights import WeightsOptions, analyze_weights, report
 from lmscope.core.weights.engine import spectrum_stats
 from lmscope.core.weights.records import TensorStats
@@ -65,13 +66,13 @@ def test_markdown_and_text(run) -> None:  # type: ignore[no-untyped-def]
 def test_atomic_writer_replaces_or_leaves_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "out.json"
     target.write_text("old")
-    report._write_atomic(target, "new")
+    report.write_output(target, "new")
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["out.json"]
 
     def boom(src, dst):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
-        report._write_atomic(target, "newer")
+    with pytest.raises(SourceError):  # export.write_atomic: the OSError as a one-line SourceError
+        report.write_output(target, "newer")
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["out.json"]

@@ -151,6 +151,33 @@ def _cache_result(
     return HubFetch(repo_id, files, metadata, location, sha, (note,), from_cache_only=True)
 
 
+def download_file(repo_id: str, name: str, *, revision: str | None, token: str | None, settings: HubSettings) -> str:
+    """Local path of ``name`` from ``repo_id`` (``revision`` or main) via ``hf_hub_download`` into the HF cache.
+
+    Retries and error mapping by :func:`~lmscope.core.hub.client.call`, each attempt time-bounded.
+    """
+    hub = hf()
+    return call(
+        lambda: hub.hf_hub_download(
+            repo_id,
+            name,
+            revision=revision or "main",
+            cache_dir=settings.cache_dir,
+            endpoint=settings.endpoint,
+            token=token_arg(token),
+            etag_timeout=settings.timeout,
+            library_name="lmscope",
+        ),
+        what=f"{name} of {repo_id}",
+        settings=settings,
+        repo_id=repo_id,
+        filename=name,
+        revision=revision,
+        token=token,
+        bounded=True,
+    )
+
+
 def fetch_model(
     repo_id: str,
     revision: str | None = None,
@@ -186,33 +213,13 @@ def fetch_model(
             continue
         wanted.append(name)
     pinned = meta.sha or revision
-    hub = hf()
-    download_revision = revision or "main"
 
     def get(name: str) -> str:
         if pinned:
             cached = cached_file(repo_id, name, revision=pinned, settings=settings)
             if cached is not None:
                 return cached
-        return call(
-            lambda: hub.hf_hub_download(
-                repo_id,
-                name,
-                revision=download_revision,
-                cache_dir=settings.cache_dir,
-                endpoint=settings.endpoint,
-                token=token_arg(token),
-                etag_timeout=settings.timeout,
-                library_name="lmscope",
-            ),
-            what=f"{name} of {repo_id}",
-            settings=settings,
-            repo_id=repo_id,
-            filename=name,
-            revision=revision,
-            token=token,
-            bounded=True,
-        )
+        return download_file(repo_id, name, revision=revision, token=token, settings=settings)
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(DOWNLOAD_WORKERS, len(wanted)))) as pool:

@@ -11,7 +11,9 @@ Shards are read concurrently with a bounded pool (a 163-shard DeepSeek-V3 is
 163 small requests, ``max_workers`` at a time). Each header is checked before
 it is trusted: the claimed length must fit the file and stay under 100 MB,
 every tensor's byte range must match its dtype × shape and lie inside the
-file; a lying header is a one-line :class:`FileFormatError`.
+file; a lying header is a one-line :class:`FileFormatError`. The format itself
+(dtype table, length check, entry validation) lives in
+:mod:`lmscope.core.sources.safetensors_header`.
 
 URLs come from ``huggingface_hub.hf_hub_url`` and requests go through its
 shared session (``get_session``), auth headers (``build_hf_headers``) and
@@ -20,9 +22,6 @@ error mapping (``hf_raise_for_status``).
 
 from __future__ import annotations
 
-import json
-import re
-import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,45 +29,14 @@ from lmscope.core.errors import FileFormatError, HubError
 from lmscope.core.hub.client import HubSettings, HubUnreachableError, call, hf, hub_settings, token_arg
 from lmscope.core.hub.token import resolve_token
 from lmscope.core.sources.base import HubMetadata, StoredTensors, TensorInfo
+from lmscope.core.sources.safetensors_header import DTYPE_BITS, SOURCE_NAME, header_length, parse_safetensors_header
+from lmscope.core.tensor_names import layer_index
 
 PROBE_BYTES = 64 * 1024  # first read per shard when its tensor count is unknown
 HEADER_BYTES_PER_TENSOR = 192  # a generous estimate of one header entry (name, dtype, shape, offsets)
 MIN_PROBE_BYTES = 8 * 1024
 MAX_PROBE_BYTES = 1024 * 1024
-MAX_HEADER_BYTES = 100_000_000  # refuse a header that claims more than this
 SAFETENSORS_INDEX = "model.safetensors.index.json"
-
-# bits per element for every safetensors dtype (sub-byte types are packed)
-DTYPE_BITS: dict[str, int] = {
-    "BOOL": 8,
-    "U8": 8,
-    "I8": 8,
-    "F8_E4M3": 8,
-    "F8_E5M2": 8,
-    "F8_E8M0": 8,
-    "I16": 16,
-    "U16": 16,
-    "F16": 16,
-    "BF16": 16,
-    "I32": 32,
-    "U32": 32,
-    "F32": 32,
-    "I64": 64,
-    "U64": 64,
-    "F64": 64,
-    "C64": 64,
-    "F4": 4,
-    "F6_E2M3": 6,
-    "F6_E3M2": 6,
-}
-
-_LAYER_RE = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks|block|decoder\.layers|encoder\.layers)\.(\d+)(?:\.|$)")
-
-
-def dtype_nbytes(dtype: str, numel: int) -> int | None:
-    """Bytes ``numel`` elements of ``dtype`` take in a safetensors file (None for an unknown dtype)."""
-    bits = DTYPE_BITS.get(dtype)
-    return None if bits is None else (numel * bits + 7) // 8
 
 
 @dataclass(frozen=True)
@@ -86,12 +54,6 @@ class LayerStorage:
         if not self.params_by_dtype:
             return "?"
         return max(self.params_by_dtype.items(), key=lambda kv: kv[1])[0]
-
-
-def layer_index(name: str) -> int | None:
-    """The layer number in a tensor name (``model.layers.12.mlp...`` → 12), or None."""
-    m = _LAYER_RE.search(name)
-    return int(m.group(1)) if m else None
 
 
 def layer_storage(stored: StoredTensors) -> tuple[LayerStorage, ...]:
@@ -112,60 +74,6 @@ def bytes_by_dtype(stored: StoredTensors) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in stored.tensors:
         out[t.dtype] = out.get(t.dtype, 0) + t.nbytes
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Parsing and checking one header
-# ---------------------------------------------------------------------------
-
-
-def header_length(prefix: bytes, *, filename: str, file_size: int | None) -> int:
-    """The JSON header length from the first 8 bytes, checked against the file size and our cap."""
-    if len(prefix) < 8:
-        raise FileFormatError(f"{filename} is too short to be a safetensors file ({len(prefix)} bytes)")
-    (n,) = struct.unpack("<Q", prefix[:8])
-    if n > MAX_HEADER_BYTES:
-        raise FileFormatError(f"{filename} claims a {n:,}-byte safetensors header (more than {MAX_HEADER_BYTES:,}); refusing it")
-    if n < 2:
-        raise FileFormatError(f"{filename} has an empty safetensors header")
-    if file_size is not None and 8 + n > file_size:
-        raise FileFormatError(f"{filename} claims a {n:,}-byte header but the file has only {file_size:,} bytes")
-    return n
-
-
-def parse_header(raw: bytes, *, filename: str, file_size: int | None) -> list[TensorInfo]:
-    """Tensors of one safetensors header (JSON bytes), every entry checked; a lie → ``FileFormatError``."""
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise FileFormatError(f"{filename}: the safetensors header is not valid JSON") from exc
-    if not isinstance(header, dict):
-        raise FileFormatError(f"{filename}: the safetensors header is not a JSON object")
-    data_size = None if file_size is None else file_size - 8 - len(raw)
-    out: list[TensorInfo] = []
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype = str(entry["dtype"])
-            shape = tuple(int(d) for d in entry["shape"])
-            start, end = (int(x) for x in entry["data_offsets"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FileFormatError(f"{filename}: tensor {name!r} has a malformed header entry") from exc
-        if any(d < 0 for d in shape) or start < 0 or end < start:
-            raise FileFormatError(f"{filename}: tensor {name!r} has a negative shape or byte range")
-        numel = 1
-        for d in shape:
-            numel *= d
-        expected = dtype_nbytes(dtype, numel)
-        if expected is not None and end - start != expected:
-            raise FileFormatError(
-                f"{filename}: tensor {name!r} is {dtype}{list(shape)} ({expected:,} bytes) but its header gives {end - start:,} bytes"
-            )
-        if data_size is not None and end > data_size:
-            raise FileFormatError(f"{filename}: tensor {name!r} ends at byte {end:,}, past the end of the file's data ({data_size:,})")
-        out.append(TensorInfo(name=name, dtype=dtype, shape=shape, nbytes=end - start))
     return out
 
 
@@ -243,8 +151,8 @@ def _read_shard(
         raw = fetch(8, n)
         transferred += len(raw)
         if len(raw) != n:
-            raise FileFormatError(f"{filename}: the header is truncated ({len(raw):,} of {n:,} bytes)")
-    return parse_header(raw, filename=filename, file_size=file_size), transferred
+            raise FileFormatError(f"{filename}: the safetensors header is truncated ({len(raw):,} of {n:,} bytes)")
+    return list(parse_safetensors_header(raw, filename=filename, file_size=file_size)), transferred
 
 
 def shard_names(metadata: HubMetadata, index: dict | None) -> list[str]:
@@ -284,27 +192,9 @@ def remote_safetensors_headers(
         metadata = model_metadata(repo_id, revision, token, settings=settings)
     sizes = dict(metadata.files)
     if index is None and SAFETENSORS_INDEX in sizes:
-        from lmscope.core.hub.fetch import load_json_file
+        from lmscope.core.hub.fetch import download_file, load_json_file
 
-        hub = hf()
-        path = call(
-            lambda: hub.hf_hub_download(
-                repo_id,
-                SAFETENSORS_INDEX,
-                revision=revision or "main",
-                cache_dir=settings.cache_dir,
-                endpoint=settings.endpoint,
-                token=token_arg(token),
-                etag_timeout=settings.timeout,
-                library_name="lmscope",
-            ),
-            what=f"{SAFETENSORS_INDEX} of {repo_id}",
-            settings=settings,
-            repo_id=repo_id,
-            filename=SAFETENSORS_INDEX,
-            token=token,
-            bounded=True,
-        )
+        path = download_file(repo_id, SAFETENSORS_INDEX, revision=revision, token=token, settings=settings)
         index = load_json_file(path, name=SAFETENSORS_INDEX, repo_id=repo_id)
     shards = shard_names(metadata, index)
     if not shards:
@@ -335,4 +225,4 @@ def remote_safetensors_headers(
     unknown = sorted({t.dtype for t in tensors if t.dtype not in DTYPE_BITS})
     if unknown:
         notes.append(f"unknown safetensors dtype(s) {', '.join(unknown)}: sizes taken from the header's byte ranges")
-    return StoredTensors(source="safetensors-header", tensors=tensors, notes=tuple(notes))
+    return StoredTensors(source=SOURCE_NAME, tensors=tensors, notes=tuple(notes))

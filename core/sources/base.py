@@ -22,6 +22,8 @@ class TensorInfo:
     dtype: str  # as the file names it: BF16, F32, I32, Q4_K, ...
     shape: tuple[int, ...]
     nbytes: int
+    # safetensors only: (begin, end) byte range relative to the data section; not part of equality
+    data_offsets: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def numel(self) -> int:

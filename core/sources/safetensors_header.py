@@ -10,6 +10,11 @@ Files are untrusted: a header may claim 2^60 bytes or offsets beyond the end
 of the file. Every length is checked against the real file size (and a
 100 MB cap) *before* anything is allocated, and every tensor's byte range
 must lie inside the data section and match its dtype × shape.
+
+This module is the one owner of the safetensors format in lmscope: the local
+source, the remote header reader (``core/hub/headers.py``, ranged reads) and
+the weights engine's memory-mapped reader (``core/weights/readers.py``) all
+use its dtype table, header-length check and entry validation.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from pathlib import Path
 from lmscope.core.errors import FileFormatError, SourceError
 from lmscope.core.sources.base import StoredTensors, TensorInfo
 
-MAX_HEADER_BYTES = 100 * 1024 * 1024
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit (MAX_HEADER_SIZE in the reference implementation)
+MAX_DIMS = 16
+MAX_DIM = 1 << 48
 SOURCE_NAME = "safetensors-header"
 _DTYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 
@@ -53,90 +60,119 @@ DTYPE_BITS: dict[str, int] = {
 }
 
 
-def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[TensorInfo, ...]:
-    """The tensors one ``.safetensors`` file stores, from its header only.
+def dtype_nbytes(dtype: str, numel: int) -> int | None:
+    """Bytes ``numel`` elements of ``dtype`` take in a safetensors file (None for an unknown dtype)."""
+    bits = DTYPE_BITS.get(dtype)
+    return None if bits is None else (numel * bits + 7) // 8
 
-    Raises :class:`FileFormatError` (one line naming the file) for a
+
+def header_length(prefix: bytes, *, filename: str, file_size: int | None) -> int:
+    """The JSON header length from a file's first 8 bytes, checked before anything is allocated.
+
+    Refuses a length over :data:`MAX_HEADER_BYTES`, an empty header, and
+    (when ``file_size`` is known) a header longer than the file.
+    """
+    if len(prefix) < 8:
+        raise FileFormatError(f"{filename} is too short to be a safetensors file ({len(prefix)} bytes)")
+    (n,) = struct.unpack("<Q", prefix[:8])
+    if n > MAX_HEADER_BYTES:
+        raise FileFormatError(f"{filename} claims a {n:,}-byte safetensors header (more than {MAX_HEADER_BYTES:,}); refusing it")
+    if n < 2:
+        raise FileFormatError(f"{filename} has an empty safetensors header")
+    if file_size is not None and 8 + n > file_size:
+        raise FileFormatError(
+            f"{filename}: truncated safetensors file (the header claims {n:,} bytes but the file has only {file_size:,} bytes)"
+        )
+    return n
+
+
+def read_header_file(path: str | os.PathLike[str], *, filename: str | None = None) -> tuple[tuple[TensorInfo, ...], int]:
+    """The tensors of a local ``.safetensors`` file and the byte offset where its data section starts.
+
+    ``filename`` names the file in messages (default: its name). Every
+    :class:`TensorInfo` carries its ``data_offsets`` (relative to the data
+    section). Raises :class:`FileFormatError` (one line naming the file) for a
     truncated, oversized or lying header, :class:`SourceError` when the file
     cannot be read.
     """
     path = Path(path)
-    label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    filename = filename or path.name
     try:
         with path.open("rb") as handle:
             file_size = os.fstat(handle.fileno()).st_size
-            if file_size < 8:
-                raise FileFormatError(f"{label}: not a safetensors file (only {file_size} bytes)")
-            (header_len,) = struct.unpack("<Q", handle.read(8))
-            if header_len > file_size - 8:
-                raise FileFormatError(
-                    f"{label}: safetensors header claims {header_len:,} bytes but the file has {file_size - 8:,} after the length"
-                )
-            if header_len > MAX_HEADER_BYTES:
-                raise FileFormatError(f"{label}: safetensors header of {header_len:,} bytes exceeds the 100 MB limit")
-            raw = handle.read(header_len)
+            n = header_length(handle.read(8), filename=filename, file_size=file_size)
+            raw = handle.read(n)
     except OSError as err:
         raise SourceError(f"cannot read {path}: {err.strerror or err}") from None
-    if len(raw) != header_len:
-        raise FileFormatError(f"{label}: truncated safetensors header")
-    return parse_safetensors_header(raw, data_size=file_size - 8 - header_len, name=label)
+    if len(raw) != n:
+        raise FileFormatError(f"{filename}: the safetensors header is truncated ({len(raw):,} of {n:,} bytes)")
+    return parse_safetensors_header(raw, filename=filename, file_size=file_size), 8 + n
 
 
-def parse_safetensors_header(raw: bytes, *, data_size: int | None, name: str) -> tuple[TensorInfo, ...]:
-    """Validate and decode a header's JSON bytes into :class:`TensorInfo` records.
+def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[TensorInfo, ...]:
+    """The tensors one ``.safetensors`` file stores, from its header only (messages name ``folder/file``)."""
+    path = Path(path)
+    label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    return read_header_file(path, filename=label)[0]
 
-    ``data_size`` is the number of bytes after the header (None when unknown,
-    e.g. a remote header read without the file size); every tensor's
-    ``data_offsets`` must lie within it and span exactly dtype × shape bytes.
-    ``__metadata__`` is skipped.
+
+def parse_safetensors_header(raw: bytes, *, filename: str, file_size: int | None) -> tuple[TensorInfo, ...]:
+    """Validate and decode a header's JSON bytes into :class:`TensorInfo` records (with ``data_offsets``).
+
+    ``file_size`` is the whole file's size (None when unknown, e.g. a remote
+    header read without it); every tensor's ``data_offsets`` must then lie
+    within the data section after the header. Every tensor of a known dtype
+    must span exactly dtype × shape bytes; a dtype newer than
+    :data:`DTYPE_BITS` is trusted by its byte range. ``__metadata__`` is skipped.
     """
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise FileFormatError(f"{name}: safetensors header is not valid JSON") from None
+        raise FileFormatError(f"{filename}: the safetensors header is not valid JSON") from None
     if not isinstance(header, dict):
-        raise FileFormatError(f"{name}: safetensors header is not a JSON object")
+        raise FileFormatError(f"{filename}: the safetensors header is not a JSON object")
+    data_size = None if file_size is None else file_size - 8 - len(raw)
     tensors: list[TensorInfo] = []
     for tensor_name, entry in header.items():
         if tensor_name == "__metadata__":
             continue
-        tensors.append(_tensor_info(tensor_name, entry, data_size, name))
+        tensors.append(_tensor_info(tensor_name, entry, data_size, filename))
     return tuple(tensors)
 
 
 def _tensor_info(tensor_name: str, entry: object, data_size: int | None, name: str) -> TensorInfo:
     if not isinstance(entry, dict):
-        raise FileFormatError(f"{name}: entry {tensor_name!r} is not an object")
+        raise FileFormatError(f"{name}: tensor {tensor_name!r} has a malformed header entry (not an object)")
     dtype = entry.get("dtype")
     shape = entry.get("shape")
     offsets = entry.get("data_offsets")
     if not isinstance(dtype, str) or not _DTYPE_NAME.match(dtype):
         raise FileFormatError(f"{name}: tensor {tensor_name!r} has an invalid dtype {str(dtype)[:20]!r}")
-    if not isinstance(shape, list) or not all(type(d) is int and 0 <= d < 1 << 48 for d in shape) or len(shape) > 16:
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(type(d) is int for d in shape):
         raise FileFormatError(f"{name}: tensor {tensor_name!r} has an invalid shape")
-    if (
-        not isinstance(offsets, list)
-        or len(offsets) != 2
-        or not all(type(o) is int for o in offsets)
-        or not 0 <= offsets[0] <= offsets[1]
-    ):
+    if any(d < 0 for d in shape):
+        raise FileFormatError(f"{name}: tensor {tensor_name!r} has a negative shape {shape}")
+    if any(d >= MAX_DIM for d in shape):
+        raise FileFormatError(f"{name}: tensor {tensor_name!r} has an invalid shape (a dimension of 2^48 or more)")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets):
         raise FileFormatError(f"{name}: tensor {tensor_name!r} has invalid data_offsets")
     begin, end = offsets
-    if data_size is not None and end > data_size:
-        raise FileFormatError(
-            f"{name}: tensor {tensor_name!r} ends at byte {end:,} but the data section has {data_size:,} bytes (truncated or lying file)"
-        )
-    if dtype not in DTYPE_BITS:  # a dtype newer than this table: trust the byte range
-        return TensorInfo(name=tensor_name, dtype=dtype, shape=tuple(shape), nbytes=end - begin)
+    if not 0 <= begin <= end:
+        raise FileFormatError(f"{name}: tensor {tensor_name!r} has invalid data_offsets {offsets} (a negative or reversed byte range)")
     numel = 1
     for d in shape:
         numel *= d
-    expected_bits = numel * DTYPE_BITS[dtype]
-    if (expected_bits + 7) // 8 != end - begin:
+    expected = dtype_nbytes(dtype, numel)  # None: a dtype newer than this table, trusted by its byte range
+    if expected is not None and end - begin != expected:
         raise FileFormatError(
-            f"{name}: tensor {tensor_name!r} spans {end - begin:,} bytes but {dtype} {tuple(shape)} needs {(expected_bits + 7) // 8:,}"
+            f"{name}: tensor {tensor_name!r} is {dtype}{shape} ({expected:,} bytes) but its header gives {end - begin:,} bytes"
         )
-    return TensorInfo(name=tensor_name, dtype=dtype, shape=tuple(shape), nbytes=end - begin)
+    if data_size is not None and end > data_size:
+        raise FileFormatError(
+            f"{name}: tensor {tensor_name!r} ends at byte {end:,}, past the end of the file's data "
+            f"({data_size:,} bytes; truncated or lying file)"
+        )
+    return TensorInfo(name=tensor_name, dtype=dtype, shape=tuple(shape), nbytes=end - begin, data_offsets=(begin, end))
 
 
 def read_safetensors_files(paths: list[Path]) -> StoredTensors:

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import re
 
+from lmscope.core.tensor_names import layer_index
+
+__all__ = ["KINDS", "kind_matches", "layer_index", "module_kind"]
+
 # kind -> the family it belongs to (used by --kind attention,mlp filters)
 KINDS: dict[str, str] = {
     "embedding": "embedding",
@@ -41,7 +45,6 @@ KINDS: dict[str, str] = {
     "other": "other",
 }
 
-_LAYER = re.compile(r"(?:^|\.)(?:layers|layer|h|blk|blocks|block|decoder\.layers|encoder\.layers)\.(\d+)(?:\.|$)")
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
@@ -81,12 +84,6 @@ def module_kind(name: str) -> str:
     if name.endswith(".bias"):
         return "bias"
     return "other"
-
-
-def layer_index(name: str) -> int | None:
-    """The block index in the name (``layers.12.`` → 12), or None."""
-    m = _LAYER.search(name)
-    return int(m.group(1)) if m else None
 
 
 def kind_matches(kind: str, wanted: tuple[str, ...]) -> bool:

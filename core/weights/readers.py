@@ -6,7 +6,8 @@ float64) just that slice from a memory map. The engine walks a matrix in row
 chunks and a stacked expert tensor one expert at a time, so the resident set
 is one chunk plus the Gram matrix, never the model.
 
-safetensors is read through our own bounded header parser plus ``numpy.memmap``
+safetensors is read through our own bounded header parser
+(:mod:`lmscope.core.sources.safetensors_header`, shared with the other readers) plus ``numpy.memmap``
 rather than ``safe_open``: safetensors' numpy framework cannot represent
 bfloat16 (and torch is an optional dependency here), and we must validate the
 header against the file size before trusting any offset anyway. Tests check our
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,27 +31,27 @@ from typing import Any
 import numpy as np
 
 from lmscope.core.errors import FileFormatError, SourceError
+from lmscope.core.sources.base import TensorInfo
+from lmscope.core.sources.safetensors_header import read_header_file
 
-MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
-
-_ST_DTYPES: dict[str, tuple[str, int]] = {
-    # name -> (numpy storage dtype, bytes per element)
-    "F64": ("<f8", 8),
-    "F32": ("<f4", 4),
-    "F16": ("<f2", 2),
-    "BF16": ("<u2", 2),
-    "F8_E4M3": ("u1", 1),
-    "F8_E5M2": ("u1", 1),
-    "F8_E8M0": ("u1", 1),
-    "I64": ("<i8", 8),
-    "I32": ("<i4", 4),
-    "I16": ("<i2", 2),
-    "I8": ("i1", 1),
-    "U8": ("u1", 1),
-    "U16": ("<u2", 2),
-    "U32": ("<u4", 4),
-    "U64": ("<u8", 8),
-    "BOOL": ("u1", 1),
+_ST_DTYPES: dict[str, str] = {
+    # name -> numpy storage dtype (sizes and validation: core.sources.safetensors_header)
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "BF16": "<u2",
+    "F8_E4M3": "u1",
+    "F8_E5M2": "u1",
+    "F8_E8M0": "u1",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U8": "u1",
+    "U16": "<u2",
+    "U32": "<u4",
+    "U64": "<u8",
+    "BOOL": "u1",
 }
 FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2", "F8_E8M0"})
 
@@ -148,75 +148,30 @@ def _converter(dtype: str) -> Callable[[np.ndarray], np.ndarray]:
 
 
 # ---------------------------------------------------------------- safetensors
-def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
-    """The parsed header of a safetensors file and the offset where data starts.
+def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[tuple[TensorInfo, ...], int]:
+    """The tensors of a safetensors file (each with its ``data_offsets``) and the offset where data starts.
 
-    Checks the 8-byte length against the file size *before* reading the header,
-    and every tensor's offsets against its dtype, shape and the file size.
+    The shared parser checks the 8-byte length against the file size *before*
+    reading the header, and every tensor's offsets against its dtype, shape and
+    the file size; this reader also refuses dtypes it cannot map to numpy.
     Raises :class:`FileFormatError` (one line) on any inconsistency.
     """
     p = Path(path)
-    size = p.stat().st_size
-    if size < 8:
-        raise FileFormatError(f"{p.name}: not a safetensors file (only {size} bytes)")
-    with open(p, "rb") as fh:
-        (n,) = struct.unpack("<Q", fh.read(8))
-        if n > MAX_HEADER_BYTES:
-            raise FileFormatError(f"{p.name}: safetensors header claims {n} bytes (limit {MAX_HEADER_BYTES})")
-        if 8 + n > size:
-            raise FileFormatError(f"{p.name}: truncated safetensors file (header claims {n} bytes, file has {size - 8} after the length)")
-        blob = fh.read(n)
-    try:
-        header = json.loads(blob.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FileFormatError(f"{p.name}: safetensors header is not valid JSON ({err.__class__.__name__})") from None
-    if not isinstance(header, dict):
-        raise FileFormatError(f"{p.name}: safetensors header is not a JSON object")
-    data_start = 8 + n
-    data_size = size - data_start
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        _check_entry(p.name, name, entry, data_size)
-    return header, data_start
-
-
-def _check_entry(fname: str, name: str, entry: Any, data_size: int) -> None:
-    if not isinstance(entry, dict):
-        raise FileFormatError(f"{fname}: tensor {name!r} has a malformed header entry")
-    dtype = entry.get("dtype")
-    shape = entry.get("shape")
-    offsets = entry.get("data_offsets")
-    if dtype not in _ST_DTYPES:
-        raise FileFormatError(f"{fname}: tensor {name!r} has unknown dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise FileFormatError(f"{fname}: tensor {name!r} has an invalid shape {shape!r}")
-    if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
-        raise FileFormatError(f"{fname}: tensor {name!r} has invalid data_offsets")
-    begin, end = offsets
-    numel = 1
-    for d in shape:
-        numel *= d
-    if begin < 0 or end < begin or end - begin != numel * _ST_DTYPES[dtype][1]:
-        raise FileFormatError(f"{fname}: tensor {name!r} offsets {offsets} do not match {dtype} shape {shape}")
-    if end > data_size:
-        raise FileFormatError(f"{fname}: truncated file: tensor {name!r} ends at byte {end} of {data_size} data bytes")
+    tensors, data_start = read_header_file(p)
+    for t in tensors:
+        if t.dtype not in _ST_DTYPES:
+            raise FileFormatError(f"{p.name}: tensor {t.name!r} has unknown dtype {t.dtype!r}")
+    return tensors, data_start
 
 
 def _safetensors_tensors(path: Path, only: set[str] | None = None) -> list[LazyTensor]:
-    header, start = read_safetensors_header(path)
-    entries = sorted(
-        ((k, v) for k, v in header.items() if k != "__metadata__" and (only is None or k in only)),
-        key=lambda kv: kv[1]["data_offsets"][0],
-    )
+    infos, start = read_safetensors_header(path)
+    entries = sorted((t for t in infos if only is None or t.name in only), key=lambda t: t.data_offsets[0])
     out = []
-    for name, e in entries:
-        np_dtype, _ = _ST_DTYPES[e["dtype"]]
-        shape = tuple(e["shape"])
-        begin, end = e["data_offsets"]
-        out.append(LazyTensor(name, e["dtype"], shape, end - begin, str(path), e["dtype"] in FLOAT_DTYPES,
-                              _memmap_reader(str(path), start + begin, np_dtype, shape, _converter(e["dtype"]))))
+    for t in entries:
+        np_dtype = _ST_DTYPES[t.dtype]
+        out.append(LazyTensor(t.name, t.dtype, t.shape, t.nbytes, str(path), t.dtype in FLOAT_DTYPES,
+                              _memmap_reader(str(path), start + t.data_offsets[0], np_dtype, t.shape, _converter(t.dtype))))
     return out
 
 

@@ -15,9 +15,7 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 from lmscope.core.weights.records import TensorStats, WeightsSummary
 
@@ -271,28 +269,7 @@ def to_markdown(results: Sequence[TensorStats], summary: WeightsSummary | None) 
 
 # ---------------------------------------------------------------- files
 def write_output(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` atomically: core.export.write_atomic when present, else our own."""
-    try:
-        from lmscope.core.export import write_atomic
-    except ImportError:
-        write_atomic = _write_atomic
+    """Write ``text`` atomically via :func:`lmscope.core.export.write_atomic` (a one-line ``SourceError`` on failure)."""
+    from lmscope.core.export import write_atomic
+
     write_atomic(path, text)
-
-
-def _write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Temp file in the target's folder, fsync, ``os.replace`` — readers never see half a file."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
