@@ -336,6 +336,16 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             rows.append((key.replace("_", " "), str(value)))
         sections.append(("File", rows))
 
+    shapes = d.get("shapes")
+    if shapes and detailed:
+        rows = []
+        for r in shapes:
+            shape = "×".join(str(n) for n in r["shape"])
+            dims = "×".join(r["dims"])
+            flops = f" · {human_flops(r['flops'])}" if r.get("flops") else ""
+            rows.append((f"{r['phase']} {r['step']}", f"{shape} ({dims}) · {human_bytes(r['bytes'])}{flops}"))
+        sections.append(("Tensor shapes per step (one layer)", rows))
+
     meta = d.get("metadata")
     if meta and detailed:
         rows = [(k, str(meta.get(k))) for k in ("author", "downloads", "likes", "license", "gated", "last_modified", "pipeline_tag", "library_name") if meta.get(k) is not None]
@@ -363,6 +373,10 @@ def _tidy(console) -> str:
     """The console's text with trailing spaces removed, redacted."""
     text = console.file.getvalue()
     return redact("\n".join(line.rstrip() for line in text.splitlines())) + "\n"
+
+
+# Notes that say how to read every number of a report (shown even without --detailed).
+_HEADLINE_NOTES = ("analytic engine only", "analytic only", "no architecture")
 
 
 def report_to_text(report: Report, *, detailed: bool = False, width: int | None = None) -> str:
@@ -393,6 +407,10 @@ def report_to_text(report: Report, *, detailed: bool = False, width: int | None 
         for note in notes:
             console.print(f"  • {note}")
     elif notes:
+        # A note that changes how to read every number is shown even in the summary.
+        for note in notes:
+            if any(key in note for key in _HEADLINE_NOTES):
+                console.print(f"• {note}")
         console.print(f"{len(notes)} note(s); --detailed shows them")
     return _tidy(console)
 

@@ -166,6 +166,10 @@ def build_report(source: ModelSource, settings: Settings, *, exact: bool = True)
             notes.append(exact_note)
     elif exact and source.architecture is not None:
         notes.append(f"{source.kind} source: parameters counted by the analytic engine from the file's metadata")
+    if architecture.family.startswith("Unknown") and not any("analytic engine only" in n for n in notes):
+        notes.append(
+            f"unknown architecture {architecture.model_type!r}: analytic engine only, assuming a standard transformer layout"
+        )
     chosen = exact_params or analytic
     if exact_params is not None and analytic is not None:
         diff = analytic.total - exact_params.total
@@ -435,6 +439,24 @@ def _flops_dict(est: Estimate) -> dict[str, object]:
     }
 
 
+def _shapes_dict(arch: Architecture, est: Estimate) -> list[dict[str, object]]:
+    """Activation shapes of one layer per step, prefill and decode (seed 004's spreadsheet).
+
+    Uses the estimate's resolved compute dtype for the byte sizes, so the rows
+    line up with the activation figures of the same report.
+    """
+    from lmscope.core.estimate.shapes import step_shapes
+    from lmscope.core.results import DTYPE_BYTES
+
+    settings = est.settings
+    bytes_per_element = DTYPE_BYTES.get(est.compute_dtype, 2.0)
+    rows = step_shapes(arch, seq_len=settings.seq_len, batch=settings.batch, bytes_per_element=bytes_per_element)
+    return [
+        {"phase": r.phase, "step": r.step, "shape": list(r.shape), "dims": list(r.dims), "bytes": r.nbytes, "flops": r.flops}
+        for r in rows
+    ]
+
+
 def _attention_dict(report: Report) -> dict[str, object]:
     arch = report.architecture
     assert arch is not None
@@ -536,6 +558,7 @@ def _report_dict(report: Report) -> dict[str, object]:
         "parameters": _parameters_dict(report),
         "memory": _memory_dict(est) if est is not None else None,
         "flops": _flops_dict(est) if est is not None else None,
+        "shapes": _shapes_dict(arch, est) if arch is not None and est is not None else None,
         "attention": _attention_dict(report) if arch is not None else None,
         "moe": _moe_dict(arch) if arch is not None else None,
         "tokenizer": report.tokenizer.to_dict() if report.tokenizer is not None else None,

@@ -406,3 +406,43 @@ def test_chat_template_file_listed_on_the_hub():
     assert report.capabilities.chat_template is True and report.capabilities.tool_use is None
     plain = build_report(load_catalog_entry("Qwen/Qwen3-8B"), Settings(), exact=False)
     assert plain.tokenizer is None and plain.capabilities.chat_template is None
+
+
+def test_tensor_shapes_per_step_follow_the_raw_config():
+    """The `shapes` rows (seed 004's per-step table) against numbers read straight from config.json."""
+    import json as _json
+    from pathlib import Path as _Path
+
+    from lmscope.core.report import build_report as _build
+    from lmscope.core.results import Settings as _Settings
+    from lmscope.core.sources.resolve import resolve as _resolve
+
+    folder = _Path(__file__).parent / "fixtures" / "configs" / "meta-llama--Llama-3.2-1B"
+    cfg = _json.loads((folder / "config.json").read_text())
+    t, b = 512, 2
+    d = _build(_resolve(str(folder), offline=True), _Settings(seq_len=t, batch=b, dtype="bf16"), exact=False).to_dict()
+    rows = {(r["phase"], r["step"]): r for r in d["shapes"]}
+    h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim", h // heads)
+    q = rows[("prefill", "q_proj")]
+    assert q["shape"] == [b, t, heads, hd] and q["flops"] == 2 * b * t * h * heads * hd
+    assert rows[("prefill", "k_proj")]["shape"] == [b, t, kv, hd]
+    assert rows[("prefill", "scores")]["shape"] == [b, heads, t, t] and rows[("prefill", "scores")]["bytes"] == b * heads * t * t * 2
+    down = rows[("prefill", "down")]
+    assert down["flops"] == 2 * b * t * cfg["intermediate_size"] * h
+    assert rows[("decode", "scores")]["shape"] == [b, heads, 1, t]
+
+
+def test_unknown_architecture_says_analytic_only_in_the_summary(tmp_path):
+    import json as _json
+
+    from lmscope.core.export import report_to_text as _text
+    from lmscope.core.report import build_report as _build
+    from lmscope.core.results import Settings as _Settings
+    from lmscope.core.sources.resolve import resolve as _resolve
+
+    cfg = {"model_type": "weirdo", "hidden_size": 512, "num_hidden_layers": 2, "num_attention_heads": 8,
+           "intermediate_size": 1024, "vocab_size": 1000}
+    (tmp_path / "config.json").write_text(_json.dumps(cfg))
+    text = _text(_build(_resolve(str(tmp_path), offline=True), _Settings(), exact=False))
+    assert "analytic engine only" in text
