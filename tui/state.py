@@ -60,7 +60,19 @@ class LoadedModel:
 
     @property
     def checkpoint_dtype(self) -> str | None:
-        return self.architecture.torch_dtype if self.architecture is not None else None
+        """How the checkpoint stores its weights: the quantization when there is one, else torch_dtype.
+
+        A quantized checkpoint's ``torch_dtype`` names the compute dtype (e.g.
+        bfloat16 for an MLX 4-bit model), which would mislabel "auto".
+        """
+        arch = self.architecture
+        if arch is None:
+            return None
+        quant = arch.quantization
+        if quant is not None:
+            bits = f" {quant.bits:g}-bit" if quant.bits else ""
+            return f"{quant.method}{bits}"
+        return arch.torch_dtype
 
     @property
     def marker(self) -> str:

@@ -170,8 +170,8 @@ def memory_table(est: Any, model: Any) -> Table:
     context = model.context_length
     past = f"  ⚠ past the {tokens(context)} context" if context and s.seq_len > context else ""
     table = number_table(f"Memory at {tokens(s.seq_len)} tokens × batch {s.batch}{past}", exact_header="bytes")
-    table.add_row("weights" if s.dtype == "auto" else f"weights ({s.dtype})", human_bytes(mem.weights_bytes_selected), exact_count(mem.weights_bytes_selected))
-    table.add_row(f"KV cache ({s.kv_dtype or 'as weights'})", human_bytes(mem.kv_cache_bytes), exact_count(mem.kv_cache_bytes))
+    table.add_row(f"weights ({est.weight_dtype or s.dtype})", human_bytes(mem.weights_bytes_selected), exact_count(mem.weights_bytes_selected))
+    table.add_row(f"KV cache ({est.kv_dtype or s.kv_dtype or 'auto'})", human_bytes(mem.kv_cache_bytes), exact_count(mem.kv_cache_bytes))
     table.add_row("  KV per token", human_bytes(mem.kv_cache_bytes_per_token), exact_count(mem.kv_cache_bytes_per_token))
     for kind, nbytes in mem.kv_per_layer_kind.items():
         table.add_row(f"    {kind} layers", human_bytes(nbytes), exact_count(nbytes))

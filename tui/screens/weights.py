@@ -7,10 +7,18 @@ spectrum of the highlighted tensor is drawn beside it. Escape (or c) sets the
 engine's cancel flag; it stops between tensors. The device (CUDA or CPU, and
 any fallback after running out of GPU memory) is shown as reported by the
 engine. With no local weights the screen says so and how to get them.
+
+When a run starts the table takes focus; the cursor goes to the first matrix
+as soon as one arrives and its spectrum is drawn, and moving the cursor
+redraws it. Names in the table are shortened (``model.``/``.weight`` dropped,
+``layers.N.`` → ``LN.``, common modules abbreviated, middle ellipsis) and the spectral columns come first,
+so stable rank / rank90 / α / std fit at 100 columns; the full name and the
+rest of the selected tensor's facts are on the detail line under the table.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -45,6 +53,8 @@ class WeightsScreen(LmscopeScreen):
         self._cancel: threading.Event | None = None
         self._run_id = 0
         self._model_id: str | None = None
+        self._auto_select = False  # move the cursor to the first matrix that arrives
+        self.selected: int | None = None  # index into results of the tensor on the detail line / plot
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="weights-status")
@@ -52,14 +62,16 @@ class WeightsScreen(LmscopeScreen):
             yield ProgressBar(total=100, show_eta=False, id="weights-progress")
             yield Static(id="weights-progress-text")
         with Horizontal(id="weights-main"):
-            table: DataTable = DataTable(id="weights-table", cursor_type="row", zebra_stripes=True)
-            for label in ("tensor", "shape", "stable rank", "rank90", "α", "mean", "std", "zero %", "kind", "dtype"):
-                table.add_column(label, key=label)
-            yield table
+            with Vertical(id="weights-left"):
+                table: DataTable = DataTable(id="weights-table", cursor_type="row", zebra_stripes=True)
+                for label in COLUMNS:
+                    table.add_column(label, key=label)
+                yield table
+                yield Static(id="weights-detail")
             with Vertical(id="weights-side"):
-                from lmscope.tui.widgets.spectrum import SpectrumPlot
+                from lmscope.tui.widgets.spectrum import SpectrumPanel
 
-                yield SpectrumPlot(id="weights-spectrum")
+                yield SpectrumPanel(id="weights-spectrum")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -71,9 +83,17 @@ class WeightsScreen(LmscopeScreen):
             self._model_id = model.model_id
             self.results = []
             self.summary = None
-            self.query_one(DataTable).clear()
+            self._clear_results()
             self.query_one("#weights-progress-text", Static).update("")
         self._update_status()
+
+    def _clear_results(self) -> None:
+        from lmscope.tui.widgets.spectrum import SpectrumPanel
+
+        self.query_one(DataTable).clear()
+        self.selected = None
+        self.query_one("#weights-detail", Static).update("")
+        self.query_one(SpectrumPanel).show(None, None)
 
     def _update_status(self) -> None:
         from lmscope.tui import loader
@@ -112,7 +132,10 @@ class WeightsScreen(LmscopeScreen):
             if self.summary is not None:
                 verb = "Cancelled after" if self.summary.cancelled else "Done:"
                 text.append(f"{verb} {self.summary.tensors_done}/{self.summary.tensors_total} tensors in {self.summary.seconds:.1f} s on {self.summary.device}. ")
-            text.append("Press r to analyse (statistics + SVD spectra, one row per tensor).", style="dim")
+            text.append(
+                "Press r to analyse again." if self.summary is not None else "Press r to analyse (statistics + SVD spectra, one row per tensor).",
+                style="dim",
+            )
         status.update(text)
 
     # --- running ------------------------------------------------------------------------
@@ -135,9 +158,12 @@ class WeightsScreen(LmscopeScreen):
         self.device = None
         self.running = True
         self._model_id = model.model_id
-        self.query_one(DataTable).clear()
+        self._auto_select = True
+        self._clear_results()
         self.query_one(ProgressBar).update(total=100, progress=0)
+        self.query_one("#weights-progress-text", Static).update(" starting…")
         self._update_status()
+        self.query_one(DataTable).focus()
         self._weights_worker(self._run_id, model, self._cancel)
 
     def action_cancel(self) -> None:
@@ -163,7 +189,10 @@ class WeightsScreen(LmscopeScreen):
         event = message.event
         bar = self.query_one(ProgressBar)
         bar.update(total=max(1, event.total), progress=event.index)
-        eta = f", ETA {event.eta_seconds:,.0f} s" if event.eta_seconds is not None else ""
+        if event.index >= event.total:
+            eta = f", {event.elapsed_seconds:,.1f} s"
+        else:
+            eta = f", ETA {event.eta_seconds:,.0f} s" if event.eta_seconds is not None else ""
         self.query_one("#weights-progress-text", Static).update(
             f" tensor {event.index}/{event.total} · {human_bytes(event.bytes_done)} / {human_bytes(event.bytes_total)}{eta}"
         )
@@ -175,6 +204,7 @@ class WeightsScreen(LmscopeScreen):
 
     def _add_row(self, t: Any) -> None:
         self.results.append(t)
+        index = len(self.results) - 1
         spectrum = t.spectra[0] if t.spectra else None
         if spectrum is not None and self.device is None:
             self.device = spectrum.device
@@ -182,19 +212,25 @@ class WeightsScreen(LmscopeScreen):
         table = self.query_one(DataTable)
         table.add_row(
             short_name(t.name),
-            "×".join(str(d) for d in t.shape),
             f"{spectrum.stable_rank:.1f}" if spectrum else "",
             f"{spectrum.rank_90}/{spectrum.design_rank}" if spectrum else "",
             f"{spectrum.alpha:.2f}" if spectrum and spectrum.alpha is not None else "",
-            f"{t.mean:.3g}",
             f"{t.std:.3g}",
+            "×".join(str(d) for d in t.shape),
+            f"{t.mean:.3g}",
             f"{100 * t.zero_fraction:.2f}",
             t.kind,
             t.dtype,
-            key=f"{len(self.results)}:{t.name}",
+            key=f"{index + 1}:{t.name}",
         )
-        if len(self.results) == 1:
-            self._plot(0)
+        if self._auto_select and spectrum is not None:
+            # The first matrix: put the cursor on it (its highlight event draws it too).
+            self._auto_select = False
+            if table.cursor_row != index:
+                table.move_cursor(row=index, animate=False)
+            self._select(index)
+        elif self.selected is None:
+            self._select(min(max(table.cursor_row, 0), index))
 
     def on_weights_finished(self, message: WeightsFinished) -> None:
         if message.run_id != self._run_id:
@@ -214,14 +250,21 @@ class WeightsScreen(LmscopeScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "weights-table":
-            self._plot(event.cursor_row)
+            if self.selected is not None and event.cursor_row != self.selected:
+                self._auto_select = False  # the user moved the cursor: leave it where they put it
+            self._select(event.cursor_row)
 
-    def _plot(self, index: int) -> None:
-        from lmscope.tui.widgets.spectrum import SpectrumPlot
+    def _select(self, index: int) -> None:
+        """Show tensor ``index``: its spectrum on the plot and its facts on the detail line."""
+        from lmscope.tui.widgets.spectrum import SpectrumPanel
 
-        if 0 <= index < len(self.results):
-            t = self.results[index]
-            self.query_one(SpectrumPlot).show(short_name(t.name), t.spectra[0] if t.spectra else None)
+        if not 0 <= index < len(self.results):
+            return
+        t = self.results[index]
+        self.selected = index
+        spectrum = t.spectra[0] if t.spectra else None
+        self.query_one(SpectrumPanel).show(short_name(t.name), spectrum, reason=None if spectrum else no_spectrum_reason(t))
+        self.query_one("#weights-detail", Static).update(detail_text(t))
 
     def export_text(self, fmt: str) -> str:
         from lmscope.core.errors import UsageError
@@ -232,11 +275,94 @@ class WeightsScreen(LmscopeScreen):
         return weights_text(self._model_id or "", self.results, self.summary, fmt)
 
 
-def short_name(name: str) -> str:
-    """A tensor name without the ubiquitous ``model.`` prefix and ``.weight`` suffix (display only)."""
-    if name.startswith("model."):
-        name = name[len("model.") :]
-    return name[: -len(".weight")] if name.endswith(".weight") else name
+COLUMNS = ("tensor", "stable rank", "rank90", "α", "std", "shape", "mean", "zero %", "kind", "dtype")
+NAME_WIDTH = 24
+_PREFIXES = ("model.language_model.", "language_model.model.", "model.", "transformer.", "gpt_neox.", "backbone.")
+_LAYER = re.compile(r"^(?:layers|layer|h|blocks|block)\.(\d+)$")
+# Display abbreviations of common module names (the detail line keeps the real name).
+_ABBREV = {
+    "self_attn": "attn", "attention": "attn", "self_attention": "attn", "embeddings": "emb",
+    "word_embeddings": "word_emb", "position_embeddings": "pos_emb", "token_type_embeddings": "type_emb",
+    "embed_tokens": "embed", "LayerNorm": "LN", "layernorm": "ln", "input_layernorm": "in_ln",
+    "post_attention_layernorm": "post_ln", "intermediate": "inter", "output": "out",
+    "block_sparse_moe": "moe", "encoder": "enc", "decoder": "dec",
+}
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """A tensor name for a narrow column (display only; the detail line shows the full name).
+
+    Drops a ubiquitous prefix (``model.``, ``transformer.``…) and the ``.weight``
+    suffix, writes ``layers.N.`` / ``layer.N.`` / ``h.N.`` as ``LN.``, abbreviates
+    common module names (``self_attn`` → ``attn``, ``LayerNorm`` → ``LN``…) and
+    cuts what is still longer than ``width`` in the middle (``…``).
+    """
+    for prefix in _PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix) :]
+            break
+    if name.endswith(".weight"):
+        name = name[: -len(".weight")]
+    parts = name.split(".")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if i + 1 < len(parts) and _LAYER.match(f"{part}.{parts[i + 1]}"):
+            out.append(f"L{parts[i + 1]}")
+            i += 2
+            continue
+        if part == "self" and out and out[-1] == "attn":  # BERT's attention.self.query
+            i += 1
+            continue
+        out.append(_ABBREV.get(part, part))
+        i += 1
+    return middle_ellipsis(".".join(out), width)
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters with "…" in the middle (more of the end kept)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + text[len(text) - tail :]
+
+
+def no_spectrum_reason(t: Any) -> str:
+    """Why tensor ``t`` has no spectrum, in words (shown instead of the plot)."""
+    shape = "×".join(str(d) for d in t.shape) or "scalar"
+    if len(t.shape) < 2:
+        return f"not a matrix ({len(t.shape)}-D, shape {shape}): no singular values to plot"
+    for note in t.notes:
+        if "spectrum" in note or "spectra" in note:
+            return f"shape {shape}: {note}"
+    return f"shape {shape}: no spectrum was computed for this tensor"
+
+
+def detail_text(t: Any) -> Text:
+    """The detail lines for the selected tensor: full name, kind, dtype, size, spectral facts, notes."""
+    text = Text()
+    text.append(t.name, style="bold")
+    shape = "×".join(str(d) for d in t.shape) or "scalar"
+    text.append(f"\n{t.kind} · {t.dtype} · {shape} · {t.numel:,} params · {human_bytes(t.nbytes)}", style="dim")
+    spectrum = t.spectra[0] if t.spectra else None
+    text.append("\n")
+    if spectrum is not None:
+        cond = "∞" if spectrum.condition_number == float("inf") else f"{spectrum.condition_number:.3g}"
+        expert = f"expert {spectrum.expert} of {len(t.spectra)} · " if spectrum.expert is not None else ""
+        text.append(
+            f"{expert}numerical rank {spectrum.numerical_rank}/{spectrum.design_rank} · "
+            f"‖W‖₂ {spectrum.spectral_norm:.4g} · cond {cond} · {spectrum.device} ({spectrum.method})"
+        )
+    else:
+        text.append(no_spectrum_reason(t), style="italic")
+    notes = [n for n in t.notes if not (spectrum is None and ("spectrum" in n or "spectra" in n))]
+    if notes:
+        text.append("\n" + "; ".join(notes), style="yellow")
+    return text
 
 
 def _size(path: str) -> int:

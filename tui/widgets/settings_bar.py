@@ -48,7 +48,9 @@ def dtype_choices(auto_label: str | None) -> list[Choice]:
 def kv_dtype_choices() -> list[Choice]:
     from lmscope.core.results import DTYPES
 
-    return [Choice(None, "= weights")] + [Choice(d, d) for d in DTYPES]
+    # "auto": the weight dtype, or the compute dtype when weights are int8/int4 or quantized
+    # (the estimate names the dtype it used in the memory table).
+    return [Choice(None, "auto")] + [Choice(d, d) for d in DTYPES]
 
 
 class SettingsBar(Grid):

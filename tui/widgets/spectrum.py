@@ -4,6 +4,11 @@ A trained matrix's spectrum tells whether it is low-rank (a fast drop),
 heavy-tailed (a long straight line on log-log) or noise-like (flat). The
 values come from the weights engine (``SpectrumStats.singular_values``); this
 widget only draws them, with the 90 % / 99 % energy ranks marked.
+
+:class:`SpectrumPanel` is what screens use: a caption (the tensor's name, or
+in words why there is nothing to plot: not a matrix, spectra off) above the
+plot. ``panel.values`` holds the singular values it was last given (tests
+compare them with an independent SVD).
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 
 class SpectrumPlot(PlotextPlot):
-    """Plot σᵢ (log y) against i for one SpectrumStats."""
+    """Plot log10 σᵢ against i for one SpectrumStats."""
 
     DEFAULT_CSS = """
     SpectrumPlot { height: 1fr; min-height: 8; }
@@ -27,7 +35,6 @@ class SpectrumPlot(PlotextPlot):
         plt.clear_figure()
         values = [v for v in getattr(spectrum, "singular_values", ()) if v > 0] if spectrum is not None else []
         if not values:
-            plt.title(f"{name}: no spectrum (a vector, or spectra off)" if name else "select a tensor to see its spectrum")
             self.refresh()
             return
         xs = list(range(1, len(values) + 1))
@@ -35,6 +42,45 @@ class SpectrumPlot(PlotextPlot):
         for rank, colour in ((spectrum.rank_90, "yellow"), (spectrum.rank_99, "green")):
             if 1 <= rank <= len(values):
                 plt.vline(rank, colour)
-        plt.title(f"{name}: log10 σ")
-        plt.xlabel(f"i · stable rank {spectrum.stable_rank:.1f} · rank90 {spectrum.rank_90} · rank99 {spectrum.rank_99}")
+        plt.title("log10 σᵢ")
+        plt.xlabel("i  (| rank90  | rank99)")
         self.refresh()
+
+
+class SpectrumPanel(Vertical):
+    """A caption and a :class:`SpectrumPlot`; ``show(name, spectrum, reason)`` updates both."""
+
+    DEFAULT_CSS = """
+    SpectrumPanel { height: 1fr; }
+    SpectrumPanel > #spectrum-caption { height: auto; max-height: 4; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.name_shown: str | None = None
+        self.values: tuple[float, ...] = ()
+        self.message = "select a tensor to see its spectrum"
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.message, id="spectrum-caption")
+        yield SpectrumPlot(id="spectrum-plot")
+
+    def show(self, name: str | None, spectrum: Any | None, reason: str | None = None) -> None:
+        """Plot ``spectrum`` (a SpectrumStats) of tensor ``name``; without one, say ``reason`` in words."""
+        self.name_shown = name
+        self.values = tuple(getattr(spectrum, "singular_values", ()) or ()) if spectrum is not None else ()
+        plot = self.query_one(SpectrumPlot)
+        if name is None:
+            self.message = "select a tensor to see its spectrum"
+        elif spectrum is None:
+            self.message = f"{name}: {reason or 'no spectrum'}"
+        elif not any(v > 0 for v in self.values):
+            self.message = f"{name}: singular values were not kept (or all are zero)"
+        else:
+            self.message = (
+                f"{name}: {len(self.values)} singular values · stable rank {spectrum.stable_rank:.1f} · "
+                f"rank90 {spectrum.rank_90} · rank99 {spectrum.rank_99}"
+            )
+        self.query_one("#spectrum-caption", Static).update(self.message)
+        plot.display = bool(self.values) and any(v > 0 for v in self.values)
+        plot.show(name, spectrum if plot.display else None)

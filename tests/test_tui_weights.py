@@ -1,0 +1,220 @@
+"""Pilot tests of the Weights tab on a tiny real safetensors checkpoint.
+
+The checkpoint is written in ``tmp_path`` with ``safetensors.numpy`` (a tiny
+BERT config plus random matrices and vectors); the app opens it, F6, r, and
+the tests wait for the worker. The oracle for the plotted spectrum is
+``numpy.linalg.svd(W, compute_uv=False)`` of the very array that was saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from lmscope.tui.screens.weights import COLUMNS, middle_ellipsis, short_name
+
+
+@pytest.fixture(autouse=True)
+def offline_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
+    monkeypatch.chdir(tmp_path)
+
+
+BERT_CONFIG = {
+    "architectures": ["BertModel"], "model_type": "bert", "hidden_size": 32, "intermediate_size": 64,
+    "num_attention_heads": 4, "num_hidden_layers": 1, "vocab_size": 120, "max_position_embeddings": 64,
+    "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu", "torch_dtype": "float32",
+}
+
+
+@pytest.fixture()
+def tiny_bert(tmp_path):
+    """A one-layer BERT checkpoint: the names sort so that vectors come before the first matrix."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(7)
+    # Heavy-ish tails and distinct scales so every matrix has its own spectrum.
+    tensors = {
+        "embeddings.LayerNorm.bias": rng.standard_normal(32).astype(np.float32) * 0.1,
+        "embeddings.LayerNorm.weight": 1 + 0.05 * rng.standard_normal(32).astype(np.float32),
+        "embeddings.position_embeddings.weight": rng.standard_normal((64, 32)).astype(np.float32) * 0.02,
+        "embeddings.word_embeddings.weight": rng.standard_t(3, (120, 32)).astype(np.float32) * 0.05,
+        "encoder.layer.0.attention.self.query.bias": np.zeros(32, dtype=np.float32),
+        "encoder.layer.0.attention.self.query.weight": (rng.standard_normal((32, 8)) @ rng.standard_normal((8, 32))).astype(np.float32),
+        "encoder.layer.0.intermediate.dense.weight": rng.standard_normal((64, 32)).astype(np.float32),
+        "encoder.layer.0.output.dense.weight": rng.standard_t(4, (32, 64)).astype(np.float32),
+    }
+    folder = tmp_path / "tiny-bert"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(BERT_CONFIG))
+    save_file(tensors, str(folder / "model.safetensors"))
+    return folder, tensors
+
+
+def make_app(*models: str):
+    from lmscope.tui.app import LmscopeApp
+
+    return LmscopeApp(list(models))
+
+
+async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def oracle_sv(matrix: np.ndarray) -> np.ndarray:
+    return np.linalg.svd(matrix.astype(np.float64), compute_uv=False)
+
+
+def assert_same_spectrum(shown, matrix: np.ndarray) -> None:
+    expected = oracle_sv(matrix)
+    got = np.asarray(shown, dtype=np.float64)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9 * expected[0])
+
+
+async def run_analysis(pilot, app):
+    await wait_for(pilot, lambda: app.main_model is not None)
+    await pilot.press("f6")
+    await pilot.pause(0.1)
+    screen = app.screen
+    await pilot.press("r")
+    await wait_for(pilot, lambda: not screen.running and screen.results)
+    await pilot.pause(0.1)
+    return screen
+
+
+async def test_first_matrix_is_selected_focused_and_plotted(tiny_bert):
+    from textual.widgets import DataTable
+
+    from lmscope.tui.widgets.spectrum import SpectrumPanel
+
+    folder, tensors = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await run_analysis(pilot, app)
+        table = screen.query_one("#weights-table", DataTable)
+        assert len(screen.results) == len(tensors)
+        assert table.row_count == len(tensors)
+        assert app.focused is table
+
+        first_matrix = next(i for i, t in enumerate(screen.results) if len(t.shape) == 2)
+        assert first_matrix > 0  # vectors come first: the cursor had to move past them
+        assert table.cursor_row == first_matrix
+        assert screen.selected == first_matrix
+        name = screen.results[first_matrix].name
+        panel = screen.query_one(SpectrumPanel)
+        assert panel.name_shown == short_name(name)
+        assert_same_spectrum(panel.values, tensors[name])
+        detail = str(screen.query_one("#weights-detail").content)
+        assert name in detail  # the full name, not the shortened one
+        assert "numerical rank" in detail and "cond" in detail and "‖W‖₂" in detail
+
+        # Moving the cursor redraws the plot with the next tensor's spectrum.
+        await pilot.press("down")
+        await pilot.pause(0.1)
+        nxt = screen.results[first_matrix + 1]
+        assert table.cursor_row == first_matrix + 1 == screen.selected
+        if len(nxt.shape) == 2:
+            assert_same_spectrum(panel.values, tensors[nxt.name])
+        # Every matrix, visited with the keys, is plotted with its own singular values.
+        await pilot.press("ctrl+home")
+        for i, t in enumerate(screen.results):
+            await pilot.pause(0.02)
+            assert screen.selected == i
+            if len(t.shape) == 2:
+                assert_same_spectrum(panel.values, tensors[t.name])
+                assert panel.query_one("#spectrum-plot").display
+            else:
+                assert panel.values == ()
+                assert "not a matrix" in panel.message
+                assert not panel.query_one("#spectrum-plot").display
+            await pilot.press("down")
+
+
+async def test_vector_selected_says_not_a_matrix_in_words(tiny_bert):
+    from lmscope.tui.widgets.spectrum import SpectrumPanel
+
+    folder, _ = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await run_analysis(pilot, app)
+        await pilot.press("ctrl+home")
+        await pilot.pause(0.1)
+        t = screen.results[0]
+        assert len(t.shape) == 1
+        panel = screen.query_one(SpectrumPanel)
+        assert panel.values == ()
+        assert "not a matrix" in panel.message and short_name(t.name) in panel.message
+        assert "not a matrix" in str(screen.query_one("#weights-detail").content)
+
+
+@pytest.mark.parametrize("size", [(100, 30), (120, 40)])
+async def test_spectral_columns_visible_at_size(tiny_bert, size):
+    """stable rank / rank90 / α / std fit inside the table's visible width (no horizontal scrolling)."""
+    from textual.widgets import DataTable
+
+    folder, tensors = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=size) as pilot:
+        screen = await run_analysis(pilot, app)
+        table = screen.query_one("#weights-table", DataTable)
+        assert table.row_count == len(tensors)
+        visible = table.scrollable_content_region.width
+        right_edge = 0
+        for key in COLUMNS:
+            right_edge += table.columns[key].get_render_width(table)
+            if key == "std":
+                break
+        assert right_edge <= visible, (right_edge, visible)
+        assert table.scroll_x == 0
+        # The plot panel is on screen too.
+        assert screen.query_one("#weights-side").region.width >= 30
+
+
+async def test_progress_and_cancel_still_work(tiny_bert):
+    import threading
+
+    folder, tensors = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen = await run_analysis(pilot, app)
+        text = str(screen.query_one("#weights-progress-text").content)
+        assert f"tensor {len(tensors)}/{len(tensors)}" in text
+        assert screen.query_one("#weights-progress").percentage == 1.0
+        # Mid-run events show tensor i/N, bytes and the ETA (fed directly: a real run is too fast to catch).
+        from lmscope.core.weights.records import WeightsEvent as EngineEvent
+        from lmscope.tui.messages import WeightsEvent
+
+        screen.on_weights_event(WeightsEvent(screen._run_id, EngineEvent(2, 5, 2048, 8192, 1.0, 3.0)))
+        await pilot.pause()
+        text = str(screen.query_one("#weights-progress-text").content)
+        assert "tensor 2/5" in text and "ETA 3 s" in text
+        assert screen.query_one("#weights-progress").percentage == pytest.approx(0.4)
+        screen.running = True
+        screen._cancel = threading.Event()
+        await pilot.press("escape")
+        assert screen._cancel.is_set()
+
+
+def test_short_names():
+    assert short_name("model.layers.12.self_attn.q_proj.weight") == "L12.attn.q_proj"
+    assert short_name("encoder.layer.0.attention.self.query.bias") == "enc.L0.attn.query.bias"
+    assert short_name("embeddings.word_embeddings.weight") == "emb.word_emb"
+    assert short_name("lm_head.weight") == "lm_head"
+    long = short_name("model.layers.0.some_really_long_module_name.another_long_part.weight")
+    assert len(long) == 24 and "…" in long and long.startswith("L0.")
+    assert middle_ellipsis("abcdefghij", 5) == "ab…ij"
+    assert middle_ellipsis("abc", 5) == "abc"
