@@ -235,3 +235,67 @@ def test_linear_attention_gap_is_the_documented_lower_bound():
     expected = oracle.oracle_prefill_flops(name, 64, 1, "sdpa")
     _, got = estimate(name, seq=64, batch=1)
     assert 0 < (expected - got.prefill_total) / expected < 0.03
+
+
+# ---------------------------------------------------------------- seq2seq cross-attention K/V
+
+
+def test_whisper_cross_kv_runs_on_encoder_frames_and_is_cached_in_decode():
+    """Whisper-tiny from its config: d_model 384, 4+4 layers, FFN 1536, vocab 51865, 1500 encoder frames.
+
+    The decoder's cross-attention k_proj/v_proj act on the 1500 encoder frames (once per request),
+    not on the decoder tokens, and a cached decode step does not repeat them.
+    """
+    c = oracle.load_config("openai--whisper-tiny")
+    h, ffn, vocab, frames = c["d_model"], c["decoder_ffn_dim"], c["vocab_size"], c["max_source_positions"]
+    dec, enc = c["decoder_layers"], c["encoder_layers"]
+    assert (h, ffn, vocab, frames, dec, enc) == (384, 1536, 51865, 1500, 4, 4)
+    per_dec_token = dec * (4 * h * h + 2 * h * h + 2 * h * ffn) + h * vocab  # self qkvo, cross q+o, MLP; LM head
+    cross_kv = dec * 2 * h * h
+    per_enc_token = enc * (4 * h * h + 2 * h * ffn)
+    for seq, batch in ((64, 2), (1500, 1), (4096, 1)):
+        _, got = estimate("openai--whisper-tiny", seq=seq, batch=batch)
+        linear = 2 * batch * seq * per_dec_token + 2 * batch * frames * (cross_kv + per_enc_token)
+        attention = dec * 4 * batch * seq * seq * h + dec * 4 * batch * seq * frames * h + enc * 4 * batch * frames**2 * h
+        assert got.prefill_linear == linear
+        assert got.prefill_attention == attention
+        assert got.decode_per_token == 2 * per_dec_token + dec * 4 * seq * h + dec * 4 * frames * h
+
+
+def test_t5_decode_does_not_recompute_cross_kv():
+    """T5-small: d_model 512, 8 heads × d_kv 64, 6 decoder layers, d_ff 2048 (ReLU), vocab 32128, tied head."""
+    c = oracle.load_config("google-t5--t5-small")
+    h, inner, ff, vocab, dec = c["d_model"], c["num_heads"] * c["d_kv"], c["d_ff"], c["vocab_size"], c["num_decoder_layers"]
+    per_dec_token = dec * (4 * h * inner + 2 * h * inner + 2 * h * ff) + h * vocab  # self qkvo, cross q+o, MLP, LM head
+    seq = 1000
+    _, got = estimate("google-t5--t5-small", seq=seq, batch=1)
+    assert got.decode_per_token == 2 * per_dec_token + dec * 4 * seq * inner + dec * 4 * seq * inner
+
+
+@pytest.mark.slow  # builds whisper-tiny on meta and runs the counter (~5 s)
+def test_whisper_prefill_matches_flop_counter_without_the_conv_front_end():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    import transformers.masking_utils as masking
+    from torch.utils.flop_counter import FlopCounterMode
+
+    name = "openai--whisper-tiny"
+    config = oracle.load_config(name)
+    hf_config = oracle.build_hf_config(config)
+    with torch.device("meta"):
+        model = transformers.WhisperForConditionalGeneration._from_config(hf_config, attn_implementation="sdpa")
+    original = masking.find_packed_sequence_indices
+    masking.find_packed_sequence_indices = lambda position_ids: None
+    try:
+        for seq, batch in ((64, 2), (448, 1)):
+            counter = FlopCounterMode(display=False)
+            features = torch.zeros((batch, config["num_mel_bins"], 2 * config["max_source_positions"]), device="meta")
+            ids = torch.zeros((batch, seq), dtype=torch.long, device="meta")
+            with torch.no_grad(), counter:
+                model(input_features=features, decoder_input_ids=ids, use_cache=False)
+            counts = {str(k): v for k, v in counter.get_flop_counts()["Global"].items()}
+            _, got = estimate(name, seq=seq, batch=batch)
+            # the audio front end's two convolutions are documented as left out (not matmuls)
+            assert got.prefill_total == counter.get_total_flops() - counts["aten.convolution"]
+    finally:
+        masking.find_packed_sequence_indices = original

@@ -133,6 +133,18 @@ def test_deepseek_v3_mla_latent():
     assert (128 * (192 + 128)) / 576 > 71
 
 
+def test_deepseek_v32_indexer_keys_are_cached_beside_the_latent():
+    arch = arch_of("deepseek-ai--DeepSeek-V3.2")
+    raw = json.loads((CONFIGS / "deepseek-ai--DeepSeek-V3.2" / "config.json").read_text())
+    latent = raw["kv_lora_rank"] + raw["qk_rope_head_dim"]  # 512 + 64
+    indexer_key = raw["index_head_dim"]  # the lightning indexer's k cache (transformers: update_indexer)
+    layers = raw["num_hidden_layers"]
+    assert (latent, indexer_key, layers) == (576, 128, 61)
+    assert kv_bytes_per_token(arch, "bf16") == (576 + 128) * 61 * 2 == 85_888
+    # the indexer scores every cached token, so nothing is capped at index_topk
+    assert kv_cache_bytes(arch, 8192, 3, "bf16") == (576 + 128) * 61 * 2 * 8192 * 3
+
+
 # ---------------------------------------------------------------- state-space / hybrid
 
 
@@ -212,6 +224,20 @@ def test_whisper_tiny_decoder_cache():
     arch = arch_of("openai--whisper-tiny")
     # 4 decoder layers, d_model 384, 6 heads (head_dim 64): self + cross
     assert kv_bytes_per_token(arch, "fp16") == (2 * 384 * 4 + 2 * 384 * 4) * 2
+
+
+def test_whisper_cross_cache_holds_the_fixed_1500_encoder_frames():
+    arch = arch_of("openai--whisper-tiny")
+    raw = json.loads((CONFIGS / "openai--whisper-tiny" / "config.json").read_text())
+    frames, layers, d = raw["max_source_positions"], raw["decoder_layers"], raw["d_model"]
+    assert (frames, layers, d) == (1500, 4, 384)
+    # Whisper pads audio to 30 s: the encoder output (and the cross-attention K/V cached from it)
+    # is always 1500 positions, whatever the decoder length; self-attention grows with the decoder.
+    for seq, batch in ((1, 1), (448, 3), (8192, 2)):
+        kinds = kv_per_layer_kind(arch, seq, batch, "fp16")
+        assert kinds == {"full": 2 * d * layers * seq * batch * 2, "cross": 2 * d * layers * frames * batch * 2}
+        assert kv_cache_bytes(arch, seq, batch, "fp16") == sum(kinds.values())
+    assert any("1500" in n for n in kv_estimate(arch, seq_len=8).notes)
 
 
 def test_int4_kv_rounds_up_once():

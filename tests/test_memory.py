@@ -233,6 +233,23 @@ def test_inference_activations_llama2_7b():
     assert inference_activation_bytes(arch, seq_len=s, batch=b, dtype="fp16", flash=False) == no_flash == 1_308_622_848
 
 
+def test_inference_activations_whisper_encoder_runs_over_1500_frames():
+    """Whisper-tiny (fp32, no torch_dtype): the encoder always sees its 1500 audio frames, even for 1 decoder token."""
+    arch = arch_of("openai--whisper-tiny")
+    frames, h, heads, ffn, vocab = 1500, 384, 6, 1536, 51865
+    b = 4  # fp32 bytes
+    for seq, batch in ((1, 1), (64, 2)):
+        enc_residual = frames * batch * h * b
+        enc_attn = frames * batch * 6 * h * b + 4 * batch * heads * frames  # MHA live set + fp32 log-sum-exp
+        enc_ffn = frames * batch * (h + 2 * ffn + h) * b  # norm out, fc1 out, GELU out, fc2 out
+        dec_residual = seq * batch * h * b
+        dec_attn = seq * batch * 6 * h * b + 4 * batch * heads * seq
+        dec_ffn = seq * batch * (h + 2 * ffn + h) * b
+        logits = batch * vocab * 4
+        expected = max(enc_residual + max(enc_attn, enc_ffn), dec_residual + max(dec_attn, dec_ffn, logits))
+        assert inference_activation_bytes(arch, seq_len=seq, batch=batch, dtype="fp32", flash=True) == expected
+
+
 ORACLE_MODELS = ("meta-llama--Llama-2-7b-hf", "Qwen--Qwen3-0.6B", "microsoft--phi-2")
 
 

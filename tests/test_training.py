@@ -204,3 +204,18 @@ def test_seq2seq_decoder_layers_add_cross_attention():
     norms = 2 * 3 * h  # T5 decoder layers hold three norms
     decoder = layer_activation_bytes(arch, arch.layers[0], seq_len=s, recompute="selective", cross_attention=True)
     assert decoder == s * (2 * attention + mlp + norms)
+
+
+def test_whisper_encoder_activations_use_the_fixed_1500_frames():
+    """Whisper's encoder always runs over 1500 frames: its layers' stored activations do not follow seq_len."""
+    arch = arch_of("openai--whisper-tiny")
+    h, ffn, enc_layers, frames = 384, 1536, 4, 1500
+    attention = 2 * (h + 4 * h) + h  # input, Q, K, V, o-proj input (fp16) + dropout mask
+    mlp = 2 * (h + 2 * ffn) + h  # non-gated GELU: input, pre- and post-activation + dropout mask
+    norms = 2 * 2 * h  # two LayerNorms per encoder layer
+    encoder_layer = frames * (attention + mlp + norms)  # selective recomputation: no score term
+    decoder_layer = layer_activation_bytes(arch, arch.layers[0], seq_len=10, recompute="selective", cross_attention=True)
+    tokens, vocab = 10, 51865
+    outside = tokens * (h + 2 * h * 2 + 4 * vocab)  # embedding dropout mask, final norm + head inputs, fp32 logits
+    got = training_activation_bytes(arch, seq_len=tokens, recompute="selective", flash=True)
+    assert got == len(arch.layers) * decoder_layer + enc_layers * encoder_layer + outside

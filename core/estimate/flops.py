@@ -31,7 +31,11 @@ What is reported, precisely:
   (bidirectional) attention is not halved.
 * Seq2seq (T5, BART): encoder and decoder each see ``seq_len`` tokens and
   decoder layers add cross-attention over the encoder length; Whisper's
-  encoder always sees its fixed ``max_source_positions`` audio frames.
+  encoder always sees its fixed ``max_source_positions`` audio frames. The
+  cross-attention K/V projections act on the encoder output (encoder-length
+  rows in prefill) and are cached, so a decode step does not repeat them.
+  Whisper's two-convolution audio front end is not a matmul and is left out
+  (the counter sees it: 1.88 GFLOP per sequence for whisper-tiny).
 * Mamba, Mamba-2, Gated-DeltaNet and short-conv layers contribute their
   projection matmuls (in_proj/x_proj/dt_proj/out_proj) through
   ``matmul_per_token``. Their depthwise convolution (≈ 2·k·channels per token)
@@ -56,6 +60,7 @@ which :func:`lmscope.core.estimate.estimate` knows.
 from __future__ import annotations
 
 from lmscope.core.architecture import Architecture, LayerSpec, Mixer, Objective
+from lmscope.core.estimate.shapes import encoder_length
 from lmscope.core.results import FlopsEstimate, ParameterBreakdown, Settings
 
 
@@ -66,15 +71,18 @@ def flops(arch: Architecture, params: ParameterBreakdown, settings: Settings) ->
     seq, batch = settings.seq_len, settings.batch
     tokens = seq * batch
     matmul = matmul_by_component(arch)
-    enc_len = seq
-    if arch.model_type == "whisper":
-        enc_len = arch.dim("encoder_positions", seq)
+    enc_len = encoder_length(arch, seq)
+    # Cross-attention K/V projections (one pair per decoder layer, inside "attention") run over the
+    # encoder output once per request: batch × enc_len rows in prefill, none in a cached decode step.
+    cross_kv = 2 * arch.hidden_size * arch.num_heads * arch.head_dim * len(arch.layers) if arch.encoder_layers else 0
 
     by: dict[str, int] = {}
     linear = 0
     for comp, weights in matmul.items():
         n_tokens = batch * enc_len if comp == "encoder" else tokens
         by[comp] = 2 * weights * n_tokens
+        if comp == "attention" and cross_kv:
+            by[comp] += 2 * cross_kv * batch * (enc_len - seq)
         linear += by[comp]
 
     if arch.pooler:  # a hidden×hidden pooler on the first token of each sequence
@@ -106,7 +114,7 @@ def flops(arch: Architecture, params: ParameterBreakdown, settings: Settings) ->
         by["attention_scores"] = attention
 
     prefill = linear + attention
-    decode_matmul = sum(w for c, w in matmul.items() if c != "encoder")
+    decode_matmul = sum(w for c, w in matmul.items() if c != "encoder") - cross_kv
     decode = 2 * decode_matmul + decode_attention
     training = 3 * prefill
     if settings.recompute == "full":

@@ -15,7 +15,11 @@ between tokens, and layers keep very different things:
   what vLLM and SGLang cache (the "absorbed" MLA kernels); transformers' eager
   ``DynamicCache`` stores decompressed per-head K and V instead, which is
   ``num_heads · (qk_nope + qk_rope + v_head_dim)`` — 71× more for DeepSeek-V3.
-  We report the serving-engine figure;
+  We report the serving-engine figure. DeepSeek-V3.2's lightning indexer keeps
+  its own key cache beside the latent, ``index_head_dim`` (128) elements per
+  layer per token, never capped (it scores every cached token); we count it at
+  the KV dtype as transformers stores it (vLLM keeps it in fp8 plus one fp32
+  scale per 128, 132 bytes);
 * Mamba-1, Mamba-2, Gated-DeltaNet (Qwen3-Next) and LFM2's short convolution:
   no per-token cache at all but a fixed state per sequence, with vLLM's
   ``MambaStateShapeCalculator`` shapes (see :func:`layer_state_elements`).
@@ -29,10 +33,11 @@ between tokens, and layers keep very different things:
 Encoder-only models (BERT-style masked LMs, embedding models, ViTs) never
 generate, so they hold no KV cache (0, with a note). Encoder-decoder models
 keep the decoder's self-attention cache plus a cross-attention cache: K and V
-of the encoder output, computed once per request, for every decoder layer. We
-assume the encoder input is as long as ``seq_len`` (say so in the note): for
-Whisper the encoder length is fixed by the audio window, for T5/BART it is the
-source text.
+of the encoder output, computed once per request, for every decoder layer. For
+T5/BART the encoder input is the source text, assumed as long as ``seq_len``
+(say so in the note); Whisper's encoder length is fixed by the audio window
+(``max_source_positions``, 1500 frames), so its cross-attention cache is that
+size whatever ``seq_len`` is.
 
 All byte counts are integers: elements × bits / 8 rounded up once.
 """
@@ -42,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lmscope.core.architecture import Architecture, LayerSpec, Mixer, Objective
-from lmscope.core.estimate.shapes import layer_groups, layer_kv_heads, mamba_intermediate
+from lmscope.core.estimate.shapes import encoder_length, layer_groups, layer_kv_heads, mamba_intermediate
 
 # Bits per element of each dtype name (integer arithmetic: int4 is 4 bits).
 DTYPE_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
@@ -78,7 +83,9 @@ def layer_kv_elements_per_token(arch: Architecture, layer: LayerSpec) -> int:
     if layer.mixer is Mixer.MLA:
         if arch.mla is None:
             return 2 * arch.num_kv_heads * arch.head_dim
-        return arch.mla.kv_lora_rank + arch.mla.qk_rope_head_dim
+        # DeepSeek-V3.2's lightning indexer also caches one index_head_dim key per token and layer
+        indexer = arch.dim("index_head_dim") if arch.dim("index_n_heads") else 0
+        return arch.mla.kv_lora_rank + arch.mla.qk_rope_head_dim + indexer
     if layer.mixer.has_kv_cache:
         return 2 * layer_kv_heads(arch, layer) * arch.head_dim
     return 0
@@ -131,7 +138,7 @@ def kv_per_layer_kind(arch: Architecture, seq_len: int, batch: int = 1, kv_dtype
             key = layer.mixer.value
             elements[key] = elements.get(key, 0) + per_token * layer_cached_tokens(layer, seq_len) * n
     if _is_seq2seq(arch):
-        cross = _cross_elements_per_token(arch) * seq_len
+        cross = _cross_elements_per_token(arch) * encoder_length(arch, seq_len)
         if cross:
             elements["cross"] = cross
     return {k: bytes_for(v * batch, kv_dtype) for k, v in elements.items() if v}
@@ -216,8 +223,17 @@ def kv_estimate(
             "MLA: KV is the compressed latent (kv_lora_rank + qk_rope_head_dim per layer) that vLLM/SGLang cache; "
             "transformers' eager cache stores decompressed K and V (far larger)"
         )
+        if arch.dim("index_n_heads") and arch.dim("index_head_dim"):
+            width = arch.dim("index_head_dim")
+            notes.append(f"sparse attention: the lightning indexer's keys ({width} per layer) are cached too")
     if _is_seq2seq(arch) and arch.objective not in ENCODER_ONLY:
-        notes.append("seq2seq: KV = decoder self-attention + cross-attention over an encoder input assumed seq_len long")
+        if arch.model_type == "whisper":
+            enc = encoder_length(arch, seq_len)
+            notes.append(f"seq2seq: KV = decoder self-attention + cross-attention over the encoder's fixed {enc} frames")
+        else:
+            notes.append(
+                "seq2seq: KV = decoder self-attention + cross-attention over an encoder input assumed seq_len long"
+            )
     if Mixer.SLIDING in kinds or Mixer.CHUNKED in kinds:
         notes.append("sliding-window/chunked layers hold at most their window in kv_cache_bytes")
     st = state_bytes(arch, batch, compute_dtype)

@@ -46,6 +46,8 @@ forward would need ``batch × seq_len × vocab``.
   query.
 * Mamba-2 and Gated-DeltaNet prefill use chunked scans that keep one fp32
   state per chunk (chunk 256 and 64 tokens respectively).
+* Seq2seq encoders run over their own input with their own residual stream:
+  ``seq_len`` tokens for T5/BART, Whisper's fixed 1500 audio frames.
 
 These are models of a good implementation, not of any one framework's
 allocator; the note in the estimate says so.
@@ -62,6 +64,7 @@ from lmscope.core.estimate.kv import DTYPE_BITS, ENCODER_ONLY, bytes_for
 from lmscope.core.estimate.shapes import (
     Matrix,
     encoder_layer_groups,
+    encoder_length,
     layer_groups,
     layer_kv_heads,
     linear_matrices,
@@ -395,11 +398,19 @@ def inference_activation_bytes(arch: Architecture, *, seq_len: int, batch: int, 
     t = seq_len * batch
     residual = t * arch.hidden_size
     peak_bytes = 0
-    for layer, _ in (*layer_groups(arch), *encoder_layer_groups(arch)):
+    for layer, _ in layer_groups(arch):
         el, fp32 = _mixer_live(arch, layer, seq_len, batch, flash)
         mixer_bytes = (el * b + 7) // 8 + fp32
         ffn_bytes = (_ffn_live(arch, layer, t) * b + 7) // 8
         peak_bytes = max(peak_bytes, mixer_bytes, ffn_bytes)
+    enc_len = encoder_length(arch, seq_len)  # Whisper's encoder always runs over its 1500 frames
+    enc_residual = (enc_len * batch * arch.hidden_size * b + 7) // 8
+    enc_peak = 0
+    for layer, _ in encoder_layer_groups(arch):
+        el, fp32 = _mixer_live(arch, layer, enc_len, batch, flash)
+        mixer_bytes = (el * b + 7) // 8 + fp32
+        ffn_bytes = (_ffn_live(arch, layer, enc_len * batch) * b + 7) // 8
+        enc_peak = max(enc_peak, enc_residual + mixer_bytes, enc_residual + ffn_bytes)
     if not arch.lm_head:
         logits = 0  # a base *Model class (embeddings, encoders) has no output projection
     elif arch.objective is Objective.MASKED_LM:
@@ -408,4 +419,4 @@ def inference_activation_bytes(arch: Architecture, *, seq_len: int, batch: int, 
         logits = 0
     else:
         logits = batch * arch.vocab_size * 4  # last position per sequence, fp32 for sampling
-    return (residual * b + 7) // 8 + max(peak_bytes, logits)
+    return max((residual * b + 7) // 8 + max(peak_bytes, logits), enc_peak)

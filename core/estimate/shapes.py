@@ -120,6 +120,19 @@ def encoder_layer_groups(arch: Architecture) -> tuple[tuple[LayerSpec, int], ...
     return tuple(counts.items())
 
 
+def encoder_length(arch: Architecture, seq_len: int) -> int:
+    """Tokens a seq2seq encoder sees: Whisper's fixed audio frames (``max_source_positions``), else ``seq_len``.
+
+    Whisper pads every input to 30 s of audio, so its encoder always runs over
+    1500 frames and the cross-attention cache always holds 1500 positions (vLLM
+    allocates the same); T5/BART encoders see the source text, assumed
+    ``seq_len`` long.
+    """
+    if arch.model_type == "whisper":
+        return arch.dim("encoder_positions", seq_len) or seq_len
+    return seq_len
+
+
 # --------------------------------------------------------------------------- matrices
 
 

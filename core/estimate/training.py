@@ -48,7 +48,9 @@ We build that sum term by term so it generalizes (:func:`layer_activation_bytes`
   (``norms_per_layer``: 4 for Gemma-2/3, 1 for parallel blocks, 3 for
   seq2seq decoders); qk-norm adds its inputs.
 * seq2seq decoder layers add a cross-attention block counted like a
-  self-attention block over an encoder input as long as the decoder's.
+  self-attention block over an encoder input as long as the decoder's; the
+  encoder layers themselves run over ``seq_len`` tokens (T5/BART) or
+  Whisper's fixed 1500 audio frames.
 
 Outside the layers: embedding dropout mask 1h, final norm input 2h, LM-head
 input 2h and fp32 logits 4·V per token for the loss. Full recomputation also
@@ -63,7 +65,14 @@ from dataclasses import dataclass
 
 from lmscope.core.architecture import FFN, Architecture, LayerSpec, Mixer
 from lmscope.core.errors import ConfigError
-from lmscope.core.estimate.shapes import encoder_layer_groups, layer_groups, layer_kv_heads, mamba_dt_rank, mamba_intermediate
+from lmscope.core.estimate.shapes import (
+    encoder_layer_groups,
+    encoder_length,
+    layer_groups,
+    layer_kv_heads,
+    mamba_dt_rank,
+    mamba_intermediate,
+)
 
 RECOMPUTE = ("none", "selective", "full")
 
@@ -205,6 +214,7 @@ def layer_activation_bytes(
     flash: bool = False,
     bytes_per_value: int = 2,
     cross_attention: bool = False,
+    encoder: bool = False,
 ) -> int:
     """Stored activation bytes of one layer (Korthikanti Table 2 generalized; module docstring).
 
@@ -212,6 +222,8 @@ def layer_activation_bytes(
     GPT-3-style layer; ``"selective"`` gives ``34·s·b·h``; ``"full"`` ``2·s·b·h``.
     ``bytes_per_value`` is 2 for 16-bit training, 4 for fp32 (masks stay 1 byte).
     ``cross_attention`` adds a seq2seq decoder layer's cross-attention block.
+    ``encoder``: a seq2seq encoder layer, which has two norms (self-attention and
+    FFN) where ``arch.norms_per_layer`` describes the decoder's three.
     """
     if recompute not in RECOMPUTE:
         raise ConfigError(f"unknown recomputation {recompute!r}; choose none, selective or full")
@@ -220,7 +232,7 @@ def layer_activation_bytes(
         return s * b * h * bytes_per_value
     two, one = _mixer_terms(arch, layer)
     f_two, f_one, f_fp32 = _ffn_terms(arch, layer)
-    two += f_two + arch.norms_per_layer * h  # + each norm's input
+    two += f_two + (2 if encoder else arch.norms_per_layer) * h  # + each norm's input
     one += f_one
     cores = 1 if layer.mixer.is_attention and not layer.linear_mixer else 0
     if cross_attention:  # a seq2seq decoder layer's second attention block (encoder length = s)
@@ -243,16 +255,19 @@ def training_activation_bytes(
 ) -> int:
     """Activation bytes of one training micro-batch: all layers plus embeddings, final norm and loss."""
     bpv = 4 if fp32 else 2
-    kw = dict(seq_len=seq_len, micro_batch=micro_batch, flash=flash, bytes_per_value=bpv)
+    kw = dict(micro_batch=micro_batch, flash=flash, bytes_per_value=bpv)
     cross = bool(arch.encoder_layers)
-    groups = [(layer, n, cross) for layer, n in layer_groups(arch)]
-    groups += [(layer, n, False) for layer, n in encoder_layer_groups(arch)]
+    enc_len = encoder_length(arch, seq_len)  # Whisper's encoder always sees its 1500 frames
+    groups = [(layer, n, cross, seq_len, False) for layer, n in layer_groups(arch)]
+    groups += [(layer, n, False, enc_len, True) for layer, n in encoder_layer_groups(arch)]
     total = sum(
-        layer_activation_bytes(arch, layer, recompute=recompute, cross_attention=c, **kw) * n for layer, n, c in groups
+        layer_activation_bytes(arch, layer, seq_len=s, recompute=recompute, cross_attention=c, encoder=e, **kw) * n
+        for layer, n, c, s, e in groups
     )
     if recompute == "full" and groups:
         total += max(
-            layer_activation_bytes(arch, layer, recompute="none", cross_attention=c, **kw) for layer, _, c in groups
+            layer_activation_bytes(arch, layer, seq_len=s, recompute="none", cross_attention=c, encoder=e, **kw)
+            for layer, _, c, s, e in groups
         )
     t, h = seq_len * micro_batch, arch.hidden_size
     logits = 4 * arch.vocab_size if arch.lm_head else 0  # fp32 logits for the loss (none without an LM head)
