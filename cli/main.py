@@ -96,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(run_tui(args) or 0)
     except LmscopeError as err:
-        print(f"lmscope: error: {err}", file=sys.stderr)
+        from lmscope.core.redact import redact
+
+        print(f"lmscope: error: {redact(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("lmscope: interrupted", file=sys.stderr)
@@ -104,9 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, no traceback
-        if verbose:
-            raise
         from lmscope.core.redact import redact
+
+        if verbose:
+            # the traceback the user asked for, through redact: exception text may quote a token
+            import traceback
+
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
+            return 1
 
         print(f"lmscope: internal error: {redact(type(err).__name__ + ': ' + str(err))} (run with --verbose for details)", file=sys.stderr)
         return 1

@@ -538,7 +538,9 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``).
 
     A reader never sees a half-written file; on failure the old file is left
-    as it was. Raises :class:`SourceError` with one line when the path cannot
+    as it was. A symlink keeps pointing at the (replaced) file; a device or
+    FIFO (``/dev/stdout``, ``/dev/null``, a named pipe) is written into, never
+    replaced. Raises :class:`SourceError` with one line when the path cannot
     be written.
     """
     target = Path(path).expanduser()
@@ -546,6 +548,19 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     text = redact(text)
     if target.is_dir():
         raise SourceError(f"cannot write {target}: it is a directory")
+    if target.exists() and not target.is_file():
+        # a device or FIFO (/dev/null, /dev/stdout, a pipe): write into it; os.replace would swap
+        # the node itself for a regular file
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as err:
+            raise SourceError(f"cannot write {target}: {err.strerror or err}") from None
+        return target
+    if target.is_symlink():
+        # replace the file the link points at, not the link itself
+        target = Path(os.path.realpath(target))
+        folder = target.parent
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)

@@ -157,3 +157,45 @@ def test_truncated_real_gguf(tmp_path):
         broken.write_bytes(data[:cut])
         with pytest.raises(LmscopeError):
             resolve(str(broken))
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+
+
+@needs_fifo
+@pytest.mark.parametrize("name", ["model.gguf", "config.json", "model.onnx"])
+def test_named_pipe_is_refused_not_read(tmp_path, name):
+    """Opening a FIFO blocks until a writer comes: a model path that is one must be an error at once."""
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    proc = _cli("report", str(fifo), tmp_path=tmp_path)  # first in a subprocess: a regression times out, not hangs
+    _assert_one_line_error(proc)
+    assert "not a regular file" in proc.stderr
+    with pytest.raises(SourceError, match="not a regular file"):
+        resolve(str(fifo))
+
+
+@needs_fifo
+def test_weights_skips_named_pipe_in_folder(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    os.mkfifo(folder / "model.safetensors")
+    _assert_one_line_error(_cli("weights", str(folder), tmp_path=tmp_path))
+    _assert_one_line_error(_cli("weights", str(folder / "model.safetensors"), tmp_path=tmp_path))
+
+
+def test_safetensors_file_without_config_says_so(tmp_path):
+    """A bare .safetensors file names itself and points at `lmscope weights`, not at its folder's other files."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(tmp_path / "lonely.safetensors"))
+    (tmp_path / "other.gguf").write_bytes(b"x")
+    (tmp_path / "another.gguf").write_bytes(b"x")
+    proc = _cli("report", "lonely.safetensors", tmp_path=tmp_path)
+    _assert_one_line_error(proc)
+    assert "lonely.safetensors" in proc.stderr and "lmscope weights" in proc.stderr
+    assert "several model files" not in proc.stderr
+    # with a config.json beside it, the folder is the model
+    (tmp_path / "config.json").write_text(json.dumps(make_bad_files.TINY_CONFIG))
+    assert resolve(str(tmp_path / "lonely.safetensors")).kind == "local"

@@ -89,6 +89,35 @@ def test_report_unwritable_output_is_exit_1(env, tmp_path):
     assert "cannot write" in line
 
 
+def test_output_through_symlink_keeps_the_link(env, tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    proc = run(env, "report", "gpt2", "--no-exact", "--format", "json", "--output", str(link), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and json.loads(real.read_text())["model_id"] == "openai-community/gpt2"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_output_into_a_named_pipe_writes_into_it(env, tmp_path):
+    """--output /dev/stdout or a FIFO is written into; os.replace would swap the node for a regular file."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    proc = run(env, "report", "gpt2", "--no-exact", "--format", "json", "--output", str(fifo), "--quiet")
+    reader.join(30)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert json.loads(received[0])["model_id"] == "openai-community/gpt2"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
 def test_unknown_model_offline_is_exit_1(env):
     line = _one_line_error(run(env, "report", "nobody/not-a-model"))
     assert line.startswith("lmscope: error:") and "offline" in line
@@ -163,3 +192,29 @@ def test_token_is_never_printed(env):
     token = "hf_" + "Q" * 34
     proc = run(env, "report", "nobody/missing", "--token", token)
     assert proc.returncode == 1 and token not in proc.stderr + proc.stdout
+
+
+def test_token_typed_into_a_model_id_is_masked_in_the_error(env):
+    """Every error line goes through redact: a token pasted where the model id goes stays out of logs."""
+    token = "hf_" + "Z" * 34
+    proc = run(env, "report", f"{token}/model")
+    assert proc.returncode == 1 and token not in proc.stderr + proc.stdout and "hf_***" in proc.stderr
+
+
+def test_verbose_traceback_of_an_unexpected_error_is_redacted(monkeypatch, capsys):
+    """--verbose shows the traceback of an unexpected error, with any token in it masked."""
+    import lmscope.commands.report as report_cmd
+    from lmscope.main import main
+
+    token = "hf_" + "V" * 34
+
+    def boom(args):
+        raise RuntimeError(f"request failed with Authorization: Bearer {token}")
+
+    monkeypatch.setattr(report_cmd, "run", boom)
+    assert main(["report", "gpt2", "--verbose"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError" in err and token not in err
+    assert main(["report", "gpt2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lmscope: internal error:") and token not in err and "\n" not in err.rstrip("\n")

@@ -198,7 +198,7 @@ async def test_export_to_unwritable_path_notifies_and_stays_open(tmp_path):
         await pilot.press("enter")
         await pilot.pause(0.1)
         assert type(app.screen).__name__ == "ExportScreen"
-        assert any(n.severity == "error" for n in app._notifications)
+        await wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications))
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "SummaryScreen")
 
@@ -460,7 +460,7 @@ async def test_exact_answer_updates_marker_and_tables():
         app.post_message(ExactCountReady(model.model_id, differing))
         await wait_for(pilot, lambda: app.main_model.exact_state == "exact")
         assert app.main_model.marker == "exact (corrected)"
-        assert any(n.severity == "warning" and "exact" in n.title for n in app._notifications)
+        await wait_for(pilot, lambda: any(n.severity == "warning" and "exact" in n.title for n in app._notifications))
         assert app.screen.current_estimate.parameters.total == model.analytic.total + 1
         # an exact engine that cannot run leaves "analytic" and says why on the summary
         app.slots[0] = replace(model, exact_state="pending")
@@ -469,3 +469,155 @@ async def test_exact_answer_updates_marker_and_tables():
         assert app.main_model.marker == "analytic"
         await pilot.press("f3")
         assert "transformers does not know this class" in screen_text(app)
+
+
+def _tiny_onnx(path) -> None:
+    """An ONNX file with no config beside it: its Report has no estimate."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "W")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "g", [x], [y], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def _tiny_llama_folder(folder):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder.mkdir()
+    config = {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 1, "vocab_size": 100,
+        "max_position_embeddings": 256, "torch_dtype": "float32", "tie_word_embeddings": True,
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    save_file({"model.layers.0.mlp.up_proj.weight": np.ones((64, 32), dtype=np.float32)}, str(folder / "model.safetensors"))
+    return folder
+
+
+async def test_weights_of_a_config_path_finds_the_checkpoint_beside_it(tmp_path):
+    """`lmscope path/config.json`: the weights engine reads that folder, so the screen must offer it."""
+    folder = _tiny_llama_folder(tmp_path / "tiny")
+    app = make_app(str(folder / "config.json"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None)
+        assert app.main_model.report.source.kind == "config"
+        await pilot.press("f6")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "No local weights" not in text and "1 weight file(s)" in text
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.screen.running and app.screen.results, timeout=60)
+        assert [t.name for t in app.screen.results] == ["model.layers.0.mlp.up_proj.weight"]
+
+
+async def test_weights_hint_for_local_sources_is_not_a_hub_download(tmp_path):
+    """An ONNX file or a folder without weights is not a Hub id: no `--download` advice naming it."""
+    onnx_path = tmp_path / "model.onnx"
+    _tiny_onnx(onnx_path)
+    folder = _tiny_llama_folder(tmp_path / "bare")
+    (folder / "model.safetensors").unlink()
+    for spec, expected in ((str(onnx_path), "not ONNX"), (str(folder), "holds no .safetensors")):
+        app = make_app(spec)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.main_model is not None)
+            for key in ("f3", "f4", "f5", "f6"):  # no screen crashes without an estimate
+                await pilot.press(key)
+                await pilot.pause(0.05)
+            text = screen_text(app)
+            assert "No local weights" in text and expected in text, text
+            assert "--download" not in text and "opened from the local" not in text
+            await pilot.press("r")
+            await pilot.pause(0.1)
+            assert app.is_running and not app.screen.running
+
+
+async def test_compare_model_without_architecture_is_not_added_and_takes_no_slot(tmp_path):
+    """An ONNX file without config cannot be a column: it is refused with a notice, and 4 real models still fit."""
+    onnx_path = tmp_path / "model.onnx"
+    _tiny_onnx(onnx_path)
+    app = make_app(default_model_id(), str(onnx_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None and not app.pending)
+        await wait_for(pilot, lambda: any("cannot be compared" in n.message for n in app._notifications))
+        assert len(app.slots) == 1 and len(app.compare_models) == 1
+        assert any("cannot be compared" in n.message for n in app._notifications)
+        for spec in ("Qwen/Qwen3-0.6B", "openai-community/gpt2", "google-bert/bert-base-uncased"):
+            app.add_compare(spec)
+            await wait_for(pilot, lambda: not app.pending)
+        assert len(app.compare_models) == 4
+        for _ in range(3):
+            await pilot.press("f5", "x")
+            await pilot.pause(0.05)
+        assert len(app.compare_models) == 1 and app.is_running
+
+
+async def test_onnx_main_model_leaves_four_compare_columns(tmp_path):
+    onnx_path = tmp_path / "model.onnx"
+    _tiny_onnx(onnx_path)
+    app = make_app(str(onnx_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None)
+        for spec in ("Qwen/Qwen3-0.6B", "openai-community/gpt2", "google-bert/bert-base-uncased", SECOND_MODEL):
+            app.add_compare(spec)
+            await wait_for(pilot, lambda: not app.pending)
+        assert len(app.compare_models) == 4
+
+
+async def test_navbar_shows_whole_id_without_ellipsis_when_only_the_marker_is_dropped():
+    from lmscope.tui.widgets.navbar import NavBar
+
+    app = make_app("Qwen/Qwen3-0.6B")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None)
+        await pilot.pause(0.05)
+        line = str(app.screen.query_one(NavBar).render())
+        assert line.rstrip().endswith("Qwen/Qwen3-0.6B"), line
+
+
+async def test_token_typed_as_a_model_is_masked_on_screen():
+    token = "hf_" + "K" * 34
+    app = make_app(f"{token}/model")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: bool(app.failures))
+        await pilot.pause(0.05)
+        shown = screen_text(app) + " ".join(f"{n.title} {n.message}" for n in app._notifications)
+        assert token not in shown and "hf_***" in shown
+
+
+async def test_weights_run_is_not_labelled_with_a_model_opened_during_it(tmp_path, monkeypatch):
+    """Analyse A, open B while it runs: the status names A while running, and A's results never appear as B's."""
+    import threading
+
+    from lmscope.tui import loader
+
+    first = _tiny_llama_folder(tmp_path / "first-model")
+    second = _tiny_llama_folder(tmp_path / "second-model")
+    gate = threading.Event()
+    real = loader.weights_events
+
+    def gated(model, cancel):
+        gate.wait(30)
+        yield from real(model, cancel)
+
+    monkeypatch.setattr(loader, "weights_events", gated)
+    app = make_app(str(first))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None)
+        await pilot.press("f6", "r")
+        screen = app.screen
+        assert screen.running
+        app.open_model(str(second), slot=0)
+        await wait_for(pilot, lambda: app.main_model.model_id == "second-model")
+        await pilot.press("f6")
+        assert "Analysing first-model" in screen_text(app)
+        gate.set()
+        await wait_for(pilot, lambda: not screen.running, timeout=60)
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "for second-model" in text and "Done:" not in text, text
+        assert not screen.results

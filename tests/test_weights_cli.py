@@ -108,6 +108,17 @@ def test_user_errors_are_one_line_exit_1(lmscope_cli, model_dir: Path, tmp_path:
     assert proc.returncode == 1 and "--download" in _one_line_error(proc)
     proc = lmscope_cli(["weights", str(model_dir), "--tensors", "nothing*"], env=_env())
     assert proc.returncode == 1 and "no tensors matched" in _one_line_error(proc)
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes((2).to_bytes(8, "little") + b"{}")
+    proc = lmscope_cli(["weights", str(empty)], env=_env())  # no filters given: do not blame them
+    assert proc.returncode == 1 and "holds no tensors" in _one_line_error(proc)
+    # inf / overflowing weights: statistics are inf/nan, stderr carries no numpy RuntimeWarning
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"model.layers.0.mlp.down_proj.weight": np.full((8, 4), 1e300)}, str(tmp_path / "huge.safetensors"))
+    proc = lmscope_cli(["weights", str(tmp_path / "huge.safetensors"), "-q"], env=_env())
+    assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr
 
 
 def test_device_cuda_without_gpu(lmscope_cli, model_dir: Path) -> None:  # type: ignore[no-untyped-def]

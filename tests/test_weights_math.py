@@ -156,3 +156,16 @@ def test_csn_agrees_with_the_powerlaw_package_when_installed() -> None:
             searched = powerlaw.Fit(lam, discrete=False, verbose=False, parameter_ranges=ranges)
             if int(np.sum(lam >= searched.xmin)) >= 10:
                 assert searched.xmin == pytest.approx(ours.xmin, rel=1e-12)
+
+
+def test_element_stats_non_finite_and_overflow_are_quiet() -> None:
+    """inf/nan weights or values whose squares overflow give inf/nan stats, no numpy RuntimeWarning on stderr."""
+    import warnings
+
+    cases = [np.full(64, np.inf), np.array([np.nan, 1.0, 2.0]), np.full(64, 1e300)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in cases:
+            st = element_stats(lambda d=data: [d[: len(d) // 2], d[len(d) // 2 :]])
+            assert st.count == len(data)
+    assert math.isinf(element_stats(lambda: [np.full(8, 1e300)]).sum_squares)

@@ -162,7 +162,9 @@ class LmscopeApp(App[int]):
     # --- opening models -------------------------------------------------------------------
     def open_model(self, spec: str | None, slot: int = 0, show: str | None = None) -> None:
         """Open ``spec`` (None: the built-in default) into ``slot`` in a thread worker."""
-        label = spec or "the built-in default model"
+        from lmscope.core.redact import redact
+
+        label = redact(spec) if spec else "the built-in default model"
         self.pending[slot] = label
         self.state_version += 1
         self._refresh_nav()
@@ -174,7 +176,9 @@ class LmscopeApp(App[int]):
             name = spec or loader.default_model()
             model = loader.open_model(name, self.settings, offline=self.offline, token=self.token)
         except Exception as err:  # noqa: BLE001 - becomes a notification
-            self.post_message(ModelFailed(spec or "the default model", loader.error_line(err), slot))
+            from lmscope.core.redact import redact
+
+            self.post_message(ModelFailed(redact(spec) if spec else "the default model", loader.error_line(err), slot))
             return
         message = ModelLoaded(model, slot)
         message.show = show  # type: ignore[attr-defined]
@@ -189,6 +193,15 @@ class LmscopeApp(App[int]):
             self._changed()
             return
         self.pending.pop(slot, None)
+        if slot > 0 and not model.has_architecture:
+            # a comparison column needs an estimate: an ONNX file without config has none
+            self.notify(
+                f"{model.model_id} has no architecture (no config): it cannot be compared",
+                title=f"Not added: {model.model_id}",
+                severity="warning",
+            )
+            self._changed()
+            return
         self.slots[slot] = model
         self.failures.pop(model.spec, None)
         show = getattr(message, "show", None)
@@ -235,7 +248,7 @@ class LmscopeApp(App[int]):
 
     def add_compare(self, spec: str) -> None:
         """Open ``spec`` as one more comparison column (at most four models)."""
-        if len(self.slots) + len(self.pending_compare) >= MAX_MODELS:
+        if len(self.compare_models) + len(self.pending_compare) >= MAX_MODELS:
             self.notify(f"at most {MAX_MODELS} models side by side: remove one with x first", severity="warning")
             return
         if any(m.model_id.lower() == spec.lower() for m in self.slots.values()):

@@ -180,21 +180,37 @@ def search_hub(query: str, *, token: str | None = None, limit: int = 30) -> list
     return rows
 
 
-WEIGHT_SUFFIXES = (".safetensors", ".gguf")
+WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin")
 
 
 def local_weight_files(model: LoadedModel) -> list[str]:
-    """Weight files on this machine for the model (safetensors in its folder, or the GGUF itself)."""
-    location = model.report.source.location
-    if not location or model.report.source.kind == "catalog":
+    """Weight files on this machine for the model, the ones the weights engine will read.
+
+    A weights file itself (a GGUF), or in the model's folder (a config.json
+    source looks beside its config) the same choice the engine makes:
+    ``*.safetensors``, else ``*.bin``, else a single ``*.gguf``. Only regular files.
+    """
+    source = model.report.source
+    location = source.location
+    if not location or source.kind == "catalog":
         return []
     if os.path.isfile(location):
-        return [location] if location.lower().endswith(WEIGHT_SUFFIXES) else []
+        if location.lower().endswith(WEIGHT_SUFFIXES):
+            return [location]
+        if source.kind != "config" or os.path.basename(location) != "config.json":
+            return []
+        location = os.path.dirname(location) or "."
     try:
         names = sorted(os.listdir(location))
     except OSError:
         return []
-    return [os.path.join(location, n) for n in names if n.lower().endswith(WEIGHT_SUFFIXES)]
+    paths = [os.path.join(location, n) for n in names]
+    files = [p for p in paths if os.path.isfile(p)]
+    for suffix in WEIGHT_SUFFIXES:
+        found = [p for p in files if p.lower().endswith(suffix)]
+        if found and (suffix != ".gguf" or len(found) == 1):
+            return found
+    return []
 
 
 def weights_engine_available() -> bool:

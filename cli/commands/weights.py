@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
         cancel.set()
         print(f"lmscope: interrupted after {len(results)} tensor(s); writing those", file=sys.stderr)
     if summary is not None and summary.tensors_total == 0:
-        raise LmscopeError("no tensors matched the filters")
+        if args.tensors or args.kind:
+            raise LmscopeError("no tensors matched the filters")
+        raise LmscopeError(f"{args.model}: holds no tensors")
     if args.format == "json":
         text = report.to_json(results, summary, singular_values=args.singular_values)
     elif args.format == "csv":

@@ -103,6 +103,9 @@ def _resolve_path(path: Path) -> ModelSource:
             if ggufs or onnxs:
                 raise SourceError(f"{path} holds several model files and no config.json; name one of them")
             raise SourceError(f"{path} has no config.json (nor a .gguf or .onnx file)")
+        if not path.is_file():
+            # a FIFO, a device, a socket: opening one can block forever or read without end
+            raise SourceError(f"{path}: not a regular file (a pipe, device or socket); lmscope reads files and folders")
         suffix = path.suffix.lower()
         if suffix == ".gguf":
             from lmscope.core.sources.gguf_source import source_from_gguf
@@ -115,7 +118,13 @@ def _resolve_path(path: Path) -> ModelSource:
         if suffix == ".json":
             return local.source_from_config_path(path)
         if suffix == ".safetensors":
-            return _resolve_path(path.parent)
+            folder = path.parent
+            if (folder / "config.json").is_file():
+                return local.source_from_folder(folder)
+            raise SourceError(
+                f"{path.name}: a safetensors file carries no architecture and its folder has no config.json; "
+                f"`lmscope weights {path}` analyses its tensors"
+            )
         raise SourceError(f"{path.name}: not a model file lmscope reads (config.json, .gguf, .onnx, or a folder)")
     except PermissionError:
         raise SourceError(f"cannot read {path}: permission denied") from None

@@ -267,6 +267,8 @@ def open_weights(path: str | os.PathLike[str]) -> WeightsCollection:
         raise SourceError(f"no such file or folder: {p}")
     if p.is_file():
         return _open_file(p)
+    if not p.is_dir():
+        raise SourceError(f"{p}: not a regular file (a pipe, device or socket); give a weights file or a folder")
     return _open_folder(p)
 
 
@@ -315,27 +317,32 @@ def _open_index(index: Path) -> WeightsCollection:
     return WeightsCollection("safetensors" if is_st else "bin", tuple(files), tuple(tensors))
 
 
+def _files(d: Path, pattern: str) -> list[Path]:
+    """Regular files in ``d`` matching ``pattern``, sorted (a FIFO named like a weights file would block a read)."""
+    return sorted(p for p in d.glob(pattern) if p.is_file())
+
+
 def _open_folder(d: Path) -> WeightsCollection:
     for pattern in ("*.safetensors.index.json",):
-        idx = sorted(d.glob(pattern))
+        idx = _files(d, pattern)
         if idx:
             return _open_index(idx[0])
-    st = sorted(d.glob("*.safetensors"))
+    st = _files(d, "*.safetensors")
     if st:
         tensors: list[LazyTensor] = []
         for f in st:
             tensors.extend(_safetensors_tensors(f))
         return WeightsCollection("safetensors", tuple(map(str, st)), tuple(tensors))
-    idx = sorted(d.glob("*.bin.index.json"))
+    idx = _files(d, "*.bin.index.json")
     if idx:
         return _open_index(idx[0])
-    bins = sorted(d.glob("*.bin"))
+    bins = _files(d, "*.bin")
     if bins:
         tensors = []
         for f in bins:
             tensors.extend(_bin_tensors(f))
         return WeightsCollection("bin", tuple(map(str, bins)), tuple(tensors))
-    ggufs = sorted(d.glob("*.gguf"))
+    ggufs = _files(d, "*.gguf")
     if len(ggufs) == 1:
         return _open_file(ggufs[0])
     if len(ggufs) > 1:

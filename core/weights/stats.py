@@ -38,8 +38,14 @@ def element_stats(chunks: Callable[[], Iterable[np.ndarray]]) -> ElementStats:
 
     One pass for moments and extremes; a second pass counts near-zero entries
     (it needs max|w|) and is skipped when min|w| already clears the threshold.
-    Memory: one chunk at a time.
+    Memory: one chunk at a time. Non-finite or overflowing weights give
+    inf/nan statistics quietly (no numpy RuntimeWarning on stderr).
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _element_stats(chunks)
+
+
+def _element_stats(chunks: Callable[[], Iterable[np.ndarray]]) -> ElementStats:
     n = 0
     mean = 0.0
     m2 = 0.0

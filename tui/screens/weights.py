@@ -34,6 +34,10 @@ from lmscope.tui.messages import WeightsEvent, WeightsFinished
 from lmscope.tui.screens.base import LmscopeScreen
 
 
+# sources named by a Hub id, whose weights `lmscope weights ID --download` can fetch
+HUB_KINDS = ("hub", "cache", "catalog")
+
+
 class WeightsScreen(LmscopeScreen):
     """Run / cancel the weights engine on the main model's local files."""
 
@@ -111,14 +115,26 @@ class WeightsScreen(LmscopeScreen):
         self.query_one("#weights-progress-row").display = show_run
         text = Text()
         if self.running:
-            text.append(f"Analysing {model.model_id} on {self.device or 'auto device'}… ", style="bold")
+            # the run's model: another one may have been opened since it started
+            text.append(f"Analysing {self._model_id or model.model_id} on {self.device or 'auto device'}… ", style="bold")
             text.append("(Esc cancels)", style="dim")
         elif not files:
             text.append(f"No local weights for {model.model_id}", style="bold yellow")
-            text.append(f" (it was opened from the {model.report.source.kind}).\n")
-            text.append("The weights engine reads real tensors, so the files must be on this machine. Get them with:\n")
-            text.append(f"  lmscope weights {model.model_id} --download", style="bold")
-            text.append("\nor open a local folder / .gguf file (ctrl+o).", style="dim")
+            source = model.report.source
+            if source.kind in HUB_KINDS:
+                where = "the built-in catalog" if source.kind == "catalog" else "the Hub" if source.kind == "hub" else "the Hugging Face cache"
+                text.append(f" (it was opened from {where}).\n")
+                text.append("The weights engine reads real tensors, so the files must be on this machine. Get them with:\n")
+                text.append(f"  lmscope weights {model.model_id} --download", style="bold")
+                text.append("\nor open a local folder / .gguf file (ctrl+o).", style="dim")
+            elif source.kind == "onnx":
+                text.append(" (an ONNX file).\n")
+                text.append("The weights engine reads .safetensors, .bin and .gguf checkpoints, not ONNX initializers.\n")
+                text.append("Open the model's checkpoint folder or .gguf file (ctrl+o).", style="dim")
+            else:
+                text.append(f" ({source.location} holds no .safetensors, .bin or single .gguf file).\n")
+                text.append("The weights engine reads real tensors, so the files must be on this machine: ")
+                text.append("put them beside config.json, or open another folder / .gguf file (ctrl+o).", style="dim")
         elif not loader.weights_engine_available():
             text.append(f"{len(files)} weight file(s) found for {model.model_id}. ", style="bold")
             text.append(
@@ -146,7 +162,10 @@ class WeightsScreen(LmscopeScreen):
         if self.running or model is None:
             return
         if not loader.local_weight_files(model):
-            self.notify(f"no local weights: lmscope weights {model.model_id} --download", severity="warning")
+            if model.report.source.kind in HUB_KINDS:
+                self.notify(f"no local weights: lmscope weights {model.model_id} --download", severity="warning")
+            else:
+                self.notify(f"no weights files to analyse for {model.model_id}", severity="warning")
             return
         if not loader.weights_engine_available():
             self.notify("the weights engine is not installed in this build", severity="warning")
@@ -241,11 +260,16 @@ class WeightsScreen(LmscopeScreen):
         elif message.status == "cancelled":
             self.notify(f"cancelled after {len(self.results)} tensors")
         else:
-            self.notify(f"analysed {len(self.results)} tensors")
+            self.notify(f"analysed {len(self.results)} tensors of {self._model_id}")
         if self.summary is not None:
             for note in self.summary.notes:
                 if "fallback" in note.lower() or "out of memory" in note.lower():
                     self.notify(note, title="device", severity="warning")
+        model = self.lm.main_model
+        if model is not None and model.model_id != self._model_id:
+            # another model was opened during the run: show that one, never label these results with its name
+            self.refresh_view()
+            return
         self._update_status()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

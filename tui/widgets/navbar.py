@@ -43,7 +43,9 @@ class NavBar(Widget):
             room = self.size.width - text.cell_len - 1
             if room > 8:
                 if right.cell_len > room:
-                    right = Text(" " + model.model_id[: max(4, room - 2)] + "…", style="bold")
+                    # no room for the marker: the whole id if it fits, else its start and an ellipsis
+                    name = model.model_id
+                    right = Text(" " + (name if len(name) + 1 <= room else name[: max(4, room - 2)] + "…"), style="bold")
                 text.append(" " * max(1, room - right.cell_len))
                 text.append_text(right)
         else:
