@@ -254,7 +254,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
         rows = [
             (f"prefill ({settings['batch']} × {settings['seq_len']:,})", human_flops(prefill.get("total"))),
             ("  linear", human_flops(prefill.get("linear"))),
-            ("  attention (full square)", human_flops(prefill.get("attention"))),
+            ("  attention (no causal skip)", human_flops(prefill.get("attention"))),
             ("decode / token", human_flops(flops.get("decode_per_token"))),
             ("training step", human_flops(flops.get("training_step"))),
         ]

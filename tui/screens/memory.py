@@ -199,7 +199,7 @@ def flops_table(est: Any) -> Table:
     table = number_table(f"FLOPs (batch {s.batch} × {tokens(s.seq_len)})", exact_header="FLOPs")
     table.add_row("prefill total", human_flops(f.prefill_total), exact_count(f.prefill_total))
     table.add_row("  linear", human_flops(f.prefill_linear), exact_count(f.prefill_linear))
-    table.add_row("  attn (full square)", human_flops(f.prefill_attention), exact_count(f.prefill_attention))
+    table.add_row("  attn (no causal skip)", human_flops(f.prefill_attention), exact_count(f.prefill_attention))
     table.add_row("  attn (causal half)", human_flops(f.prefill_attention_causal), exact_count(f.prefill_attention_causal))
     table.add_row("decode / token", human_flops(f.decode_per_token), exact_count(f.decode_per_token))
     table.add_row("training step", human_flops(f.training_step), exact_count(f.training_step))
