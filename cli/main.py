@@ -31,8 +31,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options every model-reading command shares (CONTRACT.md names)."""
     from lmscope.core.results import DTYPES
 
-    parser.add_argument("--seq-len", type=_positive_int, default=4096, metavar="N", help="sequence length (default 4096)")
-    parser.add_argument("--batch", type=_positive_int, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument("--seq-len", type=positive_int, default=4096, metavar="N", help="sequence length (default 4096)")
+    parser.add_argument("--batch", type=positive_int, default=1, metavar="N", help="batch size (default 1)")
     parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto", help="weight dtype (auto = the checkpoint's)")
     parser.add_argument("--kv-dtype", choices=DTYPES, default=None, help="KV cache dtype (default: the weight dtype; 16-bit when weights are int8/int4, and the compute dtype for quantized checkpoints with --dtype auto)")
     parser.add_argument("--offline", action="store_true", help="never touch the network (cache and built-in catalog only)")
@@ -43,7 +43,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", "-v", action="store_true", help="say more; show tracebacks of unexpected errors")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type for counts: a whole number from 1 to 2^40 (shared by every command)."""
     try:
         value = int(text)
     except ValueError:

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from lmscope.main import positive_int
+
 if TYPE_CHECKING:
     from lmscope.core.weights import TensorStats, WeightsEvent, WeightsSummary
 
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to compute spectra (default auto: CUDA when available)")
     parser.add_argument("--tensors", action="append", default=[], metavar="GLOB", help="only tensors whose name matches GLOB (repeatable)")
     parser.add_argument("--kind", action="append", default=[], metavar="K[,K]", help="only these module kinds or families, e.g. attention,mlp (repeatable)")
-    parser.add_argument("--max-tensors", type=_positive_int, default=None, metavar="N", help="stop after N tensors")
+    parser.add_argument("--max-tensors", type=positive_int, default=None, metavar="N", help="stop after N tensors")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
     parser.add_argument("--no-spectra", action="store_true", help="element statistics only (no SVD)")
@@ -39,16 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only (no progress)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of unexpected errors")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
 
 
 def _kinds(values: list[str]) -> tuple[str, ...]:
