@@ -54,3 +54,15 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
             rel = init.parent.relative_to(ROOT / folder)
             found.add(".".join([name, *rel.parts]))
     assert found <= listed, f"package folders missing from pyproject packages: {sorted(found - listed)}"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    """`.ci/run` must run the README's test command verbatim, so a newcomer gets what CI gets."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if "python -m pytest" in line]
+    assert len(commands) == 1, commands
+    command = commands[0].strip()
+    assert command.startswith("pip install torch==2.13.0 && ")
+    assert command in [line.strip() for line in ci.splitlines()]

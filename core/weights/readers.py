@@ -225,7 +225,7 @@ def _bin_tensors(path: Path) -> list[LazyTensor]:
     try:
         import torch
     except ImportError:
-        raise SourceError("reading .bin checkpoints needs torch (pip install 'lmscope[torch]')") from None
+        raise SourceError("reading .bin checkpoints needs torch (from a clone: pip install '.[torch]')") from None
     try:
         try:
             state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
