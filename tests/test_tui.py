@@ -621,3 +621,59 @@ async def test_weights_run_is_not_labelled_with_a_model_opened_during_it(tmp_pat
         text = screen_text(app)
         assert "for second-model" in text and "Done:" not in text, text
         assert not screen.results
+
+
+def exact_integers_of(est) -> list[int]:
+    """Every integer the Memory screen shows in its "exact" column, read from the core's Estimate."""
+    mem, flops, params = est.memory, est.flops, est.parameters
+    values = [
+        mem.weights_bytes_selected, mem.kv_cache_bytes, mem.kv_cache_bytes_per_token, *mem.kv_per_layer_kind.values(),
+        mem.activation_bytes, mem.inference_total_bytes, mem.training_total_bytes,
+        flops.prefill_total, flops.prefill_linear, flops.prefill_attention, flops.prefill_attention_causal,
+        flops.decode_per_token, flops.training_step,
+        params.total, params.active_per_token, params.embedding, params.matmul_per_token, *params.by_component.values(),
+    ]  # fmt: skip
+    if mem.state_bytes:
+        values.append(mem.state_bytes)
+    if est.settings.mode == "training":
+        values.extend(mem.training_breakdown.values())
+    return values
+
+
+def rendered_lines(widget) -> list[str]:
+    """The widget's content as laid out on screen (its real width), every line, scrolled into view or not."""
+    from textual.geometry import Region
+
+    width, height = widget.size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, width, height))]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize(
+    "model, keys",
+    [
+        (None, ("right", "right")),  # 16k tokens: the training step is 25 characters
+        (None, ("t", "end", "tab", "end")),  # training, longest sequence, largest batch: the widest numbers
+        ("Qwen/Qwen3-Next-80B-A3B-Thinking", ("t", "end", "tab", "end")),  # hybrid: state and per-kind KV rows
+    ],
+)
+async def test_memory_screen_shows_every_exact_integer_in_full(size, model, keys):
+    """No exact integer is cut off (no ``…``, every digit on one line) at either terminal size."""
+    from textual.widgets import Static
+
+    from lmscope.tui.format import exact_count
+
+    app = make_app(*([model] if model else []))
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: app.current_mode == "memory")
+        await pilot.press(*keys)
+        await pilot.pause(0.1)
+        screen = app.screen
+        expected = oracle_estimate(app.main_model.model_id, app.settings)
+        assert screen.current_estimate.memory == expected.memory
+        lines = [line for sid in ("#memory-memory", "#memory-flops", "#memory-params") for line in rendered_lines(screen.query_one(sid, Static))]
+        missing = [exact_count(n) for n in exact_integers_of(expected) if not any(exact_count(n) in line for line in lines)]
+        assert not missing, f"cut off or absent at {size}: {missing}\n" + "\n".join(lines)
+        assert not [line for line in lines if "…" in line]

@@ -27,12 +27,19 @@ from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
 
 
 CHART_DELAY_SECONDS = 0.04
+TABLES_MIN_WIDTH = 68  # the tables column beside the chart; it grows when the numbers need more
+SCROLLBAR_WIDTH = 2
 
 
 def number_table(title: str, *, exact_header: str) -> Table:
-    """Three columns: what, the human-readable value, the exact integer."""
+    """Three columns: what, the human-readable value, the exact integer.
+
+    Only the label column may wrap: when space runs short a label folds onto a
+    second line, but a number is never cut (the screen also widens the tables
+    column to the tables' natural width, see ``MemoryScreen.fit_tables``).
+    """
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=True, padding=(0, 1), show_header=False)
-    table.add_column("what", no_wrap=True)
+    table.add_column("what", overflow="fold")
     table.add_column("value", justify="right", no_wrap=True)
     table.add_column(exact_header, justify="right", style="dim", no_wrap=True)
     return table
@@ -51,6 +58,7 @@ class MemoryScreen(LmscopeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.current_estimate: Any = None  # the core Estimate the tables show (tests read it)
+        self._tables: dict[str, Table] = {}  # what the three Statics show, measured by fit_tables
 
     def compose_body(self) -> ComposeResult:
         yield SettingsBar(self.lm.settings, id="memory-settings")
@@ -69,6 +77,25 @@ class MemoryScreen(LmscopeScreen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 110, "narrow")
+        self.fit_tables()
+
+    def fit_tables(self) -> None:
+        """Beside the chart, make the tables column as wide as the widest table's numbers need.
+
+        Exact integers grow with sequence length and batch (a training step at 16k
+        tokens is already 25 characters), so a fixed width cut them off. In the
+        narrow layout the tables take the full width (the CSS rule) and labels fold.
+        """
+        from rich.measure import Measurement
+
+        column = self.query_one("#memory-tables")
+        if self.has_class("narrow"):
+            column.styles.width = None  # the stylesheet's 100%
+            return
+        console = self.app.console
+        options = console.options.update_width(1000)
+        natural = max((Measurement.get(console, options, t).maximum for t in self._tables.values()), default=0)
+        column.styles.width = max(TABLES_MIN_WIDTH, natural + SCROLLBAR_WIDTH)
 
     def on_settings_changed(self, event: SettingsChanged) -> None:
         event.stop()
@@ -93,6 +120,7 @@ class MemoryScreen(LmscopeScreen):
             self.query_one("#memory-params", Static).update("")
             self.query_one("#memory-flops", Static).update("")
             self._params_key = None
+            self._tables = {}
             return
         if bar.settings != settings or getattr(self, "_bar_model", None) != model.model_id:
             bar.show(settings, model.context_length, model.checkpoint_dtype)  # another screen or a new model
@@ -106,9 +134,13 @@ class MemoryScreen(LmscopeScreen):
         params_key = (model.model_id, model.marker, est.parameters, est.lora_trainable_parameters)
         if getattr(self, "_params_key", None) != params_key:  # parameters do not depend on seq len / batch
             self._params_key = params_key
-            self.query_one("#memory-params", Static).update(params_table(model, est))
-        self.query_one("#memory-memory", Static).update(memory_table(est, model))
-        self.query_one("#memory-flops", Static).update(flops_table(est))
+            self._tables["params"] = params_table(model, est)
+            self.query_one("#memory-params", Static).update(self._tables["params"])
+        self._tables["memory"] = memory_table(est, model)
+        self._tables["flops"] = flops_table(est)
+        self.query_one("#memory-memory", Static).update(self._tables["memory"])
+        self.query_one("#memory-flops", Static).update(self._tables["flops"])
+        self.fit_tables()
         # The chart (plotext, ~20–40 ms) follows a frame later so the numbers paint at once;
         # a held-down key coalesces into one redraw.
         if getattr(self, "_chart_timer", None) is not None:
