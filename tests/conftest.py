@@ -122,17 +122,35 @@ def hub_cli_env(mock_hub, hub_env):
 def lmscope_cli():
     """Run ``python -m lmscope ARGV`` in a subprocess: ``run(argv, env=None, timeout=120) -> CompletedProcess``.
 
-    Skips (instead of failing) while a subcommand module named by ``lmscope.main``
-    does not exist yet — the parser imports every command module.
+    A broken import anywhere in lmscope fails the calling test (it sees the
+    traceback and the non-zero exit); nothing here turns it into a skip.
     """
     import subprocess
 
     def run(argv, env=None, timeout=120):
-        proc = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "lmscope", *argv], env=env, capture_output=True, text=True, timeout=timeout
         )
-        if "No module named 'lmscope.commands." in proc.stderr:
-            pytest.skip("a subcommand module is not written yet: " + proc.stderr.strip().splitlines()[-1])
-        return proc
 
     return run
+
+
+@pytest.fixture
+def retry_waits(monkeypatch):
+    """The pauses lmscope's Hub client asks for between tries, in order (each still really sleeps).
+
+    Tests assert on what the client decided to wait (Retry-After honoured, the
+    budget kept), never on how long the machine took.
+    """
+    import time
+
+    from lmscope.core.hub import client
+
+    waits: list[float] = []
+
+    def record(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(client, "retry_sleep", record)
+    return waits

@@ -87,6 +87,7 @@ class RecordedRequest:
     authorization: str | None
     status: int = 0
     body_bytes: int = 0
+    gave_up: bool = False  # the client hung up while the mock was still delaying its answer (a client timeout)
 
     @property
     def has_auth(self) -> bool:
@@ -147,6 +148,7 @@ class MockHub:
         self._tls = False
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests handled at once (bounded-concurrency tests)
+        self.client_gave_up = threading.Event()  # set when a client hangs up during a delay (see RecordedRequest.gave_up)
 
     # ------------------------------------------------------------------ setup
     @property
@@ -176,6 +178,7 @@ class MockHub:
             self.requests.clear()
             self._rate_limited = 0
             self.max_in_flight = 0
+            self.client_gave_up.clear()
 
     # ---------------------------------------------------------------- running
     def start(self, *, tls: tuple[str, str] | None = None) -> "MockHub":
@@ -377,6 +380,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle(head=True)
 
     # ------------------------------------------------------------------ core
+    def _delay_unless_client_hangs_up(self, seconds: float) -> bool:
+        """Wait ``seconds`` before answering; True as soon as the client closes the connection (it gave up).
+
+        A timeout test then reads from the mock that the client stopped waiting
+        before the answer was due, instead of timing the client.
+        """
+        import select
+        import socket
+        import ssl
+
+        end = time.monotonic() + seconds
+        sock = self.connection
+        if isinstance(sock, ssl.SSLSocket):  # no MSG_PEEK on TLS: just wait
+            time.sleep(seconds)
+            return False
+        while (left := end - time.monotonic()) > 0:
+            try:
+                readable, _, _ = select.select([sock], [], [], min(left, 0.02))
+                if readable and not sock.recv(1, socket.MSG_PEEK):
+                    return True
+            except (OSError, ValueError):
+                return True
+            if readable:  # bytes waiting (a pipelined request): nothing to learn, wait the rest out
+                time.sleep(max(0.0, end - time.monotonic()))
+                return False
+        return False
+
     def _handle(self, *, head: bool) -> None:
         mock = self.mock
         with mock._lock:
@@ -394,7 +424,12 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(split.query)
         mock = self.mock
         if mock.delay_s and (not mock.delay_pattern or re.search(mock.delay_pattern, path)):
-            time.sleep(min(mock.delay_s, MAX_DELAY_S))
+            if self._delay_unless_client_hangs_up(min(mock.delay_s, MAX_DELAY_S)):
+                mock._record(RecordedRequest(method=self.command, path=path, query=query, range=self.headers.get("Range"),
+                                             authorization=self.headers.get("Authorization"), gave_up=True))  # fmt: skip
+                mock.client_gave_up.set()
+                self.close_connection = True
+                return
         auth = self.headers.get("Authorization")
         token = auth.split(" ", 1)[1] if auth and " " in auth else None
         status, headers, body = self._answer(path, query, head=head, token=token)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import time
 import tomllib
 from pathlib import Path
 
@@ -58,17 +57,11 @@ def test_catalog_files_are_package_data():
             assert any(fnmatch.fnmatch(rel, p) and rel.count("/") == p.count("/") for p in patterns), rel
 
 
-def test_loading_an_entry_is_fast():
-    ids = [e.model_id for e in list_catalog()]
-    load_catalog_entry(ids[0])  # warm the folder index
-    timings = []
-    for model_id in ids:
-        start = time.perf_counter()
+def test_every_entry_loads():
+    """Every listed entry opens as a catalog source with its config (speed: benchmarks/bench_core.py)."""
+    for model_id in [e.model_id for e in list_catalog()]:
         source = load_catalog_entry(model_id)
-        timings.append(time.perf_counter() - start)
         assert source.kind == "catalog" and source.files.config
-    timings.sort()
-    assert timings[len(timings) // 2] < 0.005, f"median {timings[len(timings) // 2] * 1000:.2f} ms"
 
 
 def test_entry_carries_its_small_files():
@@ -111,7 +104,8 @@ def test_family_and_kind_tags(model_id, family, tags):
 
 def test_every_catalog_config_parses():
     """Every shipped config must open: the TUI's model picker lists them all."""
-    parse = pytest.importorskip("lmscope.core.parse")
+    from lmscope.core import parse
+
     failures = []
     for entry in list_catalog():
         try:

@@ -21,8 +21,6 @@ TOP_KEYS = {
     "memory", "flops", "attention", "moe", "tokenizer", "quantization", "capabilities", "metadata",
 }
 
-pytest.importorskip("lmscope.core.estimate.flops")
-
 
 @pytest.fixture
 def env(tmp_path):
@@ -99,7 +97,7 @@ def test_output_through_symlink_keeps_the_link(env, tmp_path):
     assert link.is_symlink() and json.loads(real.read_text())["model_id"] == "openai-community/gpt2"
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="this OS has no named pipes (os.mkfifo)")
 def test_output_into_a_named_pipe_writes_into_it(env, tmp_path):
     """--output /dev/stdout or a FIFO is written into; os.replace would swap the node for a regular file."""
     import stat
@@ -185,7 +183,7 @@ def test_report_from_mock_hub(hub_cli_env):
     assert data["stored"]["source"] == "safetensors-header"
     check = data["stored"]["check"]
     assert check["class_params"] == data["parameters"]["total"]
-    assert check["difference"] == 0 or check["explained"], check
+    assert check["difference"] == 0, check  # the mock stores exactly the class's tensors: nothing to explain
 
 
 def test_token_is_never_printed(env):

@@ -81,14 +81,12 @@ def test_hostile_sizes_are_not_instantiated(monkeypatch):
     assert exact.exact_parameters({**config, "hidden_size": float("nan")}) is None
 
 
-def test_deepseek_v3_is_fast():
+def test_deepseek_v3_instantiated_fresh():
+    """A 671B model on the meta device, not from the cache (speed: benchmarks/bench_core.py)."""
     config = oracle.load_config("deepseek-ai--DeepSeek-V3")
     config["_lmscope_test_nonce"] = time.time()  # a fresh cache key: really instantiate
-    start = time.perf_counter()
     got = exact.exact_parameters(config)
-    elapsed = time.perf_counter() - start
-    assert got.total == 671_026_404_352
-    assert elapsed < 15, elapsed  # ~0.2 s on an idle core
+    assert got.total == 671_026_404_352  # the published count (FORMULAS.md; the DeepSeek-V3 report's 671B)
 
 
 def test_cache_round_trip(cache_dir, monkeypatch):

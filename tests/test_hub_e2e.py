@@ -7,16 +7,9 @@ Llama with untied embeddings and no biases stores exactly its parameters).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-import pytest
 from mockhub import TINY_LLAMA, tiny_llama_tensors
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("lmscope.core.sources.resolve") is None or importlib.util.find_spec("lmscope.core.report") is None,
-    reason="resolve.py / report.py not written yet",
-)
 
 
 def _oracle_total(mock_hub) -> int:

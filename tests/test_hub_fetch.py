@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -88,11 +87,10 @@ def test_slow_hub_times_out_then_falls_back_to_cache(mock_hub, monkeypatch):
     fetch_config_files(TINY_LLAMA)
     monkeypatch.setenv("LMSCOPE_HUB_TIMEOUT", "0.3")
     mock_hub.delay_s = 2.0
-    start = time.monotonic()
     files, meta, note = fetch_config_files(TINY_LLAMA)
-    assert time.monotonic() - start < 1.8
     assert files.config["vocab_size"] == 256 and meta is None
     assert "did not answer" in note and "cached copy" in note
+    assert mock_hub.client_gave_up.wait(timeout=10)  # the client stopped waiting before the mock's answer was due
 
 
 def test_slow_hub_and_nothing_cached_is_an_error(mock_hub, monkeypatch):
@@ -101,6 +99,7 @@ def test_slow_hub_and_nothing_cached_is_an_error(mock_hub, monkeypatch):
     with pytest.raises(HubUnreachableError) as err:
         fetch_config_files(TINY_LLAMA)
     assert "did not answer" in str(err.value) and "not in the local Hugging Face cache" in str(err.value)
+    assert mock_hub.client_gave_up.wait(timeout=10)
 
 
 def test_rate_limited_metadata_is_retried(mock_hub):
@@ -190,10 +189,8 @@ def test_rate_limited_file_download_is_retried_by_the_library(mock_hub):
     mock_hub.rate_limit_pattern = "/resolve/"
     mock_hub.rate_limit_first = 1
     mock_hub.retry_after = "0"
-    start = time.monotonic()
     files, meta, _ = fetch_config_files(TINY_LLAMA)
     assert files.config["hidden_size"] == 64 and meta is not None
-    assert time.monotonic() - start < 5
     assert [r.status for r in mock_hub.requests if "/resolve/" in r.path].count(429) == 1
 
 
@@ -203,10 +200,8 @@ def test_file_downloads_rate_limited_forever_are_bounded(mock_hub, monkeypatch):
     mock_hub.rate_limit_pattern = "/resolve/"
     mock_hub.rate_limit_first = 10_000
     mock_hub.retry_after = "0"
-    start = time.monotonic()
     with pytest.raises(HubUnreachableError) as err:
         fetch_config_files(TINY_LLAMA)
-    assert time.monotonic() - start < 4
-    msg = str(err.value)
+    msg = str(err.value)  # "did not finish": the bound (LMSCOPE_HUB_MAX_WAIT + timeout) cut the library's own retries
     assert "did not finish" in msg and "rate-limiting" in msg and "not in the local Hugging Face cache" in msg
     assert "\n" not in msg

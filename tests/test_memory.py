@@ -256,8 +256,8 @@ ORACLE_MODELS = ("meta-llama--Llama-2-7b-hf", "Qwen--Qwen3-0.6B", "microsoft--ph
 @pytest.fixture(scope="module")
 def meta_linears() -> dict[str, list[tuple[int, int]]]:
     """Oracle: (in_features, out_features) of every nn.Linear of the real class on the meta device, LM head excluded."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    import torch
+    import transformers  # noqa: F401
     sys.path.insert(0, str(Path(__file__).parent))
     try:
         import oracle  # tests/oracle.py: meta-device models, cached per process

@@ -66,3 +66,80 @@ def test_ci_runs_exactly_the_readme_test_command():
     command = commands[0].strip()
     assert command.startswith("pip install torch==2.13.0 && ")
     assert command in [line.strip() for line in ci.splitlines()]
+
+
+def _run_ci_with_stub_pytest(tmp_path: Path, *, exit_code: int, tests: int | None) -> subprocess.CompletedProcess:
+    """Run `.ci/run` with `pip` and `python -m pytest` replaced by stubs on PATH (no install, no suite).
+
+    The stub pytest exits with ``exit_code`` and writes a JUnit report of ``tests``
+    tests where PYTEST_ADDOPTS asks for one (``tests=None``: it writes none).
+    Any other ``python`` call goes to the real interpreter.
+    """
+    import os
+    import stat
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    junit = "" if tests is None else f'<testsuites><testsuite name="pytest" tests="{tests}"/></testsuites>'
+    (bin_dir / "pip").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "python").write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-m" ] && [ "$2" = "pytest" ]; then\n'
+        '  for opt in $PYTEST_ADDOPTS; do case "$opt" in --junitxml=*) '
+        + (f"printf '%s' '{junit}' > \"${{opt#--junitxml=}}\";;" if junit else ":;;")
+        + " esac; done\n"
+        f"  exit {exit_code}\n"
+        "fi\n"
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    for stub in bin_dir.iterdir():
+        stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run(["bash", str(ROOT / ".ci" / "run")], capture_output=True, text=True, env=env, timeout=60)
+
+
+def _ci_floor() -> int:
+    import re
+
+    return int(re.search(r"^MIN_TESTS=(\d+)$", (ROOT / ".ci" / "run").read_text(), re.M).group(1))
+
+
+def test_ci_fails_when_pytest_collects_nothing(tmp_path):
+    proc = _run_ci_with_stub_pytest(tmp_path, exit_code=5, tests=0)
+    assert proc.returncode != 0
+    assert "collected no tests" in proc.stdout
+
+
+def test_ci_fails_below_the_test_count_floor(tmp_path):
+    proc = _run_ci_with_stub_pytest(tmp_path, exit_code=0, tests=_ci_floor() - 1)
+    assert proc.returncode != 0
+    assert "fewer than the floor" in proc.stdout
+
+
+def test_ci_fails_without_a_test_count(tmp_path):
+    proc = _run_ci_with_stub_pytest(tmp_path, exit_code=0, tests=None)
+    assert proc.returncode != 0
+    assert "no JUnit report" in proc.stdout
+
+
+def test_ci_passes_a_full_green_run_and_fails_a_red_one(tmp_path):
+    proc = _run_ci_with_stub_pytest(tmp_path / "green", exit_code=0, tests=_ci_floor())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{_ci_floor()} tests ran" in proc.stdout
+    proc = _run_ci_with_stub_pytest(tmp_path / "red", exit_code=1, tests=_ci_floor())
+    assert proc.returncode == 1
+
+
+def test_ci_floor_is_close_below_the_collected_count():
+    """A floor above the real count fails every run; far below it, it misses a dropped file.
+
+    Half the collected count is the loosest the floor may get before it stops meaning
+    anything (other work adds tests all the time, so this does not chase the count).
+    """
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(ROOT / "tests")],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    collected = sum(1 for line in proc.stdout.splitlines() if "::" in line)
+    assert collected / 2 <= _ci_floor() <= collected, (collected, _ci_floor())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -183,15 +182,6 @@ def test_embedding_and_lm_head_components():
     assert tied.matmul_per_token > tied.total - tied.embedding  # ...but the LM head matmul still happens
 
 
-def test_microseconds():
-    a = arch_of("deepseek-ai--DeepSeek-V3")
-    start = time.perf_counter()
-    for _ in range(200):
-        count_parameters(a)
-    per_call = (time.perf_counter() - start) / 200
-    assert per_call < 2e-3, per_call  # a few hundred µs at most for 61 layers, even on a loaded CI core
-
-
 def test_config_files_and_dict_agree():
     from lmscope.core.architecture import ConfigFiles
 
@@ -215,8 +205,8 @@ DEFAULT_CONFIG_TYPES = (
 
 @pytest.mark.parametrize("model_type", DEFAULT_CONFIG_TYPES)
 def test_transformers_default_configs(model_type):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    import torch
+    import transformers
     from transformers import CONFIG_MAPPING
 
     oracle.build_hf_config({"model_type": "llama"})  # silences transformers' logging once

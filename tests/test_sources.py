@@ -274,7 +274,6 @@ def test_gguf_tensor_table_matches_gguf_reader(tmp_path):
 
 
 def test_gguf_architecture_from_metadata(tmp_path):
-    pytest.importorskip("lmscope.core.parse")
     path = tmp_path / "tiny.gguf"
     _write_gguf(path, vocab=96)
     arch = resolve(str(path)).architecture
@@ -289,7 +288,6 @@ def test_gguf_architecture_from_metadata(tmp_path):
 
 
 def test_unquantized_gguf_has_no_quantization(tmp_path):
-    pytest.importorskip("lmscope.core.parse")
     path = tmp_path / "f32.gguf"
     _write_gguf(path, quantized=False)
     arch = resolve(str(path)).architecture
@@ -362,7 +360,6 @@ def test_folder_with_single_gguf(tmp_path):
 
 def test_gguf_deepseek2_mla_and_moe_from_metadata(tmp_path):
     """llama.cpp's deepseek2 keys: key_length = nope + rope, value_length, kv/q LoRA ranks, experts."""
-    pytest.importorskip("lmscope.core.parse")
     import gguf
 
     path = tmp_path / "ds.gguf"

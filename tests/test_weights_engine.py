@@ -155,7 +155,7 @@ def test_integer_tensors_get_stats_but_no_spectrum(tmp_path: Path) -> None:
 
 
 def test_bf16_storage_is_upcast_exactly(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     from safetensors.torch import save_file
 
     w = torch.randn(30, 20, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
@@ -226,7 +226,7 @@ def test_other_cuda_failures_also_fall_back(monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.parametrize("name", ["tall", "square", "low-rank"])
 def test_torch_implementation_of_the_cuda_path_runs_on_cpu(name: str) -> None:
-    pytest.importorskip("torch")
+    import torch  # noqa: F401
     rng = np.random.default_rng(3)
     w = {"tall": rng.standard_normal((300, 80)), "square": rng.standard_normal((150, 150)),
          "low-rank": rng.standard_normal((120, 4)) @ rng.standard_normal((4, 90))}[name]
@@ -239,7 +239,7 @@ def test_torch_implementation_of_the_cuda_path_runs_on_cpu(name: str) -> None:
 
 def test_cuda_path_on_a_real_gpu_matches_cpu() -> None:
     if not devices.cuda_available():
-        pytest.skip("no CUDA device")
+        pytest.skip("this machine has no CUDA GPU (the CPU run of the same code is the test above)")
     w = np.random.default_rng(0).standard_normal((300, 200))
     got = devices.cuda_singular_values(spectra.row_chunks(w), (300, 200), 1e-10)
     ref = np.linalg.svd(w, compute_uv=False)

@@ -49,7 +49,7 @@ def test_safetensors_values_match_safe_open(tmp_path: Path) -> None:
 
 
 def test_bf16_and_fp8_match_torch(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     from safetensors.torch import save_file
 
     g = torch.Generator().manual_seed(0)
@@ -147,7 +147,7 @@ def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- GGUF
 def test_gguf_float_and_q8_0_tensors(tmp_path: Path) -> None:
-    gguf = pytest.importorskip("gguf")
+    import gguf
     rng = np.random.default_rng(2)
     q_src = rng.standard_normal((16, 64)).astype(np.float32)
     f_src = rng.standard_normal((5, 8)).astype(np.float32)
@@ -186,7 +186,7 @@ def test_hostile_gguf_fixtures(name: str) -> None:
 
 # ---------------------------------------------------------------- PyTorch .bin
 def test_pytorch_bin_matches_torch(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     g = torch.Generator().manual_seed(3)
     state = {"layers.0.mlp.down_proj.weight": torch.randn(6, 10, generator=g).to(torch.bfloat16),
              "layers.0.norm.weight": torch.ones(6), "step": torch.tensor(3)}
@@ -200,7 +200,7 @@ def test_pytorch_bin_matches_torch(tmp_path: Path) -> None:
 
 
 def test_garbage_bin_is_a_file_format_error(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
+    import torch  # noqa: F401
     (tmp_path / "pytorch_model.bin").write_bytes(b"definitely not a checkpoint")
     with pytest.raises(FileFormatError):
         open_weights(tmp_path)

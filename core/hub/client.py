@@ -436,6 +436,11 @@ def run_bounded(fn: Callable[[], T], seconds: float) -> T:
     return box["value"]  # type: ignore[return-value]
 
 
+def retry_sleep(seconds: float) -> None:
+    """The pause between two tries of :func:`call` (a module attribute, so tests can record the waits asked for)."""
+    time.sleep(seconds)
+
+
 def call(
     fn: Callable[[], T],
     *,
@@ -446,7 +451,7 @@ def call(
     revision: str | None = None,
     token: str | None = None,
     bounded: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """``fn()`` with retries on 429/5xx (``Retry-After`` honoured, bounded) and every failure mapped.
 
@@ -481,7 +486,7 @@ def call(
                 if asked is not None and elapsed + wait > settings.max_wait:
                     detail += f" (the Hub asked to wait {asked:g} s more; LMSCOPE_HUB_MAX_WAIT is {settings.max_wait:g} s)"
                 raise type(base)(redact(f"{base} — {detail}")) from exc
-            sleep(wait)
+            (sleep or retry_sleep)(wait)
 
 
 def cached_file(repo_id: str, filename: str, *, revision: str | None, settings: HubSettings) -> str | None:
