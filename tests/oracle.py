@@ -1,11 +1,28 @@
-"""Independent oracles for tests: real transformers classes built on the meta device.
+"""Independent oracles for tests: transformers' own classes built on the meta device.
 
 Why: every parameter count and FLOP figure lmscope prints is checked against
-the model class itself (``sum(p.numel() for p in model.parameters())`` of the
-class named by ``architectures[0]``) and against
-``torch.utils.flop_counter.FlopCounterMode`` over a meta-device forward. This
-module is written apart from ``lmscope.core.exact`` on purpose — tests must
-never compare the engine with itself.
+the model class itself (``sum(p.numel() for p in model.parameters())``) and
+against ``torch.utils.flop_counter.FlopCounterMode`` over a meta-device
+forward. Nothing here repeats a decision of ``lmscope.core.exact`` or
+``lmscope.core.parse``: no alias table, no guessing a missing ``model_type``,
+nothing dropped from the config. The choices are transformers' own:
+
+- the config class: ``CONFIG_MAPPING[model_type]``; when transformers does not
+  know the ``model_type`` but ``architectures[0]`` names a class it ships, that
+  class's own ``config_class`` (the checkpoint says which class reads it).
+  Anything else is "not native" (``None``): those fixtures are checked by hand
+  from their modeling code or published sizes (tests/test_params.py lists them).
+- the model class: the Auto class of the checkpoint's task (``AUTO_BY_TASK``,
+  read from the suffix of ``architectures[0]``) asked for this config type —
+  ``AutoModelForCausalLM.from_config`` and so on. Where transformers' Auto
+  class for that task is not the class ``architectures[0]`` names, the counts
+  can legitimately differ (another head); ``auto_class_differs`` reports it
+  and the tests say so instead of comparing.
+- matmul weights per token (``oracle_matmul_per_token``): the weights of every
+  ``nn.Linear``/``Conv1D`` a text token passes through, plus the routed share
+  of fused expert tensors (``num_experts_per_tok`` of their leading experts
+  dimension) and router matrices — walked on the meta model, not classified
+  by name the way lmscope does.
 
 Models are cached per process (``functools.lru_cache``) so each config is
 instantiated once per test session; meta tensors allocate nothing, so even a
@@ -24,9 +41,15 @@ from pathlib import Path
 FIXTURES = Path(__file__).parent / "fixtures"
 CONFIG_DIR = FIXTURES / "configs"
 
-# Configs whose model_type transformers does not know but whose architecture is
-# native under another name (the checkpoints were written before the port).
-_MODEL_TYPE_ALIASES = {"RefinedWebModel": "falcon", "RefinedWeb": "falcon", "kimi_k2": "deepseek_v3"}
+# The checkpoint's task, from the suffix transformers gives its task heads, and the
+# Auto classes that serve it (tried in order: the first that knows the config type).
+AUTO_BY_TASK = (
+    ("ForCausalLM", ("AutoModelForCausalLM",)),
+    ("LMHeadModel", ("AutoModelForCausalLM",)),
+    ("ForMaskedLM", ("AutoModelForMaskedLM",)),
+    ("ForConditionalGeneration", ("AutoModelForImageTextToText", "AutoModelForSeq2SeqLM", "AutoModelForSpeechSeq2Seq")),
+    ("Model", ("AutoModel",)),
+)
 
 
 def config_names() -> list[str]:
@@ -39,13 +62,6 @@ def load_config(name: str) -> dict:
     return json.loads((CONFIG_DIR / name / "config.json").read_text())
 
 
-def _oracle_model_type(config: dict) -> str | None:
-    mt = config.get("model_type")
-    if mt is None and "type_vocab_size" in config and config.get("max_position_embeddings") == 514:
-        return "roberta"  # FacebookAI/roberta-base ships no model_type
-    return _MODEL_TYPE_ALIASES.get(mt, mt)
-
-
 def _quiet() -> None:
     from transformers.utils import logging as hf_logging
 
@@ -54,46 +70,66 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore")
 
 
+def _first_architecture(config: dict) -> str:
+    archs = config.get("architectures") or []
+    return archs[0] if archs and isinstance(archs[0], str) else ""
+
+
 def build_hf_config(config: dict):
-    """A transformers config object for this dict, or None when transformers lacks the type."""
+    """transformers' config object for this dict (see the module docstring), or None when not native."""
+    import transformers
     from transformers import CONFIG_MAPPING
 
     _quiet()
-    mt = _oracle_model_type(config)
-    if mt not in CONFIG_MAPPING:
-        return None
     data = copy.deepcopy(config)
-    data.pop("auto_map", None)
-    data.pop("quantization_config", None)  # meta instantiation of the float class
-    data["model_type"] = mt
-    return CONFIG_MAPPING[mt].from_dict(data)
+    model_type = config.get("model_type")
+    if model_type in CONFIG_MAPPING:
+        return CONFIG_MAPPING[model_type].from_dict(data)
+    named = getattr(transformers, _first_architecture(config), None) if _first_architecture(config) else None
+    config_class = getattr(named, "config_class", None)
+    if config_class is not None:
+        data.pop("model_type", None)
+        return config_class.from_dict(data)
+    return None
+
+
+def auto_class(config: dict, hf_config):
+    """The Auto class for the checkpoint's task that knows this config type (``AutoModel`` as the fallback)."""
+    import transformers
+
+    arch = _first_architecture(config)
+    for suffix, names in AUTO_BY_TASK:
+        if arch.endswith(suffix):
+            for name in names:
+                auto = getattr(transformers, name)
+                if type(hf_config) in auto._model_mapping:
+                    return auto
+    return transformers.AutoModel
 
 
 def model_class(config: dict, hf_config):
-    """The class named by architectures[0] when transformers has it, else the base AutoModel class."""
-    import transformers
+    """The concrete class transformers' Auto class picks for this config."""
+    return auto_class(config, hf_config)._model_mapping[type(hf_config)]
 
-    archs = config.get("architectures") or []
-    if archs and hasattr(transformers, archs[0]):
-        return getattr(transformers, archs[0])
-    if archs and archs[0].endswith("ForCausalLM"):
-        return transformers.AutoModelForCausalLM._model_mapping[type(hf_config)]
-    return transformers.AutoModel._model_mapping[type(hf_config)]
+
+def auto_class_differs(name: str) -> bool:
+    """True when the Auto class's choice is not the class ``architectures[0]`` names (counts may differ)."""
+    config = load_config(name)
+    hf_config = build_hf_config(config)
+    return hf_config is not None and model_class(config, hf_config).__name__ != _first_architecture(config)
 
 
 @functools.lru_cache(maxsize=None)
 def meta_model(name: str):
-    """The fixture's model class instantiated on the meta device (None if not native)."""
+    """The fixture's model, as transformers' Auto class builds it, on the meta device (None if not native)."""
     import torch
 
     config = load_config(name)
     hf_config = build_hf_config(config)
     if hf_config is None:
         return None
-    cls = model_class(config, hf_config)
     with torch.device("meta"):
-        model = cls._from_config(hf_config)
-    return model
+        return auto_class(config, hf_config).from_config(hf_config)
 
 
 @functools.lru_cache(maxsize=None)
@@ -115,13 +151,58 @@ def oracle_named_counts(name: str) -> tuple[tuple[str, int], ...]:
 
 
 @functools.lru_cache(maxsize=None)
-@functools.lru_cache(maxsize=None)
 def oracle_named_shapes(name: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """(parameter name, shape) for every unique parameter of the fixture's class."""
     model = meta_model(name)
     if model is None:
         return ()
     return tuple((n, tuple(p.shape)) for n, p in model.named_parameters())
+
+
+@functools.lru_cache(maxsize=None)
+def oracle_matmul_per_token(name: str) -> int | None:
+    """Weights one text token multiplies by, walked on the meta model (None if not native).
+
+    Counted: every ``nn.Linear``/``Conv1D`` weight (not biases) of the language
+    model and its output head; of a fused experts tensor (3-D, leading dimension
+    = experts) the ``num_experts_per_tok`` share a token is routed to; router
+    matrices held as plain parameters. Not counted, each for a general reason:
+    embedding lookups and norms (no matrix product); a ``pooler`` (it reads the
+    first token of a sequence once, not every token); a vision tower and its
+    projector in an image-text model (they act on image patches — only the
+    ``language_model`` and the output head see text tokens).
+    """
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    model = meta_model(name)
+    if model is None:
+        return None
+    hf_config = model.config
+    text_config = getattr(hf_config, "text_config", None) or hf_config
+    top_k = getattr(text_config, "num_experts_per_tok", None)
+    language_model = next((m for n, m in model.named_modules() if n.split(".")[-1] == "language_model"), None)
+    roots = [language_model, model.get_output_embeddings()] if language_model is not None else [model]
+    seen: set[int] = set()
+    total = 0
+    for root in roots:
+        if root is None:
+            continue
+        for module_name, module in root.named_modules():
+            if id(module) in seen or "pooler" in module_name.split("."):
+                continue
+            seen.add(id(module))
+            if isinstance(module, (torch.nn.Linear, Conv1D)):
+                total += module.weight.numel()
+                continue
+            kind = (module_name + type(module).__name__).lower()
+            for param_name, param in module.named_parameters(recurse=False):
+                if param.ndim == 3 and "expert" in kind:
+                    assert top_k, f"{name}: fused experts but no num_experts_per_tok"
+                    total += param.numel() * top_k // param.shape[0]
+                elif param.ndim == 2 and "router" in kind and "bias" not in param_name:
+                    total += param.numel()
+    return total
 
 
 @functools.lru_cache(maxsize=None)
@@ -136,7 +217,7 @@ def oracle_prefill_flops(name: str, seq_len: int, batch: int = 1, attn: str = "s
     config = load_config(name)
     hf_config = build_hf_config(config)
     hf_config._attn_implementation = attn
-    cls = model_class(config, hf_config)
+    cls = model_class(config, hf_config)  # the Auto class's choice, as for the counts
     # MoE: the "batched_mm" experts path multiplies each (token, routed expert) pair with a bmm whose
     # shape does not depend on the routing data, so it runs on meta and the counter sees top-k work.
     extra = {"experts_implementation": "batched_mm"} if getattr(cls, "_can_set_experts_implementation", None) else {}
@@ -174,3 +255,70 @@ def _forward_args(model) -> set[str]:
     import inspect
 
     return set(inspect.signature(model.forward).parameters)
+
+
+def _routed_share(model) -> tuple[int, int]:
+    """(parameters in fused expert tensors, the part of them one token is routed to)."""
+    hf_config = model.config
+    text_config = getattr(hf_config, "text_config", None) or hf_config
+    top_k = getattr(text_config, "num_experts_per_tok", None)
+    stored = routed = 0
+    for module_name, module in model.named_modules():
+        kind = (module_name + type(module).__name__).lower()
+        if "expert" not in kind or "shared" in kind:
+            continue
+        for param in module.parameters(recurse=False):
+            if param.shape and param.ndim >= 2:  # [experts, ...] weights and per-expert biases
+                stored += param.numel()
+                routed += param.numel() * top_k // param.shape[0]
+    return stored, routed
+
+
+@functools.lru_cache(maxsize=None)
+def oracle_active_per_token(name: str) -> int | None:
+    """Parameters one token touches: the total less the experts it is not routed to (None if not native)."""
+    model = meta_model(name)
+    if model is None:
+        return None
+    stored, routed = _routed_share(model)
+    return oracle_total(name) - stored + routed
+
+
+@functools.lru_cache(maxsize=None)
+def oracle_components(name: str) -> dict[str, int] | None:
+    """Embeddings, norms and LM head of a decoder-only language model, read off module types (None otherwise).
+
+    ``embeddings``: every ``nn.Embedding``; ``lm_head``: the output module's own
+    parameters unless they are the embedding's (tied); ``norms``: normalisation
+    modules (class name containing "Norm") that are a child of a decoder layer
+    or of the model itself — one inside a sub-block (q/k norms, gated norms in
+    a mixer) belongs to that sub-block. Encoders (BERT, ViT, seq2seq) and
+    image-text models place norms inside sublayer outputs, so they are left out.
+    """
+    import torch
+
+    model = meta_model(name)
+    if model is None:
+        return None
+    names = {n.split(".")[-1] for n, _ in model.named_modules()}
+    if model.get_output_embeddings() is None or names & {"encoder", "language_model", "vision_tower", "vision_model"}:
+        return None
+    layers = {n for n, m in model.named_modules() if isinstance(m, torch.nn.ModuleList)}
+    parents = {n for n, m in model.named_modules() if n.rsplit(".", 1)[0] in layers} | {n for n, m in model.named_modules() if n.count(".") <= 1}
+    embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    out = {"embeddings": 0, "norms": 0, "lm_head": 0}
+    seen: set[int] = set()
+    for module_name, module in model.named_modules():
+        parent = module_name.rsplit(".", 1)[0] if "." in module_name else ""
+        for param in module.parameters(recurse=False):
+            if id(param) in seen:
+                continue
+            seen.add(id(param))
+            if isinstance(module, torch.nn.Embedding):
+                out["embeddings"] += param.numel()
+            elif "norm" in type(module).__name__.lower() and (parent in parents or parent == ""):
+                out["norms"] += param.numel()
+    head = model.get_output_embeddings()
+    if head is not None and id(head.weight) not in embedding_ids:
+        out["lm_head"] = sum(p.numel() for p in head.parameters())
+    return out

@@ -39,8 +39,6 @@ COUNTER_CASES = {
     "microsoft--phi-2": ("sdpa", 0.0),
     "microsoft--Phi-3-mini-4k-instruct": ("sdpa", 0.0),
     "google-bert--bert-base-uncased": ("sdpa", 0.0),
-    "FacebookAI--roberta-base": ("sdpa", 0.0),
-    "tiiuae--falcon-7b": ("sdpa", 0.0),
     "mistralai--Mistral-7B-v0.1": ("sdpa", 0.0),
     "google-t5--t5-small": ("sdpa", 0.0),
     "google--gemma-3-4b-it": ("sdpa", 0.0),  # text-only forward of the VLM class
@@ -193,6 +191,26 @@ def test_hybrid_layers_have_no_attention_products():
     assert got.prefill_attention == full * 4 * 1024 * 1024 * a.num_heads * a.head_dim
     _, mamba = estimate("state-spaces--mamba-2.8b-hf")
     assert mamba.prefill_attention == 0 and mamba.prefill_linear > 0
+
+
+@pytest.mark.parametrize("seq, batch", [(SEQ, BATCH), (1000, 3)])
+def test_prefill_of_configs_transformers_cannot_build_by_hand(seq, batch):
+    """Falcon-7B's RefinedWeb config and RoBERTa's config without model_type are not native (oracle.py), so
+    no class runs under the counter: their matmuls are written out from config values (see test_params'
+    hand derivations); attention is QKᵀ and AV over the full square, 2·T²·h FLOPs each per layer."""
+    c = oracle.load_config("tiiuae--falcon-7b")
+    h, v, layers, d = c["hidden_size"], c["vocab_size"], c["n_layer"], c["hidden_size"] // c["n_head"]
+    per_token = layers * (h * (h + 2 * d) + h * h + 8 * h * h) + v * h  # fused QKV (one K/V head), dense, 4h MLP, head
+    _, got = estimate("tiiuae--falcon-7b", seq=seq, batch=batch)
+    assert got.prefill_linear == 2 * batch * seq * per_token
+    assert got.prefill_attention == layers * 4 * batch * seq * seq * h
+
+    c = oracle.load_config("FacebookAI--roberta-base")
+    h, layers, ffn = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"]
+    pooler = 2 * batch * h * h  # the pooler's dense layer reads the first token of each sequence only
+    _, got = estimate("FacebookAI--roberta-base", seq=seq, batch=batch)
+    assert got.prefill_linear == 2 * batch * seq * layers * (4 * h * h + 2 * h * ffn) + pooler
+    assert got.prefill_attention == layers * 4 * batch * seq * seq * h
 
 
 DEFAULT_CONFIG_FLOPS = ("opt gpt_neox bloom starcoder2 olmo2 cohere gptj gpt_bigcode mpt stablelm persimmon glm4 "
