@@ -29,8 +29,9 @@ from pathlib import Path
 from lmscope.core.results import ParameterBreakdown
 
 _LOCK = threading.Lock()
-# Bump whenever what is stored changes: version 1 entries could hold matmul_per_token=0.
-_CACHE_VERSION = 2
+# Bump whenever what is stored changes: version 1 entries could hold matmul_per_token=0;
+# version 3 adds active_known.
+_CACHE_VERSION = 3
 
 # model_types transformers does not know whose architecture it ships under another name.
 _MODEL_TYPE_ALIASES = {"RefinedWebModel": "falcon", "RefinedWeb": "falcon"}
@@ -199,7 +200,8 @@ def breakdown_from_names(names: list[tuple[str, int]], top_k: tuple[int, int] = 
     total = sum(by.values())
     k, e = top_k
     experts = by.get("experts", 0)
-    active = total - (experts - experts * k // e if e and k else 0)
+    known = not experts or 0 < k <= e  # a null (or impossible) top-k: nobody knows what a token visits
+    active = total - (experts - experts * k // e) if experts and known else total
     from lmscope.core.params import COMPONENTS
 
     return ParameterBreakdown(
@@ -209,6 +211,7 @@ def breakdown_from_names(names: list[tuple[str, int]], top_k: tuple[int, int] = 
         matmul_per_token=0,
         by_component={c: by[c] for c in COMPONENTS if by.get(c)},
         method="exact",
+        active_known=known,
     )
 
 
@@ -299,6 +302,7 @@ def _read_cache(key: str) -> ParameterBreakdown | None:
             by_component={str(k): int(v) for k, v in data["by_component"].items()},
             method="exact",
             note=data.get("note"),
+            active_known=bool(data.get("active_known", True)),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -313,6 +317,7 @@ def _write_cache(key: str, result: ParameterBreakdown) -> None:
         "matmul_per_token": result.matmul_per_token,
         "by_component": result.by_component,
         "note": result.note,
+        "active_known": result.active_known,
     }
     try:
         folder.mkdir(parents=True, exist_ok=True)

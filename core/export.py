@@ -376,7 +376,8 @@ def _tidy(console) -> str:
 
 
 # Notes that say how to read every number of a report (shown even without --detailed).
-_HEADLINE_NOTES = ("analytic engine only", "analytic only", "no architecture")
+_HEADLINE_NOTES = ("analytic engine only", "analytic only", "no architecture", "no memory, KV cache or FLOPs",
+                   "approximate", "not explained by")
 
 
 def report_to_text(report: Report, *, detailed: bool = False, width: int | None = None) -> str:

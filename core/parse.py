@@ -90,6 +90,16 @@ _DEFAULTS: dict[str, dict] = {
 _MISSING = object()
 
 
+class ConfigUnsupported(ConfigError):
+    """The config is well-formed but names something the analytic engine cannot read.
+
+    Why apart from :class:`ConfigError` (an impossible or malformed value,
+    always an error): a missing field, a null or an unknown layer kind does
+    not make the model wrong — the report goes on with the exact engine and
+    the stored headers, and says which figures are missing.
+    """
+
+
 class _Reader:
     """Typed, range-checked access to one (possibly nested) config dict."""
 
@@ -123,11 +133,20 @@ class _Reader:
         name, value = self._find(names)
         if value is _MISSING:
             if default is _MISSING:
-                raise ConfigError(f"config.json: missing field '{self.where}{names[0]}'")
+                raise ConfigUnsupported(f"config.json: missing field '{self.where}{names[0]}'")
             return default
         return _check_int(f"{self.where}{name}", value, lo, hi)
 
     def opt_int(self, *names: str, lo: int = 1, hi: int = MAX_HIDDEN) -> int | None:
+        """An optional size: absent, null and 0 all mean "none".
+
+        Why 0 too: configs write 0 for "no such part" (Qwen3-MoE's
+        ``shared_expert_intermediate_size: 0``, ``sliding_window: 0``) and
+        transformers builds those classes without the part.
+        """
+        name, value = self._find(names)
+        if lo >= 1 and value == 0 and not isinstance(value, bool):
+            return None
         return self.int(*names, default=None, lo=lo, hi=hi)
 
     def float(self, *names: str, default=None, lo: float = 0.0, hi: float = 1e15) -> float | None:
@@ -202,6 +221,21 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> int:
 # --------------------------------------------------------------------------------------------
 # entry point
 
+# Keys any model description names (a config with none of them describes no model at all).
+_MODEL_KEYS = ("model_type", "architectures", "hidden_size", "n_embd", "d_model", "dim", "text_config",
+               "num_hidden_layers", "n_layer", "num_layers", "vocab_size", "auto_map")
+
+
+def describes_model(config: object) -> bool:
+    """Whether ``config`` describes a model at all (``{}`` or only tokenizer fields do not).
+
+    Why apart from :func:`architecture_from_config`: the report goes on
+    without the parser (exact engine, stored headers), and only a file that
+    describes no model at all is an error.
+    """
+    return isinstance(config, dict) and any(config.get(k) not in (None, "", [], {}) for k in _MODEL_KEYS)
+
+
 
 def architecture_from_config(files: ConfigFiles | dict, model_id: str | None = None) -> Architecture:
     """Normalize a config.json (plus quantization side files) into an :class:`Architecture`.
@@ -248,7 +282,7 @@ def _model_type(root: _Reader) -> str:
             return "roberta"
         if root.has("type_vocab_size"):
             return "bert"
-        raise ConfigError("config.json: missing field 'model_type'")
+        raise ConfigUnsupported("config.json: missing field 'model_type'")
     if not isinstance(mt, str) or not mt or len(mt) > 100:
         raise ConfigError(f"config.json: field 'model_type' must be a short string, got {_show(mt)}")
     return MODEL_TYPE_ALIASES.get(mt, mt)
@@ -357,7 +391,7 @@ def _mixers_from_types(r: _Reader, types: list[str]) -> list[Mixer]:
     out = []
     for t in types:
         if t not in _LAYER_TYPE_MIXER:
-            raise ConfigError(f"config.json: field '{r.where}layer_types' has an unknown entry {_show(t)}")
+            raise ConfigUnsupported(f"config.json: field '{r.where}layer_types' has an unknown entry {_show(t)}")
         out.append(_LAYER_TYPE_MIXER[t])
     return out
 
@@ -451,6 +485,10 @@ def _finish(d: dict) -> dict:
         d["layers"] = _layers(mixers, ffns, window)
     d["notes"] = tuple(notes)
     _check_layer_specs(d)
+    moe = d.get("moe")
+    if moe is not None and moe.experts_per_token > moe.num_experts:
+        raise ConfigError(f"config.json: {moe.experts_per_token} experts per token is more than the "
+                          f"{moe.num_experts} experts there are")
     return d
 
 
@@ -463,12 +501,12 @@ def _check_layer_specs(d: dict) -> None:
     ssm = d.get("ssm")
     for kind in kinds & set(_SSM_KINDS):
         if ssm is None or ssm.kind is not kind:
-            raise ConfigError(f"config.json: {kind.value} layers without their state-space dimensions "
+            raise ConfigUnsupported(f"config.json: {kind.value} layers without their state-space dimensions "
                               "(this architecture is not supported yet)")
     if Mixer.MLA in kinds and d.get("mla") is None:
-        raise ConfigError("config.json: MLA layers without kv_lora_rank / qk_rope_head_dim")
+        raise ConfigUnsupported("config.json: MLA layers without kv_lora_rank / qk_rope_head_dim")
     if any(layer.ffn is FFN.MOE for layer in d["layers"]) and d.get("moe") is None:
-        raise ConfigError("config.json: mixture-of-experts layers without num_experts / num_experts_per_tok")
+        raise ConfigUnsupported("config.json: mixture-of-experts layers without num_experts / num_experts_per_tok")
 
 
 def _moe_layout(r: _Reader, d: dict, *, sparse_step_key: str | None = "decoder_sparse_step") -> None:
@@ -701,10 +739,10 @@ def _nemotron_h(r: _Reader, d: dict) -> None:
         symbols = {"mamba": "M", "linear_attention": "M", "attention": "*", "full_attention": "*", "mlp": "-",
                    "moe": "E"}
         if not all(isinstance(b, str) and b in symbols for b in block_types):
-            raise ConfigError("config.json: field 'layers_block_type' has an unknown entry")
+            raise ConfigUnsupported("config.json: field 'layers_block_type' has an unknown entry")
         pattern = "".join(symbols[b] for b in block_types)
     if pattern is None:
-        raise ConfigError("config.json: missing field 'hybrid_override_pattern'")
+        raise ConfigUnsupported("config.json: missing field 'hybrid_override_pattern'")
     if len(pattern) != n:
         raise ConfigError(f"config.json: field 'hybrid_override_pattern' has {len(pattern)} entries for {n} layers")
     table = {"M": (Mixer.MAMBA2, FFN.NONE), "*": (Mixer.FULL, FFN.NONE), "-": (Mixer.NONE, FFN.DENSE),
@@ -790,7 +828,7 @@ def _decilm(r: _Reader, d: dict) -> None:
         else:
             mult = ffn.float("ffn_mult", lo=0.0, hi=1e3)
             if mult is None:
-                raise ConfigError(f"config.json: missing field 'block_configs[{i}].ffn.ffn_mult'")
+                raise ConfigUnsupported(f"config.json: missing field 'block_configs[{i}].ffn.ffn_mult'")
             inter = _find_multiple(int(2 * mult * hidden / 3), 256)
             kind = FFN.DENSE
         specs.append(LayerSpec(mixer, kind, window if mixer is Mixer.SLIDING else None, inter, kv,

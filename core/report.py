@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from lmscope.core.architecture import Architecture, QuantSpec
 from lmscope.core.capabilities import Capabilities, derive_capabilities
-from lmscope.core.errors import LmscopeError, UsageError
+from lmscope.core.errors import ConfigError, LmscopeError, UsageError
 from lmscope.core.results import Estimate, ParameterBreakdown, Settings
 from lmscope.core.sources.base import HubMetadata, ModelSource, StoredTensors
 from lmscope.core.tokenizer import TokenizerFacts, tokenizer_facts
@@ -125,35 +125,38 @@ class Report:
 # --------------------------------------------------------------------------- building
 
 
-def build_report(source: ModelSource, settings: Settings, *, exact: bool = True) -> Report:
+def build_report(source: ModelSource, settings: Settings, *, exact: bool = True, partial: bool = False) -> Report:
     """Analyse ``source`` under ``settings``.
 
     ``exact``: also run the meta-device exact engine (slow on first use,
     cached afterwards) and use its count when it knows the class.
-    Raises :class:`ConfigError` for configs the parser rejects.
+
+    The engines are independent: when the parser cannot build an
+    :class:`Architecture`, the report still carries the exact count, the
+    stored tensors and the config's facts, and says what is missing and why
+    (no memory/KV/FLOPs estimates). It raises :class:`ConfigError` only for a
+    config that describes no model at all, or when nothing at all could be
+    counted (``partial=True``, for the app, returns that report anyway: its
+    exact count arrives later).
     """
     notes: list[str] = list(source.notes)
     architecture = source.architecture
     has_config = bool(source.files.config)
-    if architecture is None and has_config:
-        from lmscope.core.parse import architecture_from_config
+    parse_error: ConfigError | None = None
+    if architecture is None and source.kind != "onnx":  # an ONNX graph may come without a config
+        from lmscope.core.parse import ConfigUnsupported, architecture_from_config, describes_model
 
-        architecture = architecture_from_config(source.files)
+        if not describes_model(source.files.config):
+            raise ConfigError("config.json describes no model (no model_type, architectures or sizes)")
+        try:
+            architecture = architecture_from_config(source.files)
+        except ConfigUnsupported as err:
+            parse_error = err  # the exact engine and the stored headers do not need the parser
     tokenizer = _with_hub_template(tokenizer_facts(source.files), source)
     if tokenizer is not None:
         notes.extend(tokenizer.notes)
     if architecture is None:
-        notes.append("no architecture: only what the file itself describes is reported")
-        return Report(
-            source=source,
-            settings=settings,
-            architecture=None,
-            estimate=None,
-            tokenizer=tokenizer,
-            capabilities=None,
-            stored=source.stored,
-            notes=tuple(dict.fromkeys(notes)),
-        )
+        return _partial_report(source, settings, tokenizer, notes, parse_error, exact=exact, partial=partial)
     notes.extend(architecture.notes)
 
     from lmscope.core.params import count_parameters
@@ -204,6 +207,46 @@ def build_report(source: ModelSource, settings: Settings, *, exact: bool = True)
         parameters_analytic=analytic,
         parameters_exact=exact_params,
         notes=tuple(dict.fromkeys(n for n in notes if n)),
+    )
+
+
+def _partial_report(
+    source: ModelSource,
+    settings: Settings,
+    tokenizer: TokenizerFacts | None,
+    notes: list[str],
+    parse_error: ConfigError | None,
+    *,
+    exact: bool,
+    partial: bool,
+) -> Report:
+    """A report without an architecture: what the exact engine, the headers and the config still give."""
+    exact_params = None
+    if parse_error is not None:
+        reason = str(parse_error).removeprefix("config.json: ")
+        notes.append(f"no memory, KV cache or FLOPs estimates: the analytic engine cannot read this config ({reason})")
+        if exact:
+            exact_params, exact_note = _exact(source.files.config, str(source.files.config.get("model_type")))
+            if exact_note:
+                notes.append(exact_note.replace(": analytic engine only", ""))
+        if exact_params is None and source.stored is None and not partial:
+            raise parse_error
+        if exact_params is not None:
+            notes.append("parameters counted exactly by the model class (meta device)")
+        elif source.stored is not None:
+            notes.append("parameters are the stored tensors' element count (no class count available)")
+    else:
+        notes.append("no architecture: only what the file itself describes is reported")
+    return Report(
+        source=source,
+        settings=settings,
+        architecture=None,
+        estimate=None,
+        tokenizer=tokenizer,
+        capabilities=None,
+        stored=source.stored,
+        parameters_exact=exact_params,
+        notes=tuple(dict.fromkeys(notes)),
     )
 
 
@@ -387,11 +430,12 @@ def _parameters_dict(report: Report) -> dict[str, object] | None:
         return None
     out: dict[str, object] = {
         "total": params.total,
-        "active_per_token": params.active_per_token,
+        "active_per_token": params.active_per_token if params.active_known else None,
         "embedding": params.embedding,
         "by_component": dict(params.by_component),
         "method": params.method,
-        "matmul_per_token": params.matmul_per_token,
+        # the exact engine counts names, not matmuls: without an architecture there is no figure
+        "matmul_per_token": params.matmul_per_token if report.architecture is not None or params.matmul_per_token else None,
     }
     if report.parameters_exact is not None and report.parameters_analytic is not None:
         out["exact_total"] = report.parameters_exact.total
@@ -551,9 +595,9 @@ def _report_dict(report: Report) -> dict[str, object]:
         "source": source.kind,
         "location": source.location,
         "revision": source.revision,
-        "family": arch.family if arch is not None else None,
-        "model_type": arch.model_type if arch is not None else source.files.config.get("model_type"),
-        "architecture_class": arch.architecture_class if arch is not None else None,
+        "family": arch.family if arch is not None else _config_family(source),
+        "model_type": arch.model_type if arch is not None else _config_str(source, "model_type"),
+        "architecture_class": arch.architecture_class if arch is not None else _config_class(source),
         "settings": settings_dict(report.settings) | {"resolved": _resolved_dtypes(est)},
         "parameters": _parameters_dict(report),
         "memory": _memory_dict(est) if est is not None else None,
@@ -571,6 +615,26 @@ def _report_dict(report: Report) -> dict[str, object]:
         "provenance": _provenance(source),
         "notes": list(report.notes),
     }
+
+
+def _config_str(source: ModelSource, key: str) -> str | None:
+    value = source.files.config.get(key)
+    return value[:100] if isinstance(value, str) else None
+
+
+def _config_class(source: ModelSource) -> str | None:
+    archs = source.files.config.get("architectures")
+    return archs[0][:100] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
+
+
+def _config_family(source: ModelSource) -> str | None:
+    """The family the config names, read without the parser (a report without an architecture still has one)."""
+    if not source.files.config:
+        return None
+    from lmscope.core.families import detect_family
+
+    cls = _config_class(source)
+    return detect_family(_config_str(source, "model_type"), (cls,) if cls else ())
 
 
 def _provenance(source: ModelSource) -> list[str] | None:

@@ -58,7 +58,10 @@ class ParameterBreakdown:
     ``by_component`` keys: embeddings, attention, mlp, experts, shared_experts,
     router, norms, lm_head, vision, mamba, linear_attention, conv, encoder,
     projector, other (only non-zero ones are present).
-    ``method``: "exact" (meta-device instantiation) or "analytic" (formulas).
+    ``method``: "exact" (meta-device instantiation), "analytic" (formulas
+    verified against the class for this model type), "approximate" (formulas
+    for a layout the analytic engine has not verified: an unknown or
+    remote-code type) or "stored" (the checkpoint's stored tensors).
     """
 
     total: int
@@ -68,6 +71,9 @@ class ParameterBreakdown:
     by_component: dict[str, int] = field(default_factory=dict)
     method: str = "analytic"
     note: str | None = None
+    # False when the config does not say how many experts a token visits (a null top-k):
+    # ``active_per_token`` then equals ``total`` and is shown as unknown.
+    active_known: bool = True
 
 
 @dataclass(frozen=True)

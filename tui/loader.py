@@ -66,8 +66,9 @@ def open_model(spec: str, settings: Settings, *, offline: bool = False, token: s
     from lmscope.core.sources.resolve import resolve
 
     source = resolve(spec, offline=is_offline(offline), token=token)
-    report = build_report(source, settings, exact=False)
-    if report.architecture is None or not source.files.config or source.architecture is not None:
+    # partial: a config the analytic engine cannot read still opens; the exact count follows.
+    report = build_report(source, settings, exact=False, partial=True)
+    if not source.files.config or source.architecture is not None:
         # GGUF/ONNX sources describe themselves; the exact engine needs a transformers config.
         return LoadedModel(spec=spec, report=report, exact_state="off", exact_reason=f"{source.kind} source: analytic engine only")
     return LoadedModel(spec=spec, report=report, exact_state="off" if exact_disabled() else "pending", exact_reason="exact engine off (LMSCOPE_NO_EXACT)" if exact_disabled() else None)

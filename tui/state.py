@@ -78,7 +78,7 @@ class LoadedModel:
     def marker(self) -> str:
         """A short word for the header: which engine the parameter numbers come from."""
         if not self.has_architecture:
-            return "no architecture"
+            return "exact (no architecture)" if self.exact is not None else "no architecture"
         if self.exact is not None:
             analytic = self.analytic
             return "exact ✓" if analytic is None or self.exact.total == analytic.total else "exact (corrected)"

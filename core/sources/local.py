@@ -93,7 +93,9 @@ def load_config_files(folder: Path, *, config_path: Path | None = None) -> Confi
     config_path = config_path or folder / "config.json"
     if not config_path.is_file():
         raise SourceError(f"{folder} has no config.json")
-    config = read_json(config_path, strict=True)
+    # NaN/Infinity are accepted as transformers accepts them (Nemotron-H's ``time_step_limit``);
+    # the parser range-checks every number an estimate uses, so they never reach a figure.
+    config = read_json(config_path)
     fields: dict[str, object] = {}
     for file_name, field_name in _SMALL_FILES:
         path = folder / file_name

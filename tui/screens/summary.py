@@ -75,8 +75,15 @@ class SummaryScreen(LmscopeScreen):
         params = model.params
         width = max(40, (self.size.width if self.has_class("narrow") else self.size.width // 2) - 4)
         if arch is None or params is None:
-            identity.update(facts_table("Model", [("model", model.model_id), ("source", _source_text(report.source))] + rows_of(report.source.file_facts)))
-            self.query_one("#summary-layers", Static).update(Text("No architecture: the file carries no config, so only what it describes is shown.", style="yellow"))
+            rows: list[tuple[str, Any]] = [("model", model.model_id), ("source", _source_text(report.source))]
+            if params is not None:
+                rows.append(("parameters", _params_text(model)))
+            elif report.stored is not None:
+                rows.append(("parameters", f"{exact_count(report.stored.total_params)} [stored tensors]"))
+            identity.update(facts_table("Model", rows + rows_of(report.source.file_facts)))
+            why = ("No architecture: the analytic engine cannot read this config (see the notes); the exact count and the stored tensors are shown."
+                   if report.source.files.config else "No architecture: the file carries no config, so only what it describes is shown.")
+            self.query_one("#summary-layers", Static).update(Text(why, style="yellow"))
             for name in ("arch", "tokenizer", "quant", "capabilities", "metadata"):
                 self.query_one(f"#summary-{name}", Static).update("")
             self.query_one("#summary-notes", Static).update(facts_table("Notes", [("•", n) for n in report.notes], empty="none"))

@@ -1,0 +1,65 @@
+"""The sweep's oracle: any config dict's class, built on the meta device, counted by torch.
+
+Written apart from ``lmscope.core.exact`` on purpose (tests never compare the
+engine with itself): the class comes from transformers' own auto mappings,
+the count is ``sum(p.numel() for p in model.parameters())`` (tied tensors
+once). Results are memoized per process by the canonical JSON of the config.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import warnings
+
+
+def _quiet() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+
+
+def head_class(model_type: str, arch: str | None = None):
+    """The class for ``arch`` when transformers has it, else the first head mapping that knows the type."""
+    import transformers
+    from transformers.models.auto import modeling_auto
+
+    if arch and isinstance(getattr(transformers, arch, None), type):
+        return getattr(transformers, arch)
+    for mapping in HEAD_MAPPINGS:
+        name = getattr(modeling_auto, mapping).get(model_type)
+        if name and hasattr(transformers, name):
+            return getattr(transformers, name)
+    return None
+
+
+HEAD_MAPPINGS = (
+    "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
+    "MODEL_FOR_MASKED_LM_MAPPING_NAMES",
+    "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
+    "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES",
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _meta_total(canonical: str) -> int:
+    import torch
+    from transformers import CONFIG_MAPPING
+
+    _quiet()
+    config = json.loads(canonical)
+    model_type = config["model_type"]
+    archs = config.get("architectures") or [None]
+    hf_config = CONFIG_MAPPING[model_type].from_dict({k: v for k, v in config.items() if k != "auto_map"})
+    cls = head_class(model_type, archs[0])
+    with torch.device("meta"):
+        model = cls._from_config(hf_config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def meta_total(config: dict) -> int:
+    """Unique parameters of ``config``'s class (architectures[0], else the head mapping's class)."""
+    return _meta_total(json.dumps(config, sort_keys=True, default=str))
