@@ -166,6 +166,15 @@ def compare_to_yaml(compare: CompareReport) -> str:
 # --------------------------------------------------------------------------- sections
 
 
+def _checkpoint_dtype(arch: dict, quant: dict | None) -> str:
+    """How the checkpoint stores its weights: a quantized checkpoint's torch_dtype names only the other tensors."""
+    dtype = str(arch.get("torch_dtype") or "—")
+    if not quant:
+        return dtype
+    bits = f" {quant['bits']:g}-bit" if isinstance(quant.get("bits"), (int, float)) else ""
+    return f"{quant.get('method')}{bits} weights (other tensors {dtype})"
+
+
 def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str, str]]]]:
     """(title, rows) pairs shared by the text and Markdown views."""
     params = d.get("parameters") or {}
@@ -196,7 +205,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             ("hidden size", _exact(arch.get("hidden_size"))),
             ("layers", _exact(arch.get("num_layers")) + _layer_mix(arch.get("layer_counts") or {})),
             ("attention", f"{att.get('kind')} — {att.get('num_heads')} heads, {att.get('num_kv_heads')} KV heads, head dim {att.get('head_dim')}"),
-            ("FFN width", _exact(arch.get("intermediate_size"))),
+            ("FFN width", _exact(arch.get("intermediate_size")) if arch.get("intermediate_size") else "no dense FFN layers"),
             ("vocabulary", _exact(arch.get("vocab_size"))),
             ("context", _exact(caps.get("max_context_length")) + (f" (RoPE {caps['rope_scaling']} from {caps['original_context_length']:,})" if caps.get("original_context_length") else "")),
         ]
@@ -204,7 +213,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             dims.append(("sliding window", _exact(att.get("sliding_window"))))
         moe = d.get("moe")
         if moe:
-            dims.append(("experts", f"{moe['num_experts']} routed, top-{moe['experts_per_token']}, {moe['shared_experts']} shared"))
+            dims.append(("experts", f"{moe['num_experts']} routed, top-{moe['experts_per_token']}, {moe['shared_experts']} shared, width {moe['expert_intermediate_size']:,}"))
         if detailed:
             dims.extend(
                 [
@@ -212,7 +221,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
                     ("norm", str(arch.get("norm"))),
                     ("tied embeddings", _yes(arch.get("tied_embeddings"))),
                     ("position encoding", str(att.get("position_encoding"))),
-                    ("checkpoint dtype", str(arch.get("torch_dtype") or "—")),
+                    ("checkpoint dtype", _checkpoint_dtype(arch, d.get("quantization"))),
                 ]
             )
             if att.get("rope"):
@@ -284,6 +293,9 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
         rows = [("method", str(quant.get("method"))), ("bits", str(quant.get("bits") or "—"))]
         if quant.get("group_size"):
             rows.append(("group size", str(quant["group_size"])))
+        block = (quant.get("details") or {}).get("weight_block_size")
+        if block:
+            rows.append(("block", str(block).replace("x", "×")))
         if detailed:
             rows += [(str(k), str(v)) for k, v in (quant.get("details") or {}).items()]
         sections.append(("Quantization", rows))

@@ -49,7 +49,7 @@ MODEL_TYPE_ALIASES = {"RefinedWebModel": "falcon", "RefinedWeb": "falcon"}
 # tie_word_embeddings when the config omits it: the default of transformers' config class.
 _TIE_DEFAULT_TRUE = frozenset(
     "gemma gemma2 gemma3 gemma3_text falcon mpt bloom opt gpt2 gpt_neo bert roberta distilbert t5 mt5 bart "
-    "whisper mamba falcon_mamba lfm2 cohere cohere2 starcoder2 smollm3 ernie4_5 mistral3 gpt_bigcode".split()
+    "whisper mamba falcon_mamba lfm2 cohere cohere2 starcoder2 smollm3 ernie4_5 mistral3 gpt_bigcode minicpm".split()
 )
 
 # Defaults of transformers' config classes for sub-configs that ship only a few fields
@@ -264,6 +264,10 @@ def architecture_from_config(files: ConfigFiles | dict, model_id: str | None = N
     kwargs.setdefault("objective", Objective.CAUSAL_LM)
     arch0 = archs[0] if archs else None
     kwargs.setdefault("lm_head", _class_has_head(arch0, kwargs["objective"]))
+    if builder in (_bert, _distilbert) and arch0 and arch0.endswith(("ForMaskedLM", "LMHeadModel")):
+        # the masked-LM head: a dense transform + LayerNorm before the (tied) decoder with its bias; no pooler
+        kwargs["pooler"] = False
+        kwargs["extra_dims"] = kwargs.get("extra_dims", ()) + (("mlm_transform", 1),)
     kwargs["quantization"] = _quantization(files, root)
     kwargs["torch_dtype"] = root.str("torch_dtype", "dtype") if isinstance(root.raw("torch_dtype", "dtype"), str) else None
     if kwargs["torch_dtype"] is None and "text_config" in files.config:
@@ -455,9 +459,48 @@ def _decoder(r: _Reader, model_type: str) -> dict:
     hook = _DECODER_HOOKS.get(model_type)
     if hook is not None:
         hook(r, d)
-    elif d.get("moe") is None:
-        _generic_moe(r, d)
+    else:
+        _refuse_unknown_state_space(r, model_type)
+        if d.get("moe") is None:
+            _generic_moe(r, d)
+    _mlp_layer_types(r, d)
     return _finish(d)
+
+
+_MLP_LAYER_TYPE = {"dense": FFN.DENSE, "sparse": FFN.MOE, "moe": FFN.MOE}
+
+
+def _mlp_layer_types(r: _Reader, d: dict) -> None:
+    """``mlp_layer_types`` ("dense"/"sparse" per layer), when a config spells it out, is what the class builds.
+
+    It overrides ``first_k_dense_replace`` and friends (transformers derives it from them only when absent).
+    """
+    types = r.list("mlp_layer_types")
+    if types is None or d.get("moe") is None or "_per_layer" in d:
+        return
+    n = d["num_layers"]
+    if len(types) != n or not all(isinstance(t, str) for t in types):
+        raise ConfigError(f"config.json: field '{r.where}mlp_layer_types' must hold {n} strings")
+    unknown = [t for t in types if t not in _MLP_LAYER_TYPE]
+    if unknown:
+        raise ConfigUnsupported(f"config.json: field '{r.where}mlp_layer_types' has an unknown entry {_show(unknown[0])}")
+    d["_ffns"] = [_MLP_LAYER_TYPE[t] for t in types]
+
+
+_STATE_SPACE_HINTS = ("mamba", "ssm_state", "ssm_cfg", "linear_attn", "conv_l_cache", "time_step", "rwkv")
+
+
+def _refuse_unknown_state_space(r: _Reader, model_type: str) -> None:
+    """A type without a hook whose config names state-space parts (Falcon-H1, Bamba, GraniteMoE-hybrid…).
+
+    The generic layout would drop those layers from the KV/state and FLOP figures, so the analytic
+    engine refuses the model instead of reporting a transformer it is not; the report goes on with
+    the exact count.
+    """
+    keys = [k for k in r.data if isinstance(k, str) and any(h in k.lower() for h in _STATE_SPACE_HINTS)]
+    if keys:
+        raise ConfigUnsupported(f"config.json: {model_type!r} has state-space fields ({keys[0]}, …) "
+                                "whose layers this engine does not know")
 
 
 def _generic_moe(r: _Reader, d: dict) -> None:
@@ -485,6 +528,9 @@ def _finish(d: dict) -> dict:
         d["layers"] = _layers(mixers, ffns, window)
     d["notes"] = tuple(notes)
     _check_layer_specs(d)
+    if not any(layer.ffn is FFN.DENSE for layer in d["layers"] + tuple(d.get("encoder_layers", ()))):
+        # a dense width no layer uses (Qwen3-MoE's intermediate_size) is not the model's FFN
+        d["intermediate_size"] = 0
     moe = d.get("moe")
     if moe is not None and moe.experts_per_token > moe.num_experts:
         raise ConfigError(f"config.json: {moe.experts_per_token} experts per token is more than the "
@@ -754,6 +800,9 @@ def _nemotron_h(r: _Reader, d: dict) -> None:
     d["_ffns"] = [table[ch][1] for ch in pattern]
     d["norms_per_layer"] = 1
     d["gated_ffn"] = False
+    d["tied_embeddings"] = False  # NemotronHForCausalLM ties nothing (_tied_weights_keys is empty)
+    d["attention_bias"] = False  # q/k/v/o never have a bias in NemotronHAttention
+    d["position_encoding"], d["rope"] = "none", None  # its attention layers use no positional embedding
     d["activation"] = r.str("mlp_hidden_act", default="relu2")
     d["mlp_bias"] = r.bool("mlp_bias")
     heads = r.int("mamba_num_heads", hi=MAX_HEADS)
@@ -768,7 +817,11 @@ def _nemotron_h(r: _Reader, d: dict) -> None:
         head_dim=head_dim,
         state_dtype=r.str("mamba_ssm_cache_dtype"),
     )
-    extra = [("conv_bias", int(r.bool("use_conv_bias", default=True))), ("mamba_proj_bias", int(r.bool("mamba_proj_bias")))]
+    extra = [("conv_bias", int(r.bool("use_conv_bias", default=True))), ("mamba_proj_bias", int(r.bool("mamba_proj_bias"))),
+             ("shared_expert_bias", int(d["mlp_bias"]))]
+    latent = r.opt_int("moe_latent_size", hi=MAX_HIDDEN)
+    if latent and "E" in pattern:
+        extra.append(("moe_latent_size", latent))
     if "E" in pattern:
         shared = r.opt_int("moe_shared_expert_intermediate_size", hi=MAX_INTERMEDIATE)
         d["moe"] = MoESpec(
@@ -790,6 +843,7 @@ def _chatglm(r: _Reader, d: dict) -> None:
     d["norm"] = "rmsnorm" if r.bool("rmsnorm", default=True) else "layernorm"
     d["final_norm"] = r.bool("post_layer_norm", default=True)
     d["tied_embeddings"] = False
+    d["lm_head"] = True  # modeling_chatglm.py: even ChatGLMModel holds output_layer
     d["rope"] = RopeSpec(theta=10000.0 * (r.float("rope_ratio", default=1.0) or 1.0), partial_rotary_factor=0.5)
 
 
@@ -1033,7 +1087,54 @@ def _jamba(r: _Reader, d: dict) -> None:
     d["position_encoding"], d["rope"] = "none", None
 
 
+def _qwen_v1(r: _Reader, d: dict) -> None:
+    """Qwen v1 (remote code ``QWenLMHeadModel``): ``intermediate_size`` counts both SwiGLU input
+    projections, each of which is half of it (modeling_qwen.py: ``ff_dim_in = intermediate_size // 2``);
+    ``c_attn`` always has a bias, ``c_proj`` and the MLP follow ``no_bias``."""
+    full = r.int("intermediate_size", "ffn_hidden_size", hi=MAX_INTERMEDIATE)
+    if full % 2:
+        raise ConfigError(f"config.json: field 'intermediate_size' ({full}) must be even for QWenLMHeadModel")
+    d["intermediate_size"] = full // 2
+    no_bias = r.bool("no_bias", default=True)
+    d["attention_bias"], d["attention_out_bias"], d["mlp_bias"] = True, not no_bias, not no_bias
+    d["rope"] = RopeSpec(theta=r.float("rotary_emb_base", default=10000.0, hi=1e12),
+                         partial_rotary_factor=r.float("rotary_pct", default=1.0, hi=1.0) or 1.0)
+
+
+def _phi3small(r: _Reader, d: dict) -> None:
+    """Phi-3-small (remote code): LayerNorm with bias, fused QKV and dense with biases, GeGLU ``up_proj``
+    of width 2·``ff_intermediate_size`` with bias; every other layer attends block-sparsely."""
+    d["norm"], d["norm_bias"] = "layernorm", True
+    d["attention_bias"] = d["mlp_bias"] = True
+    d["gated_ffn"], d["activation"] = True, "gegelu"
+    d["intermediate_size"] = r.int("ff_intermediate_size", hi=MAX_INTERMEDIATE)
+    d["tied_embeddings"] = r.bool("tie_word_embeddings", default=True)
+    d["rope"] = RopeSpec(theta=r.float("rope_embedding_base", default=10000.0, hi=1e12))
+    every = r.int("dense_attention_every_n_layers", default=2, hi=MAX_LAYERS)
+    d["_notes"].append(f"block-sparse attention on all but every {every}th layer (each still caches its keys and values)")
+
+
+def _per_layer_kv(r: _Reader, d: dict) -> None:
+    """DeciLM-7B (remote code ``deci``): ``num_key_value_heads_per_layer`` gives each layer its own KV heads."""
+    n = d["num_layers"]
+    per_layer = r.list("num_key_value_heads_per_layer")
+    if per_layer is None:
+        return
+    if len(per_layer) != n:
+        raise ConfigError(f"config.json: field 'num_key_value_heads_per_layer' has {len(per_layer)} entries for {n} layers")
+    kvs = [_check_int(f"num_key_value_heads_per_layer[{i}]", v, 1, MAX_HEADS) for i, v in enumerate(per_layer)]
+    if any(d["num_heads"] % kv for kv in kvs):
+        raise ConfigError("config.json: field 'num_key_value_heads_per_layer' holds a count that does not divide the heads")
+    d["num_kv_heads"] = max(kvs)
+    d["_per_layer"] = [LayerSpec(m, f, d["_window"] if m is Mixer.SLIDING else None, None, kv)
+                       for m, f, kv in zip(d["_mixers"], d["_ffns"], kvs, strict=True)]
+    d["_notes"].append("per-layer KV heads (num_key_value_heads_per_layer)")
+
+
 _DECODER_HOOKS: dict[str, Callable[[_Reader, dict], None]] = {
+    "qwen": _qwen_v1,
+    "phi3small": _phi3small,
+    "deci": _per_layer_kv,
     "qwen2": _qwen2,
     "qwen2_moe": _qwen2_moe,
     "qwen3": _qwen3,
@@ -1179,7 +1280,9 @@ def _t5(r: _Reader, model_type: str) -> dict:
         "objective": Objective.SEQ2SEQ, "hidden_size": hidden, "num_layers": n_dec, "num_heads": heads,
         "num_kv_heads": heads, "head_dim": r.int("d_kv", hi=1 << 16), "intermediate_size": ff,
         "vocab_size": r.int("vocab_size", hi=MAX_VOCAB), "activation": proj.replace("gated-", ""),
-        "gated_ffn": gated, "norm": "rmsnorm", "tied_embeddings": r.bool("tie_word_embeddings", default=True),
+        # transformers 5 ties T5's head always (``tie_word_embeddings: false`` now only stops the
+        # decoder-output scaling: configuration_t5.py), so the class never holds a separate lm_head
+        "gated_ffn": gated, "norm": "rmsnorm", "tied_embeddings": True,
         "max_position_embeddings": r.opt_int("n_positions", hi=MAX_POSITIONS), "position_encoding": "relative",
         "rope": None, "norms_per_layer": 3,
         "encoder_layers": tuple(LayerSpec(Mixer.FULL, FFN.DENSE) for _ in range(n_enc)),
@@ -1218,7 +1321,7 @@ def _bart_like(r: _Reader, model_type: str) -> dict:
             ("encoder_final_norm", 1), ("encoder_embedding_norm", 0)))
     else:
         pos = r.int("max_position_embeddings", hi=MAX_POSITIONS)
-        final = r.bool("add_final_layer_norm")
+        final = model_type == "mbart" or r.bool("add_final_layer_norm")  # mBART is pre-LN: both stacks end in a LayerNorm
         d.update(max_position_embeddings=pos, position_embeddings=pos + 2, embedding_norm=r.bool("normalize_embedding", default=True),
                  final_norm=final, extra_dims=(("encoder_heads", enc_heads), ("encoder_positions", pos + 2),
                                                ("k_proj_bias", 1), ("encoder_final_norm", int(final)),
@@ -1298,12 +1401,15 @@ def _vlm(r: _Reader, model_type: str) -> dict:
     d["notes"] = d["notes"] + d.pop("_notes_extra", ())
     if model_type in ("llava_next", "llava_onevision"):
         d["extra_dims"] = d.get("extra_dims", ()) + (("image_newline", d["hidden_size"]),)
-    # the wrapper's tie flag wins over the text config's (transformers reads the top-level one)
-    if r.raw("tie_word_embeddings") is not None:
+    # the wrapper's tie flag wins over the text config's (transformers reads the top-level one);
+    # LLaVA-style configs also tie when only the text config says so (configuration_llava.py)
+    if model_type in ("llava", "llava_onevision", "llava_next_video"):
+        d["tied_embeddings"] = r.bool("tie_word_embeddings", default=False) or d["tied_embeddings"]
+    elif model_type == "llama4":
+        pass  # Llama4ForConditionalGeneration holds a whole Llama4ForCausalLM: its text config's flag decides
+    elif r.raw("tie_word_embeddings") is not None:
         d["tied_embeddings"] = r.bool("tie_word_embeddings")
     elif model_type == "llava":
-        d["tied_embeddings"] = False
-    elif model_type == "llama4":
         d["tied_embeddings"] = False
     return d
 
@@ -1371,6 +1477,7 @@ def _quant_from_dict(q: dict) -> QuantSpec:
     bits: float | None = qr.float("bits", "w_bit", lo=0.0, hi=64.0)
     group = qr.raw("group_size", "q_group_size")
     group_size = group if isinstance(group, int) and not isinstance(group, bool) and group > 0 else None
+    block_text: str | None = None
     if method == "bitsandbytes":
         if qr.bool("load_in_4bit", "_load_in_4bit"):
             bits = 4.0
@@ -1380,8 +1487,13 @@ def _quant_from_dict(q: dict) -> QuantSpec:
     elif method in ("fp8", "fbgemm_fp8"):
         bits = 8.0
         block = q.get("weight_block_size")
-        if isinstance(block, list) and len(block) == 2 and all(isinstance(x, int) for x in block):
-            group_size = block[0] * block[1]
+        if block is not None:
+            if (not isinstance(block, list) or len(block) != 2
+                    or not all(isinstance(x, int) and not isinstance(x, bool) and 0 < x <= MAX_HIDDEN for x in block)):
+                raise ConfigError("config.json: field 'quantization_config.weight_block_size' must be two positive "
+                                  f"whole numbers, got {_show(block)}")
+            # a 128×128 block is a block, not a "group of 16,384": kept as its shape (details), never as a group size
+            block_text = f"{block[0]}x{block[1]}"
     elif method == "mxfp4":
         bits, group_size = 4.25, 32
     elif method == "compressed-tensors":
@@ -1400,4 +1512,6 @@ def _quant_from_dict(q: dict) -> QuantSpec:
         (str(k), str(v)) for k, v in q.items()
         if isinstance(v, (str, int, float, bool)) and k not in ("quant_method", "bits", "group_size", "sym")
     )[:16]
+    if block_text:
+        details = (("weight_block_size", block_text),) + details
     return QuantSpec(method=method, bits=bits, group_size=group_size, symmetric=symmetric, details=details)

@@ -174,6 +174,18 @@ def build_report(source: ModelSource, settings: Settings, *, exact: bool = True,
             f"unknown architecture {architecture.model_type!r}: analytic engine only, assuming a standard transformer layout"
         )
     chosen = exact_params or analytic
+    if analytic.method == "approximate":
+        if exact_params is not None:
+            notes.append(f"{analytic.note}: the exact (class) count is used")
+        else:
+            stored_params = _stored_breakdown(source.stored, architecture, analytic) if source.stored is not None else None
+            if stored_params is not None:
+                chosen = stored_params
+                notes.append(f"parameters are the stored tensors' count: {analytic.note} and the exact engine could "
+                             f"not build the class (the formulas give {analytic.total:,}, approximate)")
+            else:
+                notes.append(f"parameters approximate: {analytic.note} and neither the exact engine nor stored "
+                             "tensors could count them")
     if exact_params is not None and analytic is not None:
         diff = analytic.total - exact_params.total
         if diff:
@@ -299,6 +311,34 @@ def _transformers_knows(model_type: str) -> bool:
         return model_type in CONFIG_MAPPING
     except Exception:  # noqa: BLE001 - only used to word a note
         return False
+
+
+def _stored_breakdown(stored: StoredTensors, arch: Architecture, analytic: ParameterBreakdown) -> ParameterBreakdown | None:
+    """The stored tensors as a parameter breakdown (method="stored"), or None when elements are not weights.
+
+    Tied heads stored twice and MTP layers outside the class are left out,
+    like the class count; packed quantized words are not parameters one to
+    one, so such checkpoints keep the approximate analytic count.
+    """
+    packed, per_element = _packed_tensors(stored, arch)
+    if packed and per_element > 1:
+        return None
+    from lmscope.core.exact import breakdown_from_names
+
+    names = []
+    for t in stored.tensors:
+        if _is_non_param(t.name) or (arch.tied_embeddings and t.name == "lm_head.weight"):
+            continue
+        m = _LAYER_INDEX.search(t.name)
+        if arch.num_mtp_layers and m and int(m.group(1)) >= arch.num_layers:
+            continue
+        names.append((t.name, t.numel))
+    if not names:
+        return None
+    top_k = (arch.moe.experts_per_token, arch.moe.num_experts) if arch.moe is not None else (0, 0)
+    result = breakdown_from_names(names, top_k=top_k)
+    return replace(result, method="stored", matmul_per_token=analytic.matmul_per_token,
+                   note="counted from the stored tensors; FLOPs use the approximate analytic matmul count")
 
 
 def _is_non_param(name: str) -> bool:

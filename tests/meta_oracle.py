@@ -22,25 +22,35 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore")
 
 
-def head_class(model_type: str, arch: str | None = None):
-    """The class for ``arch`` when transformers has it, else the first head mapping that knows the type."""
-    import transformers
+def head_class_name(model_type: str) -> str | None:
+    """The head class's name from the first mapping that knows the type (nothing is imported)."""
     from transformers.models.auto import modeling_auto
 
-    if arch and isinstance(getattr(transformers, arch, None), type):
-        return getattr(transformers, arch)
     for mapping in HEAD_MAPPINGS:
         name = getattr(modeling_auto, mapping).get(model_type)
-        if name and hasattr(transformers, name):
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def head_class(model_type: str, arch: str | None = None):
+    """The class for ``arch`` when transformers has it, else the first head mapping's class."""
+    import transformers
+
+    for name in (arch, head_class_name(model_type)):
+        if name and isinstance(getattr(transformers, name, None), type):
             return getattr(transformers, name)
     return None
 
 
+# In order of preference: a type with several heads is swept with the most complete one
+# (BART's seq2seq class, not its decoder-only ForCausalLM; BERT's masked-LM class).
 HEAD_MAPPINGS = (
-    "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
-    "MODEL_FOR_MASKED_LM_MAPPING_NAMES",
+    "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES",
     "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
     "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES",
+    "MODEL_FOR_MASKED_LM_MAPPING_NAMES",
+    "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
 )
 
 

@@ -47,7 +47,9 @@ class LoadedModel:
 
     @property
     def analytic(self) -> ParameterBreakdown | None:
-        return self.report.parameters_analytic or self.report.parameters
+        # what the report used before the exact engine: the analytic count, or the stored tensors'
+        # when the formulas are only approximate for this type
+        return self.report.parameters or self.report.parameters_analytic
 
     @property
     def params(self) -> ParameterBreakdown | None:
@@ -82,9 +84,10 @@ class LoadedModel:
         if self.exact is not None:
             analytic = self.analytic
             return "exact ✓" if analytic is None or self.exact.total == analytic.total else "exact (corrected)"
+        method = self.analytic.method if self.analytic is not None else "analytic"
         if self.exact_state == "pending":
-            return "analytic · exact…"
-        return "analytic"
+            return f"{method} · exact…"
+        return method
 
     def with_exact(self, params: ParameterBreakdown | None, reason: str | None = None) -> LoadedModel:
         """This model with the exact engine's result (None: it could not run)."""

@@ -98,7 +98,7 @@ class SummaryScreen(LmscopeScreen):
             ("objective", arch.objective),
             ("parameters", _params_text(model)),
             ("active / token", f"{human_count(params.active_per_token)} ({exact_count(params.active_per_token)})"),
-            ("checkpoint dtype", arch.torch_dtype),
+            ("checkpoint dtype", model.checkpoint_dtype),
         ]
         if report.stored is not None:
             identity_rows.append(("stored", f"{exact_count(report.stored.total_params)} elements, {human_bytes(report.stored.total_bytes)} ({report.stored.source})"))
@@ -117,7 +117,7 @@ class SummaryScreen(LmscopeScreen):
             ("hidden size", arch.hidden_size),
             ("layers", arch.num_layers),
             ("attention", f"{arch.num_heads} heads, {arch.num_kv_heads} KV heads, head dim {arch.head_dim}"),
-            ("FFN", f"{arch.intermediate_size:,} ({'gated ' if arch.gated_ffn else ''}{arch.activation})"),
+            ("FFN", f"{arch.intermediate_size:,} ({'gated ' if arch.gated_ffn else ''}{arch.activation})" if arch.intermediate_size else "no dense FFN layers"),
             ("vocab", arch.vocab_size),
             ("context", arch.max_position_embeddings),
             ("positions", arch.position_encoding),

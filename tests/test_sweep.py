@@ -1,0 +1,50 @@
+"""Every model type transformers registers with a causal-LM, masked-LM, seq2seq or image-text-to-text
+head: the analytic engine equals the class on the meta device, or refuses ("approximate", a parse
+refusal) — never a silent mismatch.
+
+Each type is swept with its config class's defaults and seeded variations (tests/sweep_configs.py);
+the oracle is tests/meta_oracle.py (independent of lmscope.core.exact). A type declared verified
+(``VERIFIED_MODEL_TYPES``) must be compared at least once (or be a fixture checked in
+tests/test_params.py when transformers cannot build its own defaults). Coverage:
+``python tests/sweep_configs.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import oracle  # noqa: E402
+import sweep_configs  # noqa: E402
+
+from lmscope.core.params import VERIFIED_MODEL_TYPES  # noqa: E402
+
+TYPES = sweep_configs.model_types()
+FIXTURE_TYPES = {str(oracle.load_config(n).get("model_type")) for n in oracle.config_names()}
+
+
+@pytest.mark.parametrize("model_type", TYPES)
+def test_analytic_equals_class_or_refuses(model_type):
+    result = sweep_configs.sweep_type(model_type)
+    assert not result["mismatched"], f"{model_type}: analytic ≠ class for (label, analytic, class) {result['mismatched']}"
+    if model_type in VERIFIED_MODEL_TYPES:
+        assert result["matched"] or model_type in FIXTURE_TYPES, f"{model_type} is declared verified but never compared"
+        assert not any(label == "default" for label, _ in result["refused"]), result["refused"]
+
+
+def test_sweep_covers_every_head_mapping():
+    assert len(TYPES) > 300  # transformers 5.x registers ~340; a broken enumeration must not pass quietly
+    assert VERIFIED_MODEL_TYPES <= set(TYPES) | FIXTURE_TYPES | {"vit", "kimi_k2"}
+
+
+def test_unknown_types_are_refused_not_approximated_silently():
+    from lmscope.core.params import count_parameters
+    from lmscope.core.parse import architecture_from_config
+
+    config = {"model_type": "never_heard_of_it", "hidden_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}
+    params = count_parameters(architecture_from_config(config))
+    assert params.method == "approximate" and "never_heard_of_it" in params.note
