@@ -245,6 +245,10 @@ def _partial_report(
             raise parse_error
         if exact_params is not None:
             notes.append("parameters counted exactly by the model class (meta device)")
+            if source.stored is not None and source.stored.total_params != exact_params.total:
+                diff = source.stored.total_params - exact_params.total
+                notes.append(f"the files store {diff:+,} elements compared with the class count; not explained "
+                             "by the analytic engine, which cannot read this config")
         elif source.stored is not None:
             notes.append("parameters are the stored tensors' element count (no class count available)")
     else:

@@ -254,8 +254,8 @@ def test_falcon_multi_query_parallel():
     "name,method,bits,group",
     [
         ("TheBloke--Llama-2-13B-chat-GPTQ", "gptq", 4, 128),
-        ("Qwen--Qwen3-32B-FP8", "fp8", 8, 128 * 128),
-        ("deepseek-ai--DeepSeek-V3", "fp8", 8, 128 * 128),
+        ("Qwen--Qwen3-32B-FP8", "fp8", 8, None),  # 128×128 blocks: a block shape, not a group size
+        ("deepseek-ai--DeepSeek-V3", "fp8", 8, None),
         ("mlx-community--Qwen3-8B-4bit", "mlx", 4, 64),
         ("THUDM--glm-4-9b-chat", "bitsandbytes", 4, 64),
         ("nvidia--Llama-3.1-70B-Instruct-FP8", "modelopt", 8, None),
@@ -265,6 +265,20 @@ def test_falcon_multi_query_parallel():
 def test_quantization(name, method, bits, group):
     q = arch(name).quantization
     assert q is not None and q.method == method and q.bits == bits and q.group_size == group
+
+
+@pytest.mark.parametrize("name", ["Qwen--Qwen3-32B-FP8", "deepseek-ai--DeepSeek-V3"])
+def test_fp8_blocks_are_a_block_shape(name):
+    q = arch(name).quantization
+    assert dict(q.details)["weight_block_size"] == "128x128"
+
+
+@pytest.mark.parametrize("block", [[0, 128], [128], [-1, 128], [128.5, 128], "128x128", [True, 128]])
+def test_fp8_impossible_block_refused(block):
+    cfg = json.loads((CONFIGS / "deepseek-ai--DeepSeek-V3" / "config.json").read_text())
+    cfg["quantization_config"]["weight_block_size"] = block
+    with pytest.raises(ConfigError, match="weight_block_size"):
+        architecture_from_config(cfg)
 
 
 def test_gptq_from_side_file_only():
