@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "compare two or more models under the same settings"),
     "search": ("search", "search the Hugging Face Hub"),
     "weights": ("weights", "analyse a model's real weights: statistics and SVD spectra"),
+    "plan": ("plan", "will it run on these GPUs: fit, context and batch limits, speed, serving commands"),
 }
 
 
@@ -31,8 +32,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options every model-reading command shares (CONTRACT.md names)."""
     from lmscope.core.results import DTYPES
 
-    parser.add_argument("--seq-len", type=positive_int, default=4096, metavar="N", help="sequence length (default 4096)")
-    parser.add_argument("--batch", type=positive_int, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument("--seq-len", type=count_arg, default=4096, metavar="N", help="sequence length: 4096, 32k, 128k, 1M (k = 1024; default 4096)")
+    parser.add_argument("--batch", type=count_arg, default=1, metavar="N", help="batch size (default 1)")
     parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto", help="weight dtype (auto = the checkpoint's)")
     parser.add_argument("--kv-dtype", choices=DTYPES, default=None, help="KV cache dtype (default: the weight dtype; 16-bit when weights are int8/int4, and the compute dtype for quantized checkpoints with --dtype auto)")
     parser.add_argument("--offline", action="store_true", help="never touch the network (cache and built-in catalog only)")
@@ -52,6 +53,29 @@ def positive_int(text: str) -> int:
     if value < 1 or value > 1 << 40:
         raise argparse.ArgumentTypeError(f"must be between 1 and 2^40: {text}")
     return value
+
+
+def count_arg(text: str) -> int:
+    """argparse type for token counts and batch sizes: ``4096``, ``32k``, ``128k``, ``1M`` (core.units.parse_count)."""
+    from lmscope.core.errors import UsageError
+    from lmscope.core.units import parse_count
+
+    try:
+        return parse_count(text)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
+
+
+def add_scenario_options(parser: argparse.ArgumentParser) -> None:
+    """Scenario options shared by report, compare and plan (CONTRACT.md "Scenario options")."""
+    parser.add_argument("--mode", choices=("inference", "training", "lora", "qlora"), default="inference", help="what to plan for (default inference)")
+    parser.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=0, help="ZeRO stage for training modes (default 0)")
+    parser.add_argument("--optimizer", choices=("adamw", "adam8bit", "sgd", "adafactor"), default="adamw", help="optimizer for training modes (default adamw)")
+    parser.add_argument("--recompute", choices=("none", "selective", "full"), default="none", help="activation recomputation in training (default none)")
+    parser.add_argument("--lora-rank", type=positive_int, default=16, metavar="R", help="LoRA rank (default 16)")
+    parser.add_argument("--lora-targets", choices=("all", "qv"), default="all", help="LoRA on every linear layer (all) or the query and value projections (qv)")
+    parser.add_argument("--no-flash", action="store_true", help="attention without flash attention (materialised scores)")
+    parser.add_argument("--count", type=positive_int, default=1, metavar="N", help="GPUs (data-parallel ranks for ZeRO; total GPUs in plan)")
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -228,6 +228,9 @@ class Architecture:
     lm_head: bool = True  # the class has an output projection (False for *Model base classes)
     lm_head_bias: bool = False
     extra_dims: tuple[tuple[str, int], ...] = ()  # family-specific sizes, by name
+    # Trained with dropout (any dropout probability in the config > 0). Decides whether training
+    # activations hold 1-byte dropout masks; True for hand-built GPT-3-style layers (Korthikanti).
+    dropout: bool = True
 
     def dim(self, name: str, default: int = 0) -> int:
         """A family-specific size from ``extra_dims`` (``default`` when absent)."""

@@ -274,7 +274,27 @@ def architecture_from_config(files: ConfigFiles | dict, model_id: str | None = N
         text = root.sub("text_config")
         if text is not None and isinstance(text.raw("torch_dtype", "dtype"), str):
             kwargs["torch_dtype"] = text.raw("torch_dtype", "dtype")
+    kwargs["dropout"] = config_has_dropout(files.config)
     return Architecture(model_type=model_type, family=family, architecture_class=arch0, **kwargs)
+
+
+def config_has_dropout(config: dict) -> bool:
+    """True when any dropout probability in the config (or its text_config) is above 0.
+
+    Names vary by family (``attention_dropout``, ``hidden_dropout_prob``,
+    ``resid_pdrop``, ``dropout_rate``, ...); a config without any (Llama-2)
+    trains without dropout.
+    """
+    sections = [config]
+    if isinstance(config.get("text_config"), dict):
+        sections.append(config["text_config"])
+    for section in sections:
+        for key, value in section.items():
+            low = key.lower()
+            if ("dropout" in low or "pdrop" in low) and not low.startswith("classifier"):
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                    return True
+    return False
 
 
 def _model_type(root: _Reader) -> str:

@@ -37,13 +37,14 @@ class Settings:
     batch: int = 1
     dtype: str = "auto"
     kv_dtype: str | None = None
-    mode: str = "inference"  # inference | training
+    mode: str = "inference"  # inference | training | lora | qlora
     flash_attention: bool = True
     recompute: str = "none"  # none | selective | full  (training activations)
     zero_stage: int = 0  # 0..3
     num_gpus: int = 1
     optimizer: str = "adamw"  # adamw | sgd | adafactor-like choices may follow
     lora_rank: int = 16
+    lora_targets: str = "all"  # all (every linear of the layers) | qv (query and value projections)
 
 
 @dataclass(frozen=True)

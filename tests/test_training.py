@@ -74,15 +74,19 @@ def test_korthikanti_gpt3_numbers():
 def test_gqa_gated_generalization_llama3_8b():
     arch = arch_of("meta-llama--Llama-3.1-8B")
     h, q, kv, inter = 4096, 32 * 128, 8 * 128, 14336
-    attention = 2 * (h + q + kv + kv + q) + h  # QKV input, Q, K, V, o-proj input (2 bytes) + dropout mask
-    mlp = 2 * (h + 4 * inter) + h  # input, gate, up, act(gate), product (2 bytes) + dropout mask
+    # Llama-3.1-8B's config sets attention_dropout 0.0 and names no other dropout: no 1-byte masks,
+    # and the eager attention core stores only the 2-byte softmax output (Korthikanti's 5 bytes per
+    # score are softmax 2 + dropout mask 1 + dropout output 2).
+    assert arch.dropout is False
+    attention = 2 * (h + q + kv + kv + q)  # QKV input, Q, K, V, o-proj input (2 bytes)
+    mlp = 2 * (h + 4 * inter)  # input, gate, up, act(gate), product (2 bytes)
     norms = 2 * 2 * h
     per_token = attention + mlp + norms
-    assert per_token == 176_128
+    assert per_token == 176_128 - 2 * h  # the GPT-3-style count with its two 1-byte masks removed
     s = 4096
     assert layer_activation_bytes(arch, arch.layers[0], seq_len=s, recompute="selective") == s * per_token
     assert layer_activation_bytes(arch, arch.layers[0], seq_len=s, recompute="none", flash=False) == (
-        s * per_token + 5 * 32 * s * s
+        s * per_token + 2 * 32 * s * s
     )
 
 
@@ -90,7 +94,7 @@ def test_whole_model_activations_add_head_and_full_recompute_layer():
     arch = arch_of("meta-llama--Llama-3.1-8B")
     s, b, h, v = 1024, 2, 4096, 128256
     layer_sel = layer_activation_bytes(arch, arch.layers[0], seq_len=s, micro_batch=b, recompute="selective")
-    head = s * b * (h + 2 * h * 2 + 4 * v)  # embedding dropout mask, final norm + LM-head inputs, fp32 logits
+    head = s * b * (2 * h * 2 + 4 * v)  # final norm + LM-head inputs, fp32 logits (no dropout: no embedding mask)
     assert training_activation_bytes(arch, seq_len=s, micro_batch=b, recompute="selective") == 32 * layer_sel + head
     one_layer_full = layer_activation_bytes(arch, arch.layers[0], seq_len=s, micro_batch=b, recompute="none", flash=True)
     full = training_activation_bytes(arch, seq_len=s, micro_batch=b, recompute="full")
@@ -198,6 +202,7 @@ def test_lora_rank_must_be_positive():
 
 def test_seq2seq_decoder_layers_add_cross_attention():
     arch = arch_of("google-t5--t5-small")
+    assert arch.dropout is True  # dropout_rate 0.1: Korthikanti's masks apply
     h, inner, ff, s = 512, 8 * 64, 2048, 256
     attention = 2 * (h + inner + inner + inner + inner) + h  # input, Q, K, V, o-proj input + dropout mask
     mlp = 2 * (h + 2 * ff) + h  # non-gated ReLU: input, pre- and post-activation + dropout mask
@@ -209,13 +214,14 @@ def test_seq2seq_decoder_layers_add_cross_attention():
 def test_whisper_encoder_activations_use_the_fixed_1500_frames():
     """Whisper's encoder always runs over 1500 frames: its layers' stored activations do not follow seq_len."""
     arch = arch_of("openai--whisper-tiny")
+    assert arch.dropout is False  # its config sets dropout, attention_dropout and activation_dropout to 0.0
     h, ffn, enc_layers, frames = 384, 1536, 4, 1500
-    attention = 2 * (h + 4 * h) + h  # input, Q, K, V, o-proj input (fp16) + dropout mask
-    mlp = 2 * (h + 2 * ffn) + h  # non-gated GELU: input, pre- and post-activation + dropout mask
+    attention = 2 * (h + 4 * h)  # input, Q, K, V, o-proj input (fp16); no dropout mask
+    mlp = 2 * (h + 2 * ffn)  # non-gated GELU: input, pre- and post-activation; no dropout mask
     norms = 2 * 2 * h  # two LayerNorms per encoder layer
     encoder_layer = frames * (attention + mlp + norms)  # selective recomputation: no score term
     decoder_layer = layer_activation_bytes(arch, arch.layers[0], seq_len=10, recompute="selective", cross_attention=True)
     tokens, vocab = 10, 51865
-    outside = tokens * (h + 2 * h * 2 + 4 * vocab)  # embedding dropout mask, final norm + head inputs, fp32 logits
+    outside = tokens * (2 * h * 2 + 4 * vocab)  # final norm + head inputs, fp32 logits
     got = training_activation_bytes(arch, seq_len=tokens, recompute="selective", flash=True)
     assert got == len(arch.layers) * decoder_layer + enc_layers * encoder_layer + outside

@@ -14,11 +14,12 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lmscope compare` (CONTRACT.md names)."""
     from lmscope.commands.report import add_output_options
-    from lmscope.main import add_common_options
+    from lmscope.main import add_common_options, add_scenario_options
 
     parser.add_argument("models", nargs="+", metavar="MODEL", help="two or more models (Hub ids, folders, configs, .gguf, .onnx)")
     add_output_options(parser)
     add_common_options(parser)
+    add_scenario_options(parser)
     parser.add_argument("--detailed", action="store_true", help="accepted for symmetry with report")
 
 

@@ -15,11 +15,12 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lmscope report` (CONTRACT.md names)."""
-    from lmscope.main import add_common_options
+    from lmscope.main import add_common_options, add_scenario_options
 
     parser.add_argument("model", metavar="MODEL", help="Hub id (org/name[@rev]), local folder, config.json, .gguf or .onnx")
     add_output_options(parser)
     add_common_options(parser)
+    add_scenario_options(parser)
     parser.add_argument("--detailed", action="store_true", help="show every section (text format)")
 
 
@@ -39,7 +40,20 @@ def settings_from_args(args: argparse.Namespace):
     """The :class:`Settings` the common options describe."""
     from lmscope.core.results import Settings
 
-    return Settings(seq_len=args.seq_len, batch=args.batch, dtype=args.dtype, kv_dtype=args.kv_dtype)
+    return Settings(
+        seq_len=args.seq_len,
+        batch=args.batch,
+        dtype=args.dtype,
+        kv_dtype=args.kv_dtype,
+        mode=getattr(args, "mode", "inference"),
+        flash_attention=not getattr(args, "no_flash", False),
+        recompute=getattr(args, "recompute", "none"),
+        zero_stage=getattr(args, "zero", 0),
+        num_gpus=getattr(args, "count", 1),
+        optimizer=getattr(args, "optimizer", "adamw"),
+        lora_rank=getattr(args, "lora_rank", 16),
+        lora_targets=getattr(args, "lora_targets", "all"),
+    )
 
 
 def resolve_from_args(spec: str, args: argparse.Namespace):

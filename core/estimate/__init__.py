@@ -50,8 +50,10 @@ def validate_settings(settings: Settings) -> None:
         raise UsageError(f"unknown dtype {settings.dtype!r}; choose auto or one of {', '.join(DTYPES)}")
     if settings.kv_dtype is not None and settings.kv_dtype not in DTYPES:
         raise UsageError(f"unknown KV dtype {settings.kv_dtype!r}; choose one of {', '.join(DTYPES)}")
-    if settings.mode not in ("inference", "training"):
-        raise UsageError(f"unknown mode {settings.mode!r}; choose inference or training")
+    if settings.mode not in ("inference", "training", "lora", "qlora"):
+        raise UsageError(f"unknown mode {settings.mode!r}; choose inference, training, lora or qlora")
+    if settings.lora_targets not in ("all", "qv"):
+        raise UsageError(f"unknown LoRA targets {settings.lora_targets!r}; choose all or qv")
     if settings.recompute not in RECOMPUTE:
         raise UsageError(f"unknown recomputation {settings.recompute!r}; choose none, selective or full")
     if settings.zero_stage not in (0, 1, 2, 3):
@@ -105,6 +107,7 @@ def estimate(arch: Architecture, settings: Settings, params: ParameterBreakdown 
         micro_batch=b,
         recompute=settings.recompute,
         flash=settings.flash_attention,
+        targets=settings.lora_targets,
     )
 
     memory = MemoryEstimate(

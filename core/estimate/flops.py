@@ -48,7 +48,10 @@ What is reported, precisely:
   tokens); ``by_component`` names what is.
 * ``decode_per_token``: one token, batch 1, ``seq_len`` tokens cached:
   2 · matmul_per_token + 4 · min(seq_len, window) · heads · head_dim per
-  attention layer.
+  attention layer. MLA decodes with absorbed attention over the cached latent
+  (the engines whose latent cache we size): 2 · seq_len · heads ·
+  (2 · kv_lora_rank + qk_rope_head_dim) per layer, not the decompressed
+  per-head K/V products that prefill uses.
 * ``training_step`` = 3 × forward (backward ≈ 2 × forward); full
   recomputation adds one forward, selective recomputation adds the attention
   products once more (Narayanan et al. 2021; Korthikanti et al. 2022).
@@ -97,6 +100,8 @@ def flops(arch: Architecture, params: ParameterBreakdown, settings: Settings) ->
             eff = min(seq, limit) if limit else seq
             attention += copies * 2 * batch * seq * eff * width
             causal += copies * 2 * batch * _causal_pairs(layer, seq, limit) * width
+        for width, limit in _decode_attention_parts(arch, layer):
+            eff = min(seq, limit) if limit else seq
             decode_attention += copies * 2 * eff * width
         if arch.encoder_layers and layer.mixer.is_attention:  # cross-attention over the encoder output
             cross = 2 * batch * seq * enc_len * 2 * arch.num_heads * arch.head_dim
@@ -152,6 +157,29 @@ def _attention_parts(arch: Architecture, layer: LayerSpec) -> list[tuple[int, in
         limit = layer.window if layer.mixer in (Mixer.SLIDING, Mixer.CHUNKED) else None
         return [(2 * arch.num_heads * arch.head_dim, limit)]
     return []
+
+
+def _decode_attention_parts(arch: Architecture, layer: LayerSpec) -> list[tuple[int, int | None]]:
+    """(width, context limit) of each attention product in one decode step; width = QKᵀ + AV over heads.
+
+    The same as :func:`_attention_parts` except for MLA: the serving engines
+    whose cache we size (the compressed latent, vLLM/SGLang) decode with
+    absorbed attention — W_UK folded into the query and W_UV applied after —
+    so every head scores against the cached latent (kv_lora_rank +
+    qk_rope_head_dim per token) and reads kv_lora_rank values per token:
+    width = heads · (2 · kv_lora_rank + qk_rope_head_dim). The absorbed
+    projections cost the same per new token as kv_b_proj (they are its two
+    halves), so the matmul part is unchanged. DeepSeek-V3.2 keeps its indexer
+    over every cached token and the main product over its top-k.
+    """
+    if layer.mixer is Mixer.MLA and arch.mla is not None:
+        m = arch.mla
+        main = arch.num_heads * (2 * m.kv_lora_rank + m.qk_rope_head_dim)
+        idx_heads = arch.dim("index_n_heads")
+        if not idx_heads:
+            return [(main, None)]
+        return [(main, arch.dim("index_topk") or None), (idx_heads * (arch.dim("index_head_dim") + 1), None)]
+    return _attention_parts(arch, layer)
 
 
 def _causal_pairs(layer: LayerSpec, seq: int, limit: int | None = None) -> int:

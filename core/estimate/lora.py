@@ -56,11 +56,27 @@ class LoraEstimate:
     activation_bytes: int
 
 
-def lora_trainable_parameters(arch: Architecture, rank: int) -> int:
-    """``Σ r · (d_in + d_out)`` over the default target matrices."""
+LORA_TARGETS = ("all", "qv")
+# The query and value projections (the LoRA paper's W_q, W_v); MLA's q (or its low-rank pair) and kv_b_proj,
+# which produces the values; seq2seq cross-attention's q and v.
+_QV = frozenset({"q_proj", "v_proj", "q_a_proj", "q_b_proj", "kv_b_proj", "cross.q_proj", "cross.v_proj"})
+
+
+def lora_matrices(arch: Architecture, targets: str = "all") -> tuple:
+    """The matrices LoRA adapts: every linear of the layers ("all", PEFT's all-linear) or "qv" (Hu et al. 2021)."""
+    if targets not in LORA_TARGETS:
+        raise ConfigError(f"unknown LoRA targets {targets!r}; choose all or qv")
+    mats = linear_matrices(arch)
+    if targets == "all":
+        return mats
+    return tuple(m for m in mats if m.name.removeprefix("encoder.") in _QV)
+
+
+def lora_trainable_parameters(arch: Architecture, rank: int, targets: str = "all") -> int:
+    """``Σ r · (d_in + d_out)`` over the target matrices."""
     if rank < 1:
         raise ConfigError(f"LoRA rank must be at least 1, not {rank}")
-    return sum(rank * (m.d_in + m.d_out) * m.count for m in linear_matrices(arch))
+    return sum(rank * (m.d_in + m.d_out) * m.count for m in lora_matrices(arch, targets))
 
 
 def lora_estimate(
@@ -72,17 +88,23 @@ def lora_estimate(
     micro_batch: int = 1,
     recompute: str = "none",
     flash: bool = True,
+    targets: str = "all",
 ) -> LoraEstimate:
-    """LoRA/QLoRA memory at ``rank`` for one micro-batch of ``seq_len`` tokens (module docstring)."""
-    mats = linear_matrices(arch)
-    trainable = lora_trainable_parameters(arch, rank)
+    """LoRA/QLoRA memory at ``rank`` for one micro-batch of ``seq_len`` tokens (module docstring).
+
+    ``targets`` picks the adapted matrices; QLoRA quantizes every linear of the
+    layers to NF4 whatever the targets (bitsandbytes replaces all of them).
+    """
+    quant = linear_matrices(arch)
+    mats = lora_matrices(arch, targets)
+    trainable = lora_trainable_parameters(arch, rank, targets)
     adapted = sum(m.count for m in mats)
     target_weights = linear_parameters(arch)
     if target_weights > total_parameters:  # never quantize more than the model holds
         target_weights = 0
-        mats = ()
+        quant = mats = ()
     base16 = 2 * total_parameters
-    base_nf4 = sum(nf4_bytes(m.d_in * m.d_out) * m.count for m in mats) + 2 * (total_parameters - target_weights)
+    base_nf4 = sum(nf4_bytes(m.d_in * m.d_out) * m.count for m in quant) + 2 * (total_parameters - target_weights)
     adapters = ADAPTER_BYTES_PER_PARAM * trainable
     act = training_activation_bytes(arch, seq_len=seq_len, micro_batch=micro_batch, recompute=recompute, flash=flash)
     # x·A of each adapter a token passes through (a routed expert's only for its top-k tokens)

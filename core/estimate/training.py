@@ -56,6 +56,12 @@ Outside the layers: embedding dropout mask 1h, final norm input 2h, LM-head
 input 2h and fp32 logits 4·V per token for the loss. Full recomputation also
 needs one layer's full activations live while it is recomputed; we add that.
 fp32 training doubles every 2-byte term.
+
+Dropout masks (the 1-byte terms, and the attention core's mask and dropped-out
+copy, 3 of its 5 bytes per score) exist only when the model trains with
+dropout (``Architecture.dropout``, from the config's dropout probabilities).
+Llama, Mistral, Qwen and most modern configs set them all to 0: their layers
+store no masks (Korthikanti's formula assumes GPT-3's dropout).
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ OPTIMIZER_STATE_BYTES: dict[str, int] = {
     "adam": 12,
     "adamw-8bit": 6,
     "adam-8bit": 6,
+    "adam8bit": 6,
     "sgd": 8,
     "adafactor": 4,
 }
@@ -238,6 +245,8 @@ def layer_activation_bytes(
     if cross_attention:  # a seq2seq decoder layer's second attention block (encoder length = s)
         c_two, c_one = _attention_terms(arch, LayerSpec(Mixer.FULL, FFN.NONE, num_kv_heads=arch.num_heads))
         two, one, cores = two + c_two, one + c_one, cores + 1
+    if not arch.dropout:
+        one = 0  # no dropout: no 1-byte masks (Llama-family configs set every dropout to 0)
     per_token = two * bytes_per_value + one + 4 * f_fp32
     total = s * b * per_token
     if cores and recompute == "none":
@@ -246,7 +255,9 @@ def layer_activation_bytes(
         if flash:
             total += cores * 4 * nh * s * b  # fp32 log-sum-exp per head and query
         else:
-            total += cores * (2 * bytes_per_value + 1) * nh * s * ctx * b  # softmax out, dropout mask, dropout out
+            # softmax output, and with dropout its 1-byte mask and the dropped-out copy
+            per_score = (2 * bytes_per_value + 1) if arch.dropout else bytes_per_value
+            total += cores * per_score * nh * s * ctx * b
     return total
 
 
@@ -271,7 +282,8 @@ def training_activation_bytes(
         )
     t, h = seq_len * micro_batch, arch.hidden_size
     logits = 4 * arch.vocab_size if arch.lm_head else 0  # fp32 logits for the loss (none without an LM head)
-    total += t * (h + 2 * h * bpv + logits)  # embedding dropout mask, final norm + LM-head inputs, logits
+    emb_mask = h if arch.dropout else 0  # embedding dropout mask
+    total += t * (emb_mask + 2 * h * bpv + logits)  # final norm + LM-head inputs, logits
     return total
 
 
@@ -296,3 +308,64 @@ def training_memory(
     w, g, o = model_state_bytes(parameters, zero_stage=zero_stage, num_gpus=num_gpus, optimizer=optimizer, fp32=fp32)
     act = training_activation_bytes(arch, seq_len=seq_len, micro_batch=micro_batch, recompute=recompute, flash=flash, fp32=fp32)
     return TrainingMemory(w, g, o, act)
+
+
+# --------------------------------------------------------------------------- DeepSpeed's own estimators
+
+# optimizer -> bytes per parameter of optimizer state beyond the fp32 master copy
+_STATE_BEYOND_MASTER = {"adamw": 8, "adam": 8, "adam8bit": 2, "adamw-8bit": 2, "adam-8bit": 2, "sgd": 4, "adafactor": 0}
+
+
+def largest_module_parameters(arch: Architecture) -> int:
+    """Parameters of the largest single module (its own, not its children's), as DeepSpeed measures it.
+
+    ``estimate_zero3_model_states_mem_needs_all_live`` takes
+    ``max(sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules())``:
+    the embedding or LM head of dense models (131,072,000 for Llama-2-7B), and
+    for MoE models in transformers ≥ 5 the fused experts module of one layer
+    (``num_experts`` × its gate/up/down matrices; 1,409,286,144 for Mixtral-8x7B).
+    """
+    from lmscope.core.estimate.shapes import layer_matrices
+
+    best = arch.vocab_size * arch.hidden_size
+    for layer, _ in layer_groups(arch):
+        experts = 0
+        for m in layer_matrices(arch, layer):
+            if m.group == "experts":
+                experts += m.d_in * m.d_out * m.count
+            else:
+                best = max(best, m.d_in * m.d_out)
+        best = max(best, experts)
+    return best
+
+
+def deepspeed_model_states(
+    parameters: int, largest_layer: int, *, zero_stage: int, num_gpus: int, optimizer: str = "adamw"
+) -> tuple[int, int, int]:
+    """(weights, gradients, optimizer) bytes per GPU as DeepSpeed allocates them, without offload.
+
+    DeepSpeed's ``estimate_zero2_model_states_mem_needs`` (stage_1_and_2.py)
+    returns ``2Ψ + int(18Ψ/N)``: 16-bit parameters, plus per data-parallel
+    partition 16-bit gradients 2, fp32 gradients 4, fp32 parameters 4 and
+    Adam's momentum and variance 8. ``estimate_zero3_model_states_mem_needs``
+    (stage3.py) returns ``4·largest_layer + int(18Ψ/N)`` (gathered-parameter
+    buffers for the largest module). We follow them and extend by the same
+    bookkeeping to stage 1 (16-bit gradients not partitioned: ``4Ψ + 16Ψ/N``)
+    and stage 0 (DeepSpeed's bf16 optimizer also keeps fp32 gradients:
+    ``20Ψ``), and to other optimizers by replacing Adam's 8 bytes of states
+    (8-bit Adam 2, SGD momentum 4, Adafactor ≈ 0: factored second moments).
+    The paper's figure (Rajbhandari et al. 2020, 16 B/param) is
+    :func:`model_state_bytes`.
+    """
+    _check(zero_stage, num_gpus, optimizer if optimizer in OPTIMIZER_STATE_BYTES else "adamw", "none")
+    if optimizer not in _STATE_BEYOND_MASTER:
+        raise ConfigError(f"unknown optimizer {optimizer!r}")
+    p, n = parameters, num_gpus
+    states = (4 + _STATE_BEYOND_MASTER[optimizer]) * p  # fp32 master + optimizer states
+    if zero_stage == 0:
+        return 2 * p, 6 * p, states
+    if zero_stage == 1:
+        return 2 * p, 2 * p + 4 * p // n, states // n
+    if zero_stage == 2:
+        return 2 * p, 6 * p // n, states // n
+    return 2 * p // n + 4 * largest_layer, 4 * p // n, states // n

@@ -1,0 +1,94 @@
+"""What a plan is asked: the scenario (model settings) and the deployment (GPUs, parallelism).
+
+Kept apart from :class:`lmscope.core.results.Settings` because a plan has
+knobs an estimate has not (tensor/pipeline/expert parallelism, LoRA targets,
+an efficiency factor), while reusing its names where they overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lmscope.core.errors import UsageError
+from lmscope.core.results import DTYPES
+
+MODES = ("inference", "training", "lora", "qlora")
+OPTIMIZERS = ("adamw", "adam8bit", "sgd", "adafactor")
+RECOMPUTE = ("none", "selective", "full")
+LORA_TARGETS = ("all", "qv")
+MAX_SIZE = 1 << 40
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A deployment question. ``count`` GPUs of one kind; ``tp × pp`` must not exceed it.
+
+    ``count`` is also the data-parallel width of ZeRO in training modes.
+    ``efficiency`` (0 < e ≤ 1) scales the roofline's peak figures when given
+    (shown beside the pure bound, never hidden in it).
+    ``gpu_memory_utilization``: vLLM's fraction of total memory for the
+    serving view (default 0.9, vLLM's default).
+    """
+
+    seq_len: int = 4096
+    batch: int = 1
+    dtype: str = "auto"
+    kv_dtype: str | None = None
+    mode: str = "inference"
+    count: int = 1
+    tp: int | None = None  # None: count // pp for inference, 1 for training
+    pp: int = 1
+    ep: int = 1
+    zero: int = 0
+    optimizer: str = "adamw"
+    recompute: str = "none"
+    lora_rank: int = 16
+    lora_targets: str = "all"
+    flash: bool = True
+    efficiency: float | None = None
+    gpu_memory_utilization: float = 0.9
+
+    @property
+    def tensor_parallel(self) -> int:
+        if self.tp is not None:
+            return self.tp
+        return max(1, self.count // self.pp) if self.mode == "inference" else 1
+
+    @property
+    def training(self) -> bool:
+        return self.mode != "inference"
+
+
+def validate_request(req: PlanRequest) -> None:
+    """Raise :class:`UsageError` (one line) for a request no plan can be made for."""
+    for name in ("seq_len", "batch", "count", "pp", "ep", "lora_rank"):
+        value = getattr(req, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE:
+            raise UsageError(f"{name.replace('_', '-')} must be a whole number between 1 and 2^40, not {value!r}")
+    if req.tp is not None and (not isinstance(req.tp, int) or not 1 <= req.tp <= MAX_SIZE):
+        raise UsageError(f"tp must be a whole number of at least 1, not {req.tp!r}")
+    if req.dtype != "auto" and req.dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {req.dtype!r}; choose auto or one of {', '.join(DTYPES)}")
+    if req.kv_dtype is not None and req.kv_dtype not in DTYPES:
+        raise UsageError(f"unknown KV dtype {req.kv_dtype!r}; choose one of {', '.join(DTYPES)}")
+    if req.mode not in MODES:
+        raise UsageError(f"unknown mode {req.mode!r}; choose one of {', '.join(MODES)}")
+    if req.zero not in (0, 1, 2, 3):
+        raise UsageError(f"ZeRO stage must be 0, 1, 2 or 3, not {req.zero!r}")
+    if req.optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {req.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if req.recompute not in RECOMPUTE:
+        raise UsageError(f"unknown recomputation {req.recompute!r}; choose none, selective or full")
+    if req.lora_targets not in LORA_TARGETS:
+        raise UsageError(f"unknown LoRA targets {req.lora_targets!r}; choose all or qv")
+    if req.efficiency is not None and not 0 < req.efficiency <= 1:
+        raise UsageError(f"efficiency must be in (0, 1], not {req.efficiency!r}")
+    if not 0 < req.gpu_memory_utilization <= 1:
+        raise UsageError(f"gpu-memory-utilization must be in (0, 1], not {req.gpu_memory_utilization!r}")
+    tp = req.tensor_parallel
+    if req.training and (tp > 1 or req.pp > 1 or req.ep > 1):
+        raise UsageError("training plans use data parallelism with ZeRO over --count GPUs; --tp/--pp/--ep apply to inference")
+    if tp * req.pp > req.count:
+        raise UsageError(f"--tp {tp} x --pp {req.pp} needs {tp * req.pp} GPUs but --count is {req.count}")
+    if req.ep > req.count:
+        raise UsageError(f"--ep {req.ep} is more than --count {req.count} GPUs")
