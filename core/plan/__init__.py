@@ -182,9 +182,10 @@ def make_plan(
             assumptions.append("no roofline: the card's memory bandwidth is unknown (give --gpu-bandwidth)")
         elif not roof.peak_flops:
             assumptions.append("no FLOP/s for this card (give --gpu-flops): times are the bandwidth bound only")
-        serve = serving(facts, req, hw)
+        serve = serving(facts, req, hw) if not (hw.unified or hw.cpu) else None  # vLLM's accounting is for CUDA/ROCm
         if fits:
-            util = max(req.gpu_memory_utilization, math.ceil(serve.utilization_needed * 100) / 100)
+            needed = serve.utilization_needed if serve else 0.0
+            util = max(req.gpu_memory_utilization, math.ceil(needed * 100) / 100)
             from lmscope.core.plan.commands import serve_commands
 
             commands = serve_commands(model_id or "MODEL", facts, req, hw, utilization=min(util, 1.0), is_gguf=is_gguf)

@@ -67,7 +67,7 @@ def plan_lines(d: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         if e:
             rr.append((f"at {e['efficiency']:.0%} efficiency",
                        f"prefill {_seconds(e['prefill_seconds'])}, decode {e['decode_tokens_per_s']:,.1f} tokens/s"))
-        sections.append(("roofline (pure bound)", rr))
+        sections.append(("roofline (pure bound)" if d["fits"] else "roofline (pure bound, were it to fit)", rr))
     sv = d.get("serving")
     if sv:
         conc = sv["max_concurrency"]
