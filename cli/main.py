@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from lmscope import __version__
 
+MAX_ERROR_CHARS = 600  # an error line never grows with what the user typed or a file holds
+
 # name -> (module under lmscope.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "analyse one model (parameters, memory, KV cache, FLOPs)"),
@@ -46,12 +48,16 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def positive_int(text: str) -> int:
     """argparse type for counts: a whole number from 1 to 2^40 (shared by every command)."""
+    from lmscope.core.redact import shown
+
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 64 else None
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        value = None
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{shown(text, 40)}'") from None
     if value < 1 or value > 1 << 40:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 2^40: {text}")
+        raise argparse.ArgumentTypeError(f"must be between 1 and 2^40: {shown(text, 40)}")
     return value
 
 
@@ -78,8 +84,21 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=positive_int, default=1, metavar="N", help="GPUs (data-parallel ranks for ZeRO; total GPUs in plan)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors kept to a bounded, token-free line (it quotes invalid values)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        import re
+
+        from lmscope.core.redact import shown
+
+        message = re.sub(r"'([^']{61,})'", lambda m: "'" + shown(m.group(1), 60) + "'", message)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {shown(message, MAX_ERROR_CHARS)}\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lmscope",
         description="Everything worth knowing about a language model before you download, serve or fine-tune it.",
         epilog="Run `lmscope` alone for the TUI on a built-in model, `lmscope MODEL [MODEL2]` to open (and compare) models.",
@@ -95,7 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _build_tui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmscope", description="Open the lmscope TUI.")
+    parser = _Parser(prog="lmscope", description="Open the lmscope TUI.")
     parser.add_argument("models", nargs="*", metavar="MODEL", help="model(s) to open; two or more open the comparison")
     parser.add_argument("--offline", action="store_true", help="never touch the network")
     parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
@@ -121,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(run_tui(args) or 0)
     except LmscopeError as err:
-        from lmscope.core.redact import redact
+        from lmscope.core.redact import shown
 
-        print(f"lmscope: error: {redact(str(err))}", file=sys.stderr)
+        # shown(): token-free, one line, bounded — whatever a message ended up quoting
+        print(f"lmscope: error: {shown(err, MAX_ERROR_CHARS)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("lmscope: interrupted", file=sys.stderr)
@@ -140,5 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(redact(traceback.format_exc()), file=sys.stderr, end="")
             return 1
 
-        print(f"lmscope: internal error: {redact(type(err).__name__ + ': ' + str(err))} (run with --verbose for details)", file=sys.stderr)
+        from lmscope.core.redact import shown
+
+        text = shown(type(err).__name__ + ": " + str(err), MAX_ERROR_CHARS)
+        print(f"lmscope: internal error: {text} (run with --verbose for details)", file=sys.stderr)
         return 1

@@ -4,16 +4,20 @@ Loading a ``tokenizers`` object (or worse, a SentencePiece model) to learn
 the vocabulary size and whether a chat template exists is slow and pulls in
 native code; the answers are all in ``tokenizer.json`` and
 ``tokenizer_config.json``. Both are read as JSON, ``tokenizer.json`` with a
-size cap because it is the one big file among the small ones.
+size cap because it is the one big file among the small ones, and with its
+structure measured first (:mod:`lmscope.core.sources.bounded_json`): one whose
+parse would build more than the memory budget (a hostile ``[{},{},...]``) is
+skipped with a note, like an unreadable one — the report does not need it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmscope.core.architecture import ConfigFiles
+from lmscope.core.errors import LmscopeError
+from lmscope.core.sources.bounded_json import load_bounded
 
 MAX_TOKENIZER_JSON_BYTES = 128 * 1024 * 1024
 # transformers writes VERY_LARGE_INTEGER (1e30) when a tokenizer has no real limit
@@ -91,9 +95,18 @@ def _read_tokenizer_json(path: str, notes: list[str]) -> dict | None:
         if size > MAX_TOKENIZER_JSON_BYTES:
             notes.append(f"tokenizer.json is {size:,} bytes; not read")
             return None
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        notes.append("tokenizer.json could not be read as JSON")
+        with p.open("rb") as handle:
+            raw = handle.read(MAX_TOKENIZER_JSON_BYTES + 1)
+    except OSError:
+        notes.append("tokenizer.json could not be read")
+        return None
+    if len(raw) > MAX_TOKENIZER_JSON_BYTES:
+        notes.append("tokenizer.json is larger than lmscope reads; not read")
+        return None
+    try:
+        data = load_bounded(raw, name="tokenizer.json")
+    except LmscopeError as err:
+        notes.append(f"{err}; tokenizer facts come from tokenizer_config.json only")
         return None
     return data if isinstance(data, dict) else None
 

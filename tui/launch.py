@@ -16,6 +16,9 @@ def build_app(args: argparse.Namespace):
 
     token = getattr(args, "token", None)
     register_secret(token)
+    from lmscope.core.hub.token import check_token
+
+    check_token(token, "--token")  # before the app starts: the refusal is one line on stderr
     return LmscopeApp(list(getattr(args, "models", []) or []), offline=bool(getattr(args, "offline", False)), token=token)
 
 

@@ -58,10 +58,12 @@ def settings_from_args(args: argparse.Namespace):
 
 def resolve_from_args(spec: str, args: argparse.Namespace):
     """Resolve one model specifier with the common options (offline, token, revision)."""
+    from lmscope.core.hub.token import check_token
     from lmscope.core.redact import register_secret
     from lmscope.core.sources.resolve import resolve
 
     register_secret(args.token)
+    check_token(args.token, "--token")
     return resolve(spec, offline=args.offline, token=args.token, revision=args.revision)
 
 

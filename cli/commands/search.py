@@ -84,9 +84,12 @@ def run(args: argparse.Namespace) -> int:
     """Search and print (or write) the results; 0 on success, also when nothing matches."""
     from lmscope.core.hub.client import HubUnreachableError, env_offline
     from lmscope.core.hub.search import search_models, search_offline
-    from lmscope.core.redact import redact, register_secret
+    from lmscope.core.redact import redact, register_secret, shown
 
     register_secret(args.token)
+    from lmscope.core.hub.token import check_token
+
+    check_token(args.token, "--token")
     offline = args.offline or env_offline()
     if args.verbose and not args.quiet and not offline:
         from lmscope.core.hub.token import token_source
@@ -105,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
     if offline:
         results = search_offline(args.query, limit=args.limit, author=args.author)
         source = "offline"
-        title = f"offline: {len(results)} match(es) for {args.query!r}"
+        title = f"offline: {len(results)} match(es) for '{shown(args.query, 80)}'"
     else:
         source = "hub"
-        title = f"{len(results)} model(s) on the Hub for {args.query!r}"
+        title = f"{len(results)} model(s) on the Hub for '{shown(args.query, 80)}'"
     if args.format == "json":
         doc = {
             "schema_version": SCHEMA_VERSION,

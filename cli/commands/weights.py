@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _kinds(values: list[str]) -> tuple[str, ...]:
     from lmscope.core.errors import UsageError
+    from lmscope.core.redact import shown
     from lmscope.core.weights.classify import KINDS
 
     known = set(KINDS) | set(KINDS.values())
@@ -54,7 +55,7 @@ def _kinds(values: list[str]) -> tuple[str, ...]:
             if not k:
                 continue
             if k not in known:
-                raise UsageError(f"unknown --kind {k!r}; choose from {', '.join(sorted(known))}")
+                raise UsageError(f"unknown --kind '{shown(k, 40)}'; choose from {', '.join(sorted(known))}")
             out.append(k)
     return tuple(out)
 
@@ -88,11 +89,13 @@ def _resolve(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Analyse, render, write; 0 on success (a cancelled run by Ctrl-C exits 130)."""
     from lmscope.core.errors import LmscopeError, SourceError
-    from lmscope.core.redact import register_secret
+    from lmscope.core.hub.token import check_token
+    from lmscope.core.redact import register_secret, shown
     from lmscope.core.weights import WeightsOptions, analyze_weights
     from lmscope.core.weights import report
 
     register_secret(args.token)
+    check_token(args.token, "--token")
     cancel = threading.Event()
     options = WeightsOptions(
         tensors=tuple(args.tensors),
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     if summary is not None and summary.tensors_total == 0:
         if args.tensors or args.kind:
             raise LmscopeError("no tensors matched the filters")
-        raise LmscopeError(f"{args.model}: holds no tensors")
+        raise LmscopeError(f"{shown(args.model)}: holds no tensors")
     if args.format == "json":
         text = report.to_json(results, summary, singular_values=args.singular_values)
     elif args.format == "csv":
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             report.write_output(args.output, text)
         except OSError as err:
-            raise SourceError(f"cannot write {args.output}: {err.strerror or err}") from None
+            raise SourceError(f"cannot write {shown(args.output)}: {err.strerror or shown(err)}") from None
         if not args.quiet:
             print(f"wrote {args.output}", file=sys.stderr)
     else:

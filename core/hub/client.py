@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lmscope.core.errors import FileFormatError, HubError, LmscopeError
-from lmscope.core.redact import redact
+from lmscope.core.redact import redact, shown
 
 T = TypeVar("T")
 
@@ -318,7 +318,7 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return shown(text[0], 200) if text else type(exc).__name__
 
 
 def to_hub_error(
@@ -352,9 +352,10 @@ def to_hub_error(
         hint = "check the id, or your token cannot see it" if token else f"if it is private, {TOKEN_HELP}"
         msg, cls = f"{repo} was not found on the Hub or is private ({hint})", HubNotFoundError
     elif kind == "revision":
-        msg, cls = f"revision {revision or '?'} was not found in {repo}", HubNotFoundError
+        msg, cls = f"revision {shown(revision or '?', 60)} was not found in {repo}", HubNotFoundError
     elif kind == "entry":
-        msg, cls = f"{filename or 'the file'} was not found in {repo}" + (f" at {revision}" if revision else ""), HubNotFoundError
+        msg = f"{shown(filename or 'the file')} was not found in {repo}" + (f" at {shown(revision, 60)}" if revision else "")
+        cls = HubNotFoundError
     elif kind == "offline":
         msg = f"offline mode (--offline or HF_HUB_OFFLINE=1): {what} is not in the local cache"
         cls = HubUnreachableError

@@ -16,7 +16,6 @@ goes to the cache directly and says so.
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from lmscope.core.hub.info import model_metadata
 from lmscope.core.hub.token import resolve_token
 from lmscope.core.redact import redact
 from lmscope.core.sources.base import HubMetadata, ModelSource
+from lmscope.core.sources.bounded_json import MAX_INDEX_MEMORY, MAX_JSON_MEMORY, load_bounded
 
 CONFIG = "config.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -89,14 +89,10 @@ def load_json_file(path: str, *, name: str, repo_id: str, cap: int | None = None
             raw = fh.read(cap + 1)
     except OSError as exc:
         raise ConfigError(redact(f"cannot read {name} of {repo_id}: {exc.strerror or exc}")) from exc
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name} of {repo_id} is not UTF-8 text") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{name} of {repo_id} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
-    except RecursionError as exc:
-        raise ConfigError(f"{name} of {repo_id} is nested too deeply to be a config") from exc
+    if len(raw) > cap:
+        raise ConfigError(f"{name} of {repo_id} is more than the {cap:,} bytes lmscope reads")
+    budget = MAX_INDEX_MEMORY if name.endswith(".index.json") else MAX_JSON_MEMORY
+    data = load_bounded(raw, name=f"{name} of {repo_id}", budget=budget)  # structure measured first: no memory bombs
     if not isinstance(data, dict):
         raise ConfigError(f"{name} of {repo_id} is not a JSON object (found {type(data).__name__})")
     return data

@@ -15,6 +15,7 @@ from lmscope.core.errors import HubError, UsageError
 from lmscope.core.hub.client import call, hf, hub_settings, token_arg
 from lmscope.core.hub.info import iso_time, license_of
 from lmscope.core.hub.token import resolve_token
+from lmscope.core.redact import shown
 
 SORTS = {"downloads": "downloads", "likes": "likes", "modified": "lastModified"}
 DEFAULT_FILTER = "text-generation"
@@ -80,7 +81,7 @@ def result_from_info(info: object) -> SearchResult:
 
 def _check(sort: str, limit: int) -> None:
     if sort not in SORTS:
-        raise UsageError(f"--sort must be one of {', '.join(SORTS)} (got {sort!r})")
+        raise UsageError(f"--sort must be one of {', '.join(SORTS)} (got '{shown(sort, 40)}')")
     if not 1 <= int(limit) <= MAX_LIMIT:
         raise UsageError(f"--limit must be between 1 and {MAX_LIMIT} (got {limit})")
 
@@ -117,7 +118,7 @@ def search_models(
         params["filter"] = [tag]
     infos = call(
         lambda: _list_models_page(settings.endpoint, params, token, settings.timeout),
-        what=f"the search for {query!r}",
+        what=f"the search for '{shown(query, 80)}'",
         settings=settings,
         token=token,
     )

@@ -2,26 +2,31 @@
 
 One reader for every folder-shaped source (a local checkout, an HF cache
 snapshot, a built-in catalog entry), so a file is read the same way
-wherever it comes from. Every file is size-capped before it is read and
-every JSON error becomes a one-line :class:`ConfigError` naming the file.
+wherever it comes from. Every file is size-capped before it is read, its
+structure is measured before it is parsed (:mod:`.bounded_json`: a file of a
+million empty lists is refused, not parsed into gigabytes), and every JSON
+error becomes a one-line :class:`ConfigError` naming the file.
 Safetensors headers beside the config are read (headers only) so the report
 can compare what the files store with what the class holds.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from lmscope.core.architecture import ConfigFiles
 from lmscope.core.errors import ConfigError, SourceError
+from lmscope.core.redact import shown
 from lmscope.core.sources.base import ModelSource, StoredTensors
+from lmscope.core.sources.bounded_json import MAX_INDEX_MEMORY, MAX_JSON_MEMORY, load_bounded
 from lmscope.core.sources.safetensors_header import read_safetensors_files
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 MAX_TEMPLATE_BYTES = 4 * 1024 * 1024
+MAX_INDEX_ENTRIES = 1_000_000  # tensors one index may name (DeepSeek-V3 names ~92,000)
+MAX_SHARDS = 100_000
 
 # file name -> ConfigFiles field (the first present wins for quantize_config)
 _SMALL_FILES = (
@@ -38,31 +43,24 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_json(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES, strict: bool = False) -> dict:
+def read_json(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES, strict: bool = False, budget: int = MAX_JSON_MEMORY) -> dict:
     """A JSON object read from ``path`` with a size cap; one-line errors.
 
     ``strict`` rejects NaN/Infinity (not JSON, and poison for every
     estimate) — used for config.json.
     """
+    name = shown(path.name)
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise ConfigError(f"{path.name} is {size:,} bytes, more than the {max_bytes // (1024 * 1024)} MB allowed for it")
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path.name} is not UTF-8 text") from None
+            raise ConfigError(f"{name} is {size:,} bytes, more than the {max_bytes // (1024 * 1024)} MB allowed for it")
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)  # the file may have grown since stat
     except OSError as err:
-        raise SourceError(f"cannot read {path}: {err.strerror or err}") from None
-    try:
-        if strict:
-            data = json.loads(text, parse_constant=_reject_constant)
-        else:
-            data = json.loads(text)
-    except ValueError as err:  # JSONDecodeError is a ValueError
-        first = str(err).splitlines()[0] if str(err) else "invalid JSON"
-        raise ConfigError(f"{path.name} is not valid JSON: {first}") from None
-    except RecursionError:
-        raise ConfigError(f"{path.name} is nested too deeply") from None
+        raise SourceError(f"cannot read {shown(path)}: {err.strerror or shown(err)}") from None
+    if len(raw) > max_bytes:
+        raise ConfigError(f"{name} is more than the {max_bytes // (1024 * 1024)} MB allowed for it")
+    data = load_bounded(raw, name=name, parse_constant=_reject_constant if strict else None, budget=budget)
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name} does not hold a JSON object")
     if strict:
@@ -101,8 +99,10 @@ def load_config_files(folder: Path, *, config_path: Path | None = None) -> Confi
         path = folder / file_name
         if field_name in fields or not path.is_file():
             continue
-        limit = MAX_INDEX_BYTES if field_name == "safetensors_index" else MAX_CONFIG_BYTES
-        fields[field_name] = read_json(path, max_bytes=limit)
+        if field_name == "safetensors_index":
+            fields[field_name] = read_json(path, max_bytes=MAX_INDEX_BYTES, budget=MAX_INDEX_MEMORY)
+        else:
+            fields[field_name] = read_json(path)
     tokenizer_json = folder / "tokenizer.json"
     extra: dict[str, object] = {}
     template = _read_chat_template(folder)
@@ -144,7 +144,11 @@ def stored_tensors_in(folder: Path, index: dict | None) -> tuple[StoredTensors |
         weight_map = index.get("weight_map")
         if not isinstance(weight_map, dict):
             return None, ("model.safetensors.index.json has no weight_map",)
+        if len(weight_map) > MAX_INDEX_ENTRIES:
+            return None, (f"model.safetensors.index.json names {len(weight_map):,} tensors, more than any checkpoint; ignored",)
         shard_names = sorted({str(v) for v in weight_map.values()})
+        if len(shard_names) > MAX_SHARDS:
+            return None, (f"model.safetensors.index.json names {len(shard_names):,} shard files; ignored",)
         if any("/" in s or "\\" in s or s.startswith("..") for s in shard_names):
             return None, ("the safetensors index names shards outside the folder; ignored",)
         present = [folder / s for s in shard_names if (folder / s).is_file()]

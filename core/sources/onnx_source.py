@@ -15,9 +15,12 @@ from collections import Counter
 from pathlib import Path
 
 from lmscope.core.errors import FileFormatError, LmscopeError, SourceError
+from lmscope.core.redact import shown
 from lmscope.core.sources.base import ModelSource, StoredTensors, TensorInfo
 
 MAX_ONNX_BYTES = 2 * 1024**3  # protobuf's own limit for a single file
+MAX_DIMS = 16
+MAX_ELEMENTS = 1 << 50  # a quadrillion elements: beyond any model; a larger shape is a lie
 
 # onnx.TensorProto data type -> (name, bits per element)
 _ONNX_TYPES: dict[int, tuple[str, int]] = {
@@ -41,18 +44,42 @@ def _value_info(values) -> list[dict[str, object]]:
     return out
 
 
+def _external_int(t, key: str) -> int | None:
+    """An ``external_data`` entry (``offset``/``length``) as an int; None when absent; a lie is an error."""
+    for entry in t.external_data:
+        if entry.key == key:
+            value = entry.value
+            if not (value.isascii() and value.isdigit() and len(value) <= 18):
+                raise FileFormatError(f"initializer '{shown(t.name, 80)}' has an invalid external-data {key} '{shown(value, 24)}'")
+            return int(value)
+    return None
+
+
 def _initializer(t) -> TensorInfo:
-    name, bits = _ONNX_TYPES.get(t.data_type, (f"type{t.data_type}", 0))
+    """One initializer's dtype, shape and byte size, checked: no negative or astronomical shapes, no lying lengths."""
+    label = shown(t.name, 80)
+    name, bits = _ONNX_TYPES.get(t.data_type, (f"type{t.data_type}", 0))  # a newer type: sized by its external length
     shape = tuple(int(d) for d in t.dims)
+    if len(shape) > MAX_DIMS:
+        raise FileFormatError(f"initializer '{label}' has {len(shape)} dimensions")
     if any(d < 0 for d in shape):
-        raise FileFormatError(f"initializer {t.name!r} has a negative dimension")
+        raise FileFormatError(f"initializer '{label}' has a negative dimension")
     numel = 1
     for d in shape:
         numel *= d
+    if numel > MAX_ELEMENTS:
+        raise FileFormatError(f"initializer '{label}' claims {numel:,} elements, more than any model holds")
     nbytes = (numel * bits + 7) // 8
-    for entry in t.external_data:
-        if entry.key == "length" and entry.value.isdigit():
-            nbytes = int(entry.value)
+    length = _external_int(t, "length")
+    _external_int(t, "offset")
+    if length is not None:
+        if bits and length != nbytes:
+            raise FileFormatError(
+                f"initializer '{label}' is {name}{list(shape)} ({nbytes:,} bytes) but its external data claims {length:,} bytes"
+            )
+        nbytes = length
+    elif t.data_location != 1 and bits and t.raw_data and len(t.raw_data) != nbytes:
+        raise FileFormatError(f"initializer '{label}' is {name}{list(shape)} ({nbytes:,} bytes) but holds {len(t.raw_data):,} bytes")
     return TensorInfo(name=t.name, dtype=name, shape=shape, nbytes=nbytes)
 
 
@@ -81,6 +108,9 @@ def source_from_onnx(path: Path) -> ModelSource:
         tensors = tuple(_initializer(t) for t in graph.initializer)
     except FileFormatError as err:
         raise FileFormatError(f"{path.name}: {err}") from None
+    inline = sum(info.nbytes for t, info in zip(graph.initializer, tensors) if t.data_location != 1)
+    if inline > size:
+        raise FileFormatError(f"{path.name}: its initializers claim {inline:,} bytes of data inside a {size:,}-byte file")
     ops = Counter(node.op_type for node in graph.node)
     opsets = {(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import}
     external = sum(1 for t in graph.initializer if t.data_location == 1)

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from lmscope.core.errors import LmscopeError, SourceError
-from lmscope.core.redact import redact
+from lmscope.core.redact import redact, shown
 from lmscope.core.sources.base import ModelSource
 
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -78,12 +78,11 @@ def resolve(
     if exists:
         return _resolve_path(path)
     if _looks_like_path(spec):
-        raise SourceError(f"no such file or directory: {spec if len(spec) <= 200 else spec[:197] + '...'}")
+        raise SourceError(f"no such file or directory: {shown(spec)}")
     repo_id, at_revision = split_revision(spec)
     revision = revision or at_revision
     if not _HUB_ID.match(repo_id) or ".." in repo_id:
-        shown = spec if len(spec) <= 80 else spec[:77] + "..."
-        raise SourceError(f"{shown!r} is neither an existing path nor a Hub id like org/name")
+        raise SourceError(f"'{shown(spec, 80)}' is neither an existing path nor a Hub id like org/name")
     return _resolve_hub_id(repo_id, revision, offline=offline_requested(offline), token=token, headers=headers)
 
 
@@ -101,11 +100,11 @@ def _resolve_path(path: Path) -> ModelSource:
             if len(onnxs) == 1 and not ggufs:
                 return _resolve_path(onnxs[0])
             if ggufs or onnxs:
-                raise SourceError(f"{path} holds several model files and no config.json; name one of them")
-            raise SourceError(f"{path} has no config.json (nor a .gguf or .onnx file)")
+                raise SourceError(f"{shown(path)} holds several model files and no config.json; name one of them")
+            raise SourceError(f"{shown(path)} has no config.json (nor a .gguf or .onnx file)")
         if not path.is_file():
             # a FIFO, a device, a socket: opening one can block forever or read without end
-            raise SourceError(f"{path}: not a regular file (a pipe, device or socket); lmscope reads files and folders")
+            raise SourceError(f"{shown(path)}: not a regular file (a pipe, device or socket); lmscope reads files and folders")
         suffix = path.suffix.lower()
         if suffix == ".gguf":
             from lmscope.core.sources.gguf_source import source_from_gguf
@@ -122,14 +121,14 @@ def _resolve_path(path: Path) -> ModelSource:
             if (folder / "config.json").is_file():
                 return local.source_from_folder(folder)
             raise SourceError(
-                f"{path.name}: a safetensors file carries no architecture and its folder has no config.json; "
-                f"`lmscope weights {path}` analyses its tensors"
+                f"{shown(path.name)}: a safetensors file carries no architecture and its folder has no config.json; "
+                f"`lmscope weights {shown(path)}` analyses its tensors"
             )
-        raise SourceError(f"{path.name}: not a model file lmscope reads (config.json, .gguf, .onnx, or a folder)")
+        raise SourceError(f"{shown(path.name)}: not a model file lmscope reads (config.json, .gguf, .onnx, or a folder)")
     except PermissionError:
-        raise SourceError(f"cannot read {path}: permission denied") from None
+        raise SourceError(f"cannot read {shown(path)}: permission denied") from None
     except OSError as err:
-        raise SourceError(f"cannot read {path}: {err.strerror or err}") from None
+        raise SourceError(f"cannot read {shown(path)}: {err.strerror or shown(err)}") from None
 
 
 def _resolve_hub_id(repo_id: str, revision: str | None, *, offline: bool, token: str | None, headers: bool) -> ModelSource:
@@ -149,7 +148,7 @@ def _resolve_hub_id(repo_id: str, revision: str | None, *, offline: bool, token:
         return load_catalog_entry(catalog_id)
     if offline:
         where = "not a local path, not in the Hugging Face cache"
-        where += " or the built-in catalog" if revision is None else f" at revision {revision}"
+        where += " or the built-in catalog" if revision is None else f" at revision {shown(revision, 60)}"
         if catalog_id is not None and revision is not None:
             where += " (the built-in catalog holds only the current revision)"
         raise SourceError(f"{repo_id}: {where}, and offline mode forbids the Hub (--offline or HF_HUB_OFFLINE)")

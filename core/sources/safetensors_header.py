@@ -19,17 +19,23 @@ use its dtype table, header-length check and entry validation.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import struct
 from pathlib import Path
 
 from lmscope.core.errors import FileFormatError, SourceError
+from lmscope.core.redact import shown
 from lmscope.core.sources.base import StoredTensors, TensorInfo
+from lmscope.core.sources.bounded_json import load_bounded
 
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit (MAX_HEADER_SIZE in the reference implementation)
+# A header is {name: {dtype, shape, data_offsets}} (depth 3) plus a flat __metadata__: its parse may
+# build this much at most (bounded_json's estimate) — a 100 MB header of "[{},{},...]" would be 2.5 GB.
+MAX_HEADER_MEMORY = 512 * 1024 * 1024
 MAX_DIMS = 16
+MAX_OFFSET = 1 << 56  # 64 PiB: an offset past this is a lie whatever the file (and would print as hundreds of digits)
+MAX_BITS_PER_ELEMENT = 256  # an unknown dtype wider than this (or narrower than 1 bit) is a lie
 MAX_DIM = 1 << 48
 SOURCE_NAME = "safetensors-header"
 _DTYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
@@ -126,9 +132,10 @@ def parse_safetensors_header(raw: bytes, *, filename: str, file_size: int | None
     :data:`DTYPE_BITS` is trusted by its byte range. ``__metadata__`` is skipped.
     """
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise FileFormatError(f"{filename}: the safetensors header is not valid JSON") from None
+        header = load_bounded(raw, name="header", error=FileFormatError, budget=MAX_HEADER_MEMORY, max_depth=8)
+    except FileFormatError as err:
+        # "header is not valid JSON" / "holds N JSON values ..." / "nested more than 8 levels"
+        raise FileFormatError(f"{filename}: the safetensors {err}") from None
     if not isinstance(header, dict):
         raise FileFormatError(f"{filename}: the safetensors header is not a JSON object")
     data_size = None if file_size is None else file_size - 8 - len(raw)
@@ -142,34 +149,41 @@ def parse_safetensors_header(raw: bytes, *, filename: str, file_size: int | None
 
 def _tensor_info(tensor_name: str, entry: object, data_size: int | None, name: str) -> TensorInfo:
     if not isinstance(entry, dict):
-        raise FileFormatError(f"{name}: tensor {tensor_name!r} has a malformed header entry (not an object)")
+        raise FileFormatError(f"{name}: tensor '{shown(tensor_name, 80)}' has a malformed header entry (not an object)")
     dtype = entry.get("dtype")
     shape = entry.get("shape")
     offsets = entry.get("data_offsets")
     if not isinstance(dtype, str) or not _DTYPE_NAME.match(dtype):
-        raise FileFormatError(f"{name}: tensor {tensor_name!r} has an invalid dtype {str(dtype)[:20]!r}")
+        raise FileFormatError(f"{name}: tensor '{shown(tensor_name, 80)}' has an invalid dtype {str(dtype)[:20]!r}")
     if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(type(d) is int for d in shape):
-        raise FileFormatError(f"{name}: tensor {tensor_name!r} has an invalid shape")
+        raise FileFormatError(f"{name}: tensor '{shown(tensor_name, 80)}' has an invalid shape")
     if any(d < 0 for d in shape):
-        raise FileFormatError(f"{name}: tensor {tensor_name!r} has a negative shape {shape}")
+        raise FileFormatError(f"{name}: tensor '{shown(tensor_name, 80)}' has a negative shape {shown(shape, 80)}")
     if any(d >= MAX_DIM for d in shape):
-        raise FileFormatError(f"{name}: tensor {tensor_name!r} has an invalid shape (a dimension of 2^48 or more)")
+        raise FileFormatError(f"{name}: tensor '{shown(tensor_name, 80)}' has an invalid shape (a dimension of 2^48 or more)")
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets):
-        raise FileFormatError(f"{name}: tensor {tensor_name!r} has invalid data_offsets")
+        raise FileFormatError(f"{name}: tensor '{shown(tensor_name, 80)}' has invalid data_offsets")
     begin, end = offsets
-    if not 0 <= begin <= end:
-        raise FileFormatError(f"{name}: tensor {tensor_name!r} has invalid data_offsets {offsets} (a negative or reversed byte range)")
+    if not 0 <= begin <= end or end >= MAX_OFFSET:
+        raise FileFormatError(f"{name}: tensor '{shown(tensor_name, 80)}' has invalid data_offsets {shown(offsets, 80)} (a negative or reversed byte range)")
     numel = 1
     for d in shape:
         numel *= d
     expected = dtype_nbytes(dtype, numel)  # None: a dtype newer than this table, trusted by its byte range
     if expected is not None and end - begin != expected:
         raise FileFormatError(
-            f"{name}: tensor {tensor_name!r} is {dtype}{shape} ({expected:,} bytes) but its header gives {end - begin:,} bytes"
+            f"{name}: tensor '{shown(tensor_name, 80)}' is {dtype}{shown(shape, 80)} ({expected:,} bytes) but its header gives {end - begin:,} bytes"
+        )
+    if expected is None and not numel <= 8 * (end - begin) <= MAX_BITS_PER_ELEMENT * numel:
+        # an unknown dtype is trusted by its byte range only within 1..256 bits an element:
+        # never 10^28 elements in zero bytes
+        raise FileFormatError(
+            f"{name}: tensor '{shown(tensor_name, 80)}' of unknown dtype {dtype} claims {numel:,} elements "
+            f"in {end - begin:,} bytes; refusing it"
         )
     if data_size is not None and end > data_size:
         raise FileFormatError(
-            f"{name}: tensor {tensor_name!r} ends at byte {end:,}, past the end of the file's data "
+            f"{name}: tensor '{shown(tensor_name, 80)}' ends at byte {end:,}, past the end of the file's data "
             f"({data_size:,} bytes; truncated or lying file)"
         )
     return TensorInfo(name=tensor_name, dtype=dtype, shape=tuple(shape), nbytes=end - begin, data_offsets=(begin, end))

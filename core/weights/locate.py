@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmscope.core.errors import HubError, SourceError
+from lmscope.core.redact import shown
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}(@[\w./-]{1,200})?$")
 SAFETENSORS_PATTERNS = ("*.safetensors", "*.safetensors.index.json")
 BIN_PATTERNS = ("pytorch_model*.bin", "pytorch_model.bin.index.json")
 SMALL_FILES = ("config.json",)
@@ -53,12 +54,15 @@ def locate_weights(spec: str, *, revision: str | None = None, token: str | None 
     ``spec``: a path (file or folder) or a Hub id present in the local HF cache.
     Raises :class:`SourceError` with a hint to ``--download`` otherwise.
     """
-    p = Path(spec).expanduser()
-    if p.exists():
-        return p
+    try:
+        p = Path(spec).expanduser()
+        if p.exists():
+            return p
+    except (OSError, RuntimeError, ValueError):  # a name too long for the file system, an unknown ~user, a NUL byte
+        pass
     parsed = split_hub_id(spec)
     if parsed is None:
-        raise SourceError(f"no such file or folder: {spec}")
+        raise SourceError(f"no such file or folder: {shown(spec)}")
     repo_id, rev = parsed
     snapshot = cached_snapshot(repo_id, revision or rev, token=token)
     if snapshot is None or not _has_weights(snapshot):

@@ -21,7 +21,6 @@ imported only here).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,7 +159,9 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[tuple[TensorI
     tensors, data_start = read_header_file(p)
     for t in tensors:
         if t.dtype not in _ST_DTYPES:
-            raise FileFormatError(f"{p.name}: tensor {t.name!r} has unknown dtype {t.dtype!r}")
+            from lmscope.core.redact import shown
+
+            raise FileFormatError(f"{p.name}: tensor '{shown(t.name, 80)}' has unknown dtype {t.dtype!r}")
     return tensors, data_start
 
 
@@ -262,14 +263,21 @@ def open_weights(path: str | os.PathLike[str]) -> WeightsCollection:
     its shards; else every ``*.safetensors``; else a .bin index or ``*.bin``;
     else a single ``*.gguf``. Raises :class:`SourceError` when nothing is found.
     """
+    from lmscope.core.redact import shown
+
     p = Path(path)
-    if not p.exists():
-        raise SourceError(f"no such file or folder: {p}")
-    if p.is_file():
-        return _open_file(p)
-    if not p.is_dir():
-        raise SourceError(f"{p}: not a regular file (a pipe, device or socket); give a weights file or a folder")
-    return _open_folder(p)
+    try:
+        if not p.exists():
+            raise SourceError(f"no such file or folder: {shown(p)}")
+        if p.is_file():
+            return _open_file(p)
+        if not p.is_dir():
+            raise SourceError(f"{shown(p)}: not a regular file (a pipe, device or socket); give a weights file or a folder")
+        return _open_folder(p)
+    except PermissionError:
+        raise SourceError(f"cannot read {shown(p)}: permission denied") from None
+    except OSError as err:  # a name too long for the file system, an I/O error
+        raise SourceError(f"cannot read {shown(p)}: {err.strerror or shown(err)}") from None
 
 
 def _open_file(p: Path) -> WeightsCollection:
@@ -285,26 +293,57 @@ def _open_file(p: Path) -> WeightsCollection:
     raise SourceError(f"{p.name}: not a weights file (expected .safetensors, .gguf or .bin)")
 
 
-def _open_index(index: Path) -> WeightsCollection:
+MAX_INDEX_BYTES = 64 * 1024 * 1024  # the same cap as a report's (core.sources.local); a 1000-shard index is a few MB
+MAX_INDEX_ENTRIES = 1_000_000  # tensors one index may name (DeepSeek-V3, 671 B parameters, names ~92,000)
+MAX_SHARDS = 100_000
+
+
+def read_index(index: Path) -> dict[str, str]:
+    """The ``weight_map`` of a ``*.index.json`` (tensor name -> shard file), bounded in bytes, structure and entries.
+
+    Raises :class:`FileFormatError` (one line) for an oversized, deeply nested,
+    malformed or implausibly long index, and for a shard name that leaves the folder.
+    """
+    from lmscope.core.redact import shown
+    from lmscope.core.sources.bounded_json import MAX_INDEX_MEMORY, load_bounded
+
+    name = shown(index.name)
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-        weight_map = data["weight_map"]
-        if not isinstance(weight_map, dict):
-            raise TypeError
-    except (OSError, ValueError, KeyError, TypeError):
-        raise FileFormatError(f"{index.name}: not a valid weights index (no weight_map)") from None
+        size = index.stat().st_size
+        if size > MAX_INDEX_BYTES:
+            raise FileFormatError(f"{name} is {size:,} bytes, more than the {MAX_INDEX_BYTES // (1024 * 1024)} MB allowed for an index")
+        with index.open("rb") as handle:
+            raw = handle.read(MAX_INDEX_BYTES + 1)
+    except OSError as err:
+        raise SourceError(f"cannot read {shown(index)}: {err.strerror or shown(err)}") from None
+    if len(raw) > MAX_INDEX_BYTES:
+        raise FileFormatError(f"{name} is more than the {MAX_INDEX_BYTES // (1024 * 1024)} MB allowed for an index")
+    data = load_bounded(raw, name=name, error=FileFormatError, max_depth=16, budget=MAX_INDEX_MEMORY)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict):
+        raise FileFormatError(f"{name}: not a valid weights index (no weight_map)")
+    if len(weight_map) > MAX_INDEX_ENTRIES:
+        raise FileFormatError(f"{name} names {len(weight_map):,} tensors, more than the {MAX_INDEX_ENTRIES:,} any checkpoint has; refusing it")
+    for fname in weight_map.values():
+        if not isinstance(fname, str) or not fname or "/" in fname or "\\" in fname or fname.startswith(".") or len(fname) > 255:
+            raise FileFormatError(f"{name}: weight_map names an unsafe file '{shown(fname, 60)}'")
+    return weight_map
+
+
+def _open_index(index: Path) -> WeightsCollection:
+    weight_map = read_index(index)
     by_file: dict[str, set[str]] = {}
     for tname, fname in weight_map.items():
-        if not isinstance(fname, str) or "/" in fname or "\\" in fname or fname.startswith("."):
-            raise FileFormatError(f"{index.name}: weight_map names an unsafe file {fname!r}")
         by_file.setdefault(fname, set()).add(tname)
+    if len(by_file) > MAX_SHARDS:
+        raise FileFormatError(f"{index.name} names {len(by_file):,} shard files; refusing it")
     is_st = index.name.endswith(".safetensors.index.json")
     tensors: list[LazyTensor] = []
     files = []
     for fname in sorted(by_file):
         shard = index.parent / fname
         if not shard.is_file():
-            raise SourceError(f"{index.name}: shard {fname} is missing")
+            raise SourceError(f"{index.name}: shard {fname} is missing")  # fname: checked safe and <= 255 chars
         files.append(str(shard))
         if is_st:
             found = _safetensors_tensors(shard, by_file[fname])
@@ -312,7 +351,10 @@ def _open_index(index: Path) -> WeightsCollection:
             found = [t for t in _bin_tensors(shard) if t.name in by_file[fname]]
         missing = by_file[fname] - {t.name for t in found}
         if missing:
-            raise FileFormatError(f"{fname}: index lists {len(missing)} tensor(s) the shard does not hold, e.g. {sorted(missing)[0]!r}")
+            from lmscope.core.redact import shown
+
+            example = shown(min(missing), 80)
+            raise FileFormatError(f"{fname}: index lists {len(missing):,} tensor(s) the shard does not hold, e.g. '{example}'")
         tensors.extend(found)
     return WeightsCollection("safetensors" if is_st else "bin", tuple(files), tuple(tensors))
 
