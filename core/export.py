@@ -548,6 +548,16 @@ def _file_mode(target: Path) -> int:
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically; see :func:`_write_atomic`. One-line :class:`SourceError` on any failure."""
+    try:
+        return _write_atomic(path, text)
+    except OSError as err:  # in the checks before writing: a name too long, a loop of symlinks
+        from lmscope.core.redact import shown
+
+        raise SourceError(f"cannot write {shown(path)}: {err.strerror or shown(err)}") from None
+
+
+def _write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``).
 
     A reader never sees a half-written file; on failure the old file is left

@@ -106,7 +106,7 @@ def _read_tokenizer_json(path: str, notes: list[str]) -> dict | None:
     try:
         data = load_bounded(raw, name="tokenizer.json")
     except LmscopeError as err:
-        notes.append(f"{err}; tokenizer facts come from tokenizer_config.json only")
+        notes.append(f"{err} (tokenizer.json skipped; the report does not need it)")
         return None
     return data if isinstance(data, dict) else None
 
@@ -146,7 +146,8 @@ def tokenizer_facts(files: ConfigFiles) -> TokenizerFacts | None:
     tok_json = _read_tokenizer_json(files.tokenizer_json_path, notes) if files.tokenizer_json_path else None
     template = _template_text(files.extra.get("chat_template")) if isinstance(files.extra, dict) else None
     if tok_config is None and tok_json is None and template is None:
-        return None
+        # a tokenizer.json skipped as unreadable or too big still says so (the report shows the note)
+        return TokenizerFacts(notes=tuple(notes)) if notes else None
 
     model_type = base_vocab = byte_fallback = None
     added_count = 0

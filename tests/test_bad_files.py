@@ -234,3 +234,213 @@ def test_safetensors_file_without_config_says_so(tmp_path):
     # with a config.json beside it, the folder is the model
     (tmp_path / "config.json").write_text(json.dumps(make_bad_files.TINY_CONFIG))
     assert resolve(str(tmp_path / "lonely.safetensors")).kind == "local"
+
+
+# ---------------------------------------------------------------------------------------------
+# The promise, case by case: every hostile input is one line on stderr, exit 1 (2 for usage),
+# no traceback, no token printed — and memory bombs stay under 1 GB.
+# ---------------------------------------------------------------------------------------------
+
+TOKEN = "hf_" + "Secret9" * 5  # never printed in any form
+SECRET_PARTS = (TOKEN, "Secret9Secret9")
+MAX_LINE = 700
+
+
+def _main(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run the real CLI entry point in-process (fast: no interpreter start) and capture its output."""
+    from lmscope.main import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse exits for usage errors and --help
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_promise(code: int, out: str, err: str, expected: int) -> None:
+    assert code == expected, err[-500:]
+    assert "Traceback" not in err and "Traceback" not in out
+    for part in SECRET_PARTS:
+        assert part not in err and part not in out
+    if expected == 0:
+        return
+    lines = [line for line in err.splitlines() if line.strip()]
+    if expected == 2:  # argparse: a usage block, then the one error line
+        lines = [line for line in lines if ": error:" in line]
+    assert len(lines) == 1, err[-2000:]
+    assert ": error:" in lines[0] and len(lines[0]) <= MAX_LINE, lines[0][:200]
+    assert "\x1b" not in err and "\x07" not in err  # escape sequences are shown escaped, never sent to the terminal
+
+
+@pytest.fixture
+def offline_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# -------------------------------------------------------------------- files: report on each case
+
+def _file_cases() -> list[str]:
+    return [p.name for p in _bad_paths()]
+
+
+# side-file folders: name -> (exit code of `report`, exit code of `weights`, or None when not relevant)
+FOLDER_EXPECT: dict[str, tuple[int, int | None]] = {
+    "folder-config-deep": (1, None),
+    "folder-config-utf16": (1, None),
+    "folder-config-control-chars": (1, None),
+    "folder-index-not-json": (1, 1),
+    "folder-index-deep": (1, 1),
+    "folder-index-weight-map-list": (0, 1),  # a report does not need the index: a note
+    "folder-index-unsafe-shard": (0, 1),
+    "folder-index-escape-shard": (0, 1),
+    "folder-tokenizer-config-deep": (1, None),
+    "folder-tokenizer-config-not-object": (1, None),
+    "folder-generation-config-not-json": (1, None),
+    "folder-quantize-config-deep": (1, None),
+    "folder-tokenizer-json-deep": (0, None),  # optional: the report goes on without it, with a note
+    "folder-tokenizer-json-not-json": (0, None),
+    "folder-chat-template-json-deep": (0, None),
+}
+
+
+def test_folder_expectations_cover_the_generator():
+    assert sorted(FOLDER_EXPECT) == sorted(make_bad_files.folder_files())
+
+
+def test_committed_folder_cases_match_the_generator(tmp_path):
+    make_bad_files.write_all(tmp_path)
+    for name in make_bad_files.folder_files():
+        for fresh in (tmp_path / name).iterdir():
+            assert (BAD / name / fresh.name).read_bytes() == fresh.read_bytes(), f"{name}/{fresh.name}"
+
+
+@pytest.mark.parametrize("name", _file_cases(), ids=str)
+def test_cli_report_keeps_the_promise_on_every_bad_file(name, offline_env, capsys):
+    _assert_promise(*_main(["report", str(BAD / name), "--format", "json"], capsys), expected=1)
+
+
+@pytest.mark.parametrize("name", sorted(FOLDER_EXPECT), ids=str)
+def test_cli_keeps_the_promise_on_every_bad_side_file(name, offline_env, capsys):
+    report_code, weights_code = FOLDER_EXPECT[name]
+    code, out, err = _main(["report", str(BAD / name), "--format", "json"], capsys)
+    _assert_promise(code, out, err, expected=report_code)
+    if report_code == 0:
+        notes = json.loads(out)["notes"]
+        assert notes, "a skipped side file is said, not silently ignored"
+    if weights_code is not None:
+        _assert_promise(*_main(["weights", str(BAD / name), "--no-spectra", "--quiet"], capsys), expected=weights_code)
+
+
+@pytest.mark.parametrize("name", sorted(make_bad_files.folder_files()), ids=str)
+def test_bad_side_file_is_a_library_error_or_a_note(name):
+    """At the library level only LmscopeError escapes (or the source opens with a note)."""
+    try:
+        resolve(str(BAD / name))
+    except LmscopeError as err:
+        assert "\n" not in str(err) and len(str(err)) < MAX_LINE
+
+
+# -------------------------------------------------------------------- command-line arguments
+
+LONG = "x" * 5000
+
+# name -> (argv, exit code); `{tiny}` is replaced by a folder holding a valid config.json
+ARGUMENT_CASES: dict[str, tuple[list[str], int]] = {
+    "revision-5000-chars": (["report", "org/name", "--revision", LONG], 1),
+    "at-revision-5000-chars": (["report", "org/name@" + LONG], 1),
+    "spec-100000-chars": (["report", "m" * 100_000], 1),
+    "path-name-too-long": (["report", "./" + "a" * 300], 1),
+    "path-nul-byte": (["report", "./a\0b.json"], 1),
+    "spec-escape-sequence": (["report", "\x1b[2J\x1b]0;owned\x07"], 1),
+    "compare-long-specs": (["compare", "m" * 5000, "n" * 5000], 1),
+    "weights-name-too-long": (["weights", "a" * 300], 1),
+    "weights-nul-byte": (["weights", "a\0b"], 1),
+    "weights-revision-5000-chars": (["weights", "org/name", "--revision", LONG], 1),
+    "weights-at-revision-5000-chars": (["weights", "org/name@" + LONG], 1),
+    "output-name-too-long": (["report", "{tiny}", "--output", "o" * 300], 1),
+    "seq-len-5000-digits": (["report", "{tiny}", "--seq-len", "9" * 5000], 2),
+    "dtype-5000-chars": (["report", "{tiny}", "--dtype", LONG], 2),
+    "kind-5000-chars": (["weights", "{tiny}", "--kind", LONG], 2),
+    "search-sort-5000-chars": (["search", "llama", "--sort", LONG], 2),
+    "search-limit-5000-digits": (["search", "llama", "--limit", "9" * 5000], 2),
+    "token-newline": (["report", "{tiny}", "--token", TOKEN + "\nX-Injected: 1"], 1),
+    "token-carriage-return": (["report", "{tiny}", "--token", TOKEN[:10] + "\r" + TOKEN[10:]], 1),
+    "token-inner-space": (["report", "{tiny}", "--token", TOKEN[:10] + " " + TOKEN[10:]], 1),
+    "token-non-ascii": (["report", "{tiny}", "--token", TOKEN + "\u00e9"], 1),
+    "token-escape-sequence": (["report", "{tiny}", "--token", TOKEN + "\x1b[2J"], 1),
+    "weights-token-newline": (["weights", "{tiny}", "--token", TOKEN + "\n"  + "x"], 1),
+    "search-token-tab": (["search", "llama", "--offline", "--token", TOKEN[:5] + "\t" + TOKEN[5:]], 1),
+}
+
+
+def _tiny(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(make_bad_files.TINY_CONFIG))
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(ARGUMENT_CASES), ids=str)
+def test_cli_keeps_the_promise_on_hostile_arguments(name, offline_env, capsys):
+    argv, expected = ARGUMENT_CASES[name]
+    tiny = str(_tiny(offline_env))
+    code, out, err = _main([a.replace("{tiny}", tiny) for a in argv], capsys)
+    _assert_promise(code, out, err, expected)
+    if name.startswith(("token", "weights-token", "search-token")):
+        assert "token" in err and "not sent" in err
+
+
+@pytest.mark.parametrize("variable", ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"])
+def test_token_with_control_characters_from_the_environment_is_refused_before_any_request(variable, hub_env, monkeypatch, capsys):
+    """Online (the endpoint is a closed port): the token is refused before a request could quote it."""
+    monkeypatch.setenv(variable, TOKEN + "\r\nX-Injected: 1")
+    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
+    code, out, err = _main(["report", "some-org/some-model"], capsys)
+    _assert_promise(code, out, err, expected=1)
+    assert "HF_TOKEN" in err and "not sent" in err
+
+
+# -------------------------------------------------------------------- memory bombs (subprocess, peak RSS)
+
+PEAK_LIMIT_KIB = 1024 * 1024  # 1 GiB
+_PEAK_WRAPPER = r"""
+import atexit, os, runpy, sys
+
+def _peak():  # VmHWM: the peak RSS of this program since its exec (not its parent's)
+    with open("/proc/self/status") as status, open(os.environ["LMSCOPE_PEAK_FILE"], "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+
+atexit.register(_peak)
+sys.argv = ["lmscope", *sys.argv[1:]]
+runpy.run_module("lmscope", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak RSS is read from /proc (Linux)")
+@pytest.mark.parametrize("name", sorted(make_bad_files.bomb_files()), ids=str)
+def test_memory_bomb_within_byte_limits_stays_under_1_gib(name, tmp_path):
+    command, expected, files = make_bad_files.bomb_files()[name]
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(make_bad_files.TINY_CONFIG))
+    for file_name, data in files.items():
+        (folder / file_name).write_bytes(data)
+    del files
+    target = folder / "model.gguf" if (folder / "model.gguf").exists() else folder
+    extra = ["--format", "json"] if command == "report" else ["--no-spectra", "--quiet"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), LMSCOPE_NO_EXACT="1",
+               LMSCOPE_PEAK_FILE=str(tmp_path / "peak"))
+    proc = subprocess.run([sys.executable, "-c", _PEAK_WRAPPER, command, str(target), *extra],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    _assert_promise(proc.returncode, proc.stdout, proc.stderr, expected)
+    peak_kib = int((tmp_path / "peak").read_text())
+    assert peak_kib < PEAK_LIMIT_KIB, f"{name}: peak RSS {peak_kib // 1024} MiB"
+    if expected == 0:
+        assert any("tokenizer" in note for note in json.loads(proc.stdout)["notes"])

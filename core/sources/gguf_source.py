@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lmscope.core.architecture import Architecture, ConfigFiles, QuantSpec
 from lmscope.core.errors import FileFormatError, LmscopeError, SourceError
+from lmscope.core.redact import shown
 from lmscope.core.sources.base import ModelSource, StoredTensors, TensorInfo
 
 MAGIC = b"GGUF"
@@ -32,6 +33,11 @@ MAX_STRING_BYTES = 16 * 1024 * 1024
 MAX_DIMS = 8
 KEEP_ARRAY_ITEMS = 64  # longer arrays keep only their length (token lists are 100k+ long)
 DEFAULT_ALIGNMENT = 32
+# Far beyond any real file (llama.cpp writes ~40 metadata keys; DeepSeek-V3 has ~1,000 tensors), and
+# what keeps the tables small: 10^7 tiny entries fit in a 100 MB file but not in memory as Python objects.
+MAX_METADATA_ENTRIES = 65_536
+MAX_TENSORS = 200_000
+MAX_KEPT_STRING = 1024 * 1024  # a longer metadata string is skipped (kept as its length): a chat template is ~10 KB
 
 # GGUF value type -> (struct format, size); 8 = string, 9 = array
 _SCALARS: dict[int, tuple[str, int]] = {
@@ -56,6 +62,13 @@ class GGUFArray:
 
     count: int
     item_type: int
+
+
+@dataclass(frozen=True)
+class GGUFLongString:
+    """A metadata string longer than :data:`MAX_KEPT_STRING`, kept as its length only."""
+
+    length: int
 
 
 @dataclass(frozen=True)
@@ -129,18 +142,26 @@ def _value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> object:
         fmt, size = _SCALARS[vtype]
         return cur.scalar(fmt, size, key)
     if vtype == _STRING:
+        if depth == 0:
+            length = cur.u64(key + " length")
+            if length > MAX_KEPT_STRING:
+                if length > cur.remaining():
+                    raise cur.fail(f"'{shown(key, 80)}' claims {length:,} bytes")
+                cur.pos += length
+                return GGUFLongString(length)
+            cur.pos -= 8
         return cur.string(key)
     if vtype != _ARRAY:
-        raise cur.fail(f"metadata {key!r} has unknown value type {vtype}")
+        raise cur.fail(f"metadata '{shown(key, 80)}' has unknown value type {vtype}")
     if depth > 2:
-        raise cur.fail(f"metadata {key!r} nests arrays too deeply")
+        raise cur.fail(f"metadata '{shown(key, 80)}' nests arrays too deeply")
     item_type = cur.u32(key + " item type")
     count = cur.u64(key + " count")
     min_item = _SCALARS[item_type][1] if item_type in _SCALARS else 8  # strings/arrays need ≥ 8 bytes each
     if item_type not in _SCALARS and item_type not in (_STRING, _ARRAY):
-        raise cur.fail(f"metadata {key!r} has unknown array item type {item_type}")
+        raise cur.fail(f"metadata '{shown(key, 80)}' has unknown array item type {item_type}")
     if count * min_item > cur.remaining():
-        raise cur.fail(f"metadata {key!r} claims {count:,} items, more than the file can hold")
+        raise cur.fail(f"metadata '{shown(key, 80)}' claims {count:,} items, more than the file can hold")
     if count > KEEP_ARRAY_ITEMS:
         if item_type in _SCALARS:
             cur.pos += count * min_item
@@ -184,27 +205,27 @@ def _parse(buf: mmap.mmap, name: str, file_size: int) -> GGUFHeader:
     tensor_count = cur.u64("tensor count")
     kv_count = cur.u64("metadata count")
     # each metadata pair needs ≥ 8 (key length) + 4 (type) + 1 bytes; each tensor ≥ 8 + 4 + 4 + 8
-    if kv_count * 13 > cur.remaining():
+    if kv_count * 13 > cur.remaining() or kv_count > MAX_METADATA_ENTRIES:
         raise cur.fail(f"header claims {kv_count:,} metadata entries")
-    if tensor_count * 24 > cur.remaining():
+    if tensor_count * 24 > cur.remaining() or tensor_count > MAX_TENSORS:
         raise cur.fail(f"header claims {tensor_count:,} tensors")
     metadata: dict[str, object] = {}
     for _ in range(kv_count):
         key = cur.string("metadata key")
-        vtype = cur.u32(f"type of {key!r}")
+        vtype = cur.u32(f"type of '{shown(key, 80)}'")
         metadata[key] = _value(cur, vtype, key)
     sizes = _quant_sizes()
     raw_tensors = []
     for _ in range(tensor_count):
         tname = cur.string("tensor name")
-        n_dims = cur.u32(f"dimension count of {tname!r}")
+        n_dims = cur.u32(f"dimension count of '{shown(tname, 80)}'")
         if not 0 < n_dims <= MAX_DIMS:
-            raise cur.fail(f"tensor {tname!r} has {n_dims} dimensions")
-        dims = [cur.u64(f"shape of {tname!r}") for _ in range(n_dims)]
-        ttype = cur.u32(f"type of {tname!r}")
-        offset = cur.u64(f"offset of {tname!r}")
+            raise cur.fail(f"tensor '{shown(tname, 80)}' has {n_dims} dimensions")
+        dims = [cur.u64(f"shape of '{shown(tname, 80)}'") for _ in range(n_dims)]
+        ttype = cur.u32(f"type of '{shown(tname, 80)}'")
+        offset = cur.u64(f"offset of '{shown(tname, 80)}'")
         if ttype not in sizes:
-            raise cur.fail(f"tensor {tname!r} has unknown ggml type {ttype}")
+            raise cur.fail(f"tensor '{shown(tname, 80)}' has unknown ggml type {ttype}")
         raw_tensors.append((tname, dims, ttype, offset))
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
@@ -217,10 +238,10 @@ def _parse(buf: mmap.mmap, name: str, file_size: int) -> GGUFHeader:
         for d in dims:
             numel *= d
         if numel > 1 << 50 or dims[0] % block:
-            raise cur.fail(f"tensor {tname!r} has an impossible shape {tuple(dims)} for {type_name}")
+            raise cur.fail(f"tensor '{shown(tname, 80)}' has an impossible shape {tuple(dims)} for {type_name}")
         nbytes = numel // block * block_bytes
         if data_offset + offset + nbytes > file_size:
-            raise cur.fail(f"tensor {tname!r} ends beyond the end of the file")
+            raise cur.fail(f"tensor '{shown(tname, 80)}' ends beyond the end of the file")
         # GGUF lists dimensions innermost first; show them in row-major (PyTorch) order
         tensors.append(TensorInfo(name=tname, dtype=type_name, shape=tuple(reversed(dims)), nbytes=nbytes))
     return GGUFHeader(version, metadata, tuple(tensors), alignment, data_offset, file_size)

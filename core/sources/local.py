@@ -151,6 +151,8 @@ def stored_tensors_in(folder: Path, index: dict | None) -> tuple[StoredTensors |
             return None, (f"model.safetensors.index.json names {len(shard_names):,} shard files; ignored",)
         if any("/" in s or "\\" in s or s.startswith("..") for s in shard_names):
             return None, ("the safetensors index names shards outside the folder; ignored",)
+        if any(not s or len(s) > 255 or not s.isprintable() for s in shard_names):
+            return None, ("the safetensors index names shard files no folder can hold (too long or control characters); ignored",)
         present = [folder / s for s in shard_names if (folder / s).is_file()]
         if not present:
             return None, ()
