@@ -155,6 +155,8 @@ class _Reader:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config.json: field '{self.where}{name}' must be a number, got {_show(value)}")
+        if isinstance(value, int) and abs(value) > 1 << 1000:  # beyond any float: math.isfinite would overflow
+            raise ConfigError(f"config.json: field '{self.where}{name}' is out of range: {_show(value)}")
         if not math.isfinite(value) or value < lo or value > hi:
             raise ConfigError(f"config.json: field '{self.where}{name}' is out of range: {_show(value)}")
         return float(value)
@@ -326,7 +328,7 @@ def _rope(r: _Reader) -> RopeSpec | None:
     theta = r.float("rope_theta", "rotary_emb_base", "rope_ratio", lo=0.0, hi=1e12)
     params = r.raw("rope_parameters")
     if theta is None and isinstance(params, dict) and isinstance(params.get("rope_theta"), (int, float)):
-        theta = float(params["rope_theta"])
+        theta = _Reader(params, "rope_parameters.").float("rope_theta", lo=0.0, hi=1e12)
     scaling = r.raw("rope_scaling")
     if scaling is not None and not isinstance(scaling, dict):
         raise ConfigError("config.json: field 'rope_scaling' must be a JSON object or null")
@@ -1488,15 +1490,31 @@ def _quantization(files: ConfigFiles, r: _Reader) -> QuantSpec | None:
     return None
 
 
+def _positive_bits(bits: float | None, field: str) -> float | None:
+    """A bit width is positive: 0 or fewer bits per weight is not a quantization, it is a broken file."""
+    if bits is not None and bits <= 0:
+        raise ConfigError(f"config.json: field 'quantization_config.{field}' must be a positive bit width, got {_show(bits)}")
+    return bits
+
+
+def _group_size(group: object, field: str) -> int | None:
+    """A group size: positive, or -1 (GPTQ's "one group per column", no grouping); 0 and below -1 are refused."""
+    if not isinstance(group, int) or isinstance(group, bool) or group == -1:
+        return None
+    if group <= 0 or group > MAX_HIDDEN:
+        raise ConfigError(f"config.json: field 'quantization_config.{field}' must be a positive size or -1, got {_show(group)}")
+    return group
+
+
 def _quant_from_dict(q: dict) -> QuantSpec:
     qr = _Reader(q, "quantization_config.")
     method = qr.str("quant_method", default=None)
     if method is None:
         method = "mlx" if "mode" in q and "bits" in q else "unknown"
     method = method.lower()
-    bits: float | None = qr.float("bits", "w_bit", lo=0.0, hi=64.0)
+    bits: float | None = _positive_bits(qr.float("bits", "w_bit", lo=0.0, hi=64.0), "bits")
     group = qr.raw("group_size", "q_group_size")
-    group_size = group if isinstance(group, int) and not isinstance(group, bool) and group > 0 else None
+    group_size = _group_size(group, "group_size")
     block_text: str | None = None
     if method == "bitsandbytes":
         if qr.bool("load_in_4bit", "_load_in_4bit"):
@@ -1522,10 +1540,11 @@ def _quant_from_dict(q: dict) -> QuantSpec:
             for g in groups.values():
                 w = g.get("weights") if isinstance(g, dict) else None
                 if isinstance(w, dict):
+                    wr = _Reader(w, "quantization_config.config_groups.weights.")
                     if isinstance(w.get("num_bits"), (int, float)):
-                        bits = float(w["num_bits"])
+                        bits = _positive_bits(wr.float("num_bits", lo=0.0, hi=64.0), "config_groups.weights.num_bits")
                     if isinstance(w.get("group_size"), int):
-                        group_size = w["group_size"]
+                        group_size = _group_size(w["group_size"], "config_groups.weights.group_size")
                     break
     symmetric = q.get("sym") if isinstance(q.get("sym"), bool) else None
     details = tuple(

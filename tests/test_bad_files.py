@@ -292,6 +292,13 @@ def _file_cases() -> list[str]:
 
 # side-file folders: name -> (exit code of `report`, exit code of `weights`, or None when not relevant)
 FOLDER_EXPECT: dict[str, tuple[int, int | None]] = {
+    "folder-config-quant-bits-zero": (1, None),
+    "folder-config-quant-bits-negative": (1, None),
+    "folder-config-quant-group-zero": (1, None),
+    "folder-config-quant-block-negative": (1, None),
+    "folder-config-quant-num-bits-huge": (1, None),
+    "folder-config-rope-theta-huge-int": (1, None),
+    "folder-config-rope-factor-huge-int": (1, None),
     "folder-config-deep": (1, None),
     "folder-config-utf16": (1, None),
     "folder-config-control-chars": (1, None),
