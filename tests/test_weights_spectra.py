@@ -1,8 +1,8 @@
 """Spectra accuracy against float64 ``numpy.linalg.svd`` (the oracle), plus the rank/energy rules.
 
-Contract (core/weights/spectra.py): every σᵢ within 1e-10·σᵢ + 1e-14·σ_max of
-the oracle — elementwise relative for all but the tiniest values, where even
-float64 SVD only promises ~ε·σ_max.
+Contract (core/weights/spectra.py): every σᵢ within tol·σᵢ + abs_floor(tol)·σ_max
+of the oracle — 1e-6·σᵢ + 1e-12·σ_max at the default tolerance, 1e-10·σᵢ +
+1e-14·σ_max in strict mode; both are checked on every case.
 """
 
 from __future__ import annotations
@@ -30,10 +30,14 @@ def _with_spectrum(m: int, n: int, sigma: np.ndarray, rng: np.random.Generator) 
     return (u * sigma) @ v.T
 
 
-def _contract_violation(ours: np.ndarray, ref: np.ndarray) -> float:
-    """max |Δσ| / (1e-10 σ + 1e-14 σ_max): ≤ 1 means the contract holds."""
+def _contract_violation(ours: np.ndarray, ref: np.ndarray, tol: float = spectra.STRICT_TOL) -> float:
+    """max |Δσ| / (tol·σ + floor·σ_max), written out independently of spectra.contract_violation: ≤ 1 holds."""
     smax = ref[0] if ref.size and ref[0] > 0 else 1.0
-    return float(np.max(np.abs(ours - ref) / (1e-10 * ref + 1e-14 * smax)))
+    floor = 1e-12 if tol == spectra.DEFAULT_TOL else 1e-14
+    return float(np.max(np.abs(ours - ref) / (tol * ref + floor * smax)))
+
+
+TOLS = (spectra.DEFAULT_TOL, spectra.STRICT_TOL)
 
 
 CASES = {
@@ -59,23 +63,46 @@ def _bf16_round(x: np.ndarray) -> np.ndarray:
     return ((bits + 0x8000) & 0xFFFF0000).view(np.float32)
 
 
+@pytest.mark.parametrize("tol", TOLS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_singular_values_match_float64_svd(name: str) -> None:
+def test_singular_values_match_float64_svd(name: str, tol: float) -> None:
     w = CASES[name](np.random.default_rng(zlib.crc32(name.encode())))
     ref = np.linalg.svd(w.astype(np.float64), compute_uv=False)
-    got = singular_values_of(w)
+    got = singular_values_of(w, tol=tol)
     assert got.values.shape == ref.shape
     assert np.all(np.diff(got.values) <= 0), "descending"
-    assert _contract_violation(got.values, ref) <= 1.0, got.method
+    assert _contract_violation(got.values, ref, tol) <= 1.0, got.method
+    assert spectra.contract_violation(got.values, ref, tol) == pytest.approx(_contract_violation(got.values, ref, tol))
+
+
+def _trained_like(m: int, n: int, rank: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """Low-rank signal with decaying strengths plus Gaussian noise, rounded to bf16 (what trained weights look like)."""
+    signal = (rng.standard_normal((m, rank)) * np.geomspace(1.0, 0.05, rank)) @ rng.standard_normal((rank, n)) / np.sqrt(n)
+    return _bf16_round(signal + noise * rng.standard_normal((m, n)))
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (384, 1024), (1024, 256)])
+def test_trained_like_matrices_take_the_gram_route_at_default_tolerance(shape: tuple[int, int]) -> None:
+    """The point of the 1e-6 default: signal-plus-noise spectra are not sent to the direct SVD, and stay in contract."""
+    w = _trained_like(*shape, rank=24, noise=0.02, rng=np.random.default_rng(sum(shape)))
+    ref = np.linalg.svd(w.astype(np.float64), compute_uv=False)
+    got = singular_values_of(w)
+    assert got.method in ("gram", "gram+refine")
+    assert got.refined < 0.4 * min(shape)
+    assert _contract_violation(got.values, ref, spectra.DEFAULT_TOL) <= 1.0
+    strict = singular_values_of(w, tol=spectra.STRICT_TOL)
+    assert _contract_violation(strict.values, ref, spectra.STRICT_TOL) <= 1.0
 
 
 def test_elementwise_relative_where_float64_svd_is_itself_accurate() -> None:
     # κ = 1e4: float64 SVD is elementwise accurate to ~1e-12, and so must we be (Gram alone would give ~1e-8).
     w = _with_spectrum(400, 300, np.logspace(0, -4, 300), np.random.default_rng(7))
     ref = np.linalg.svd(w, compute_uv=False)
-    got = singular_values_of(w)
+    got = singular_values_of(w, tol=spectra.STRICT_TOL)
     assert got.method in ("gram+refine", "svd")
     assert np.max(np.abs(got.values - ref) / ref) < 1e-10
+    default = singular_values_of(w)
+    assert np.max(np.abs(default.values - ref) / ref) < 1e-6
 
 
 def test_gram_route_used_when_well_conditioned() -> None:
@@ -87,10 +114,14 @@ def test_gram_route_used_when_well_conditioned() -> None:
 
 
 def test_refine_route_refines_only_the_small_values() -> None:
-    w = RNG.standard_normal((300, 300))  # square Gaussian: σ_min ≈ 0, a minority below the cut
-    got = singular_values_of(w)
+    w = RNG.standard_normal((300, 300))  # square Gaussian: σ_min ≈ 0, a minority below the strict cut
+    got = singular_values_of(w, tol=spectra.STRICT_TOL)
     assert got.method == "gram+refine"
     assert 0 < got.refined < 0.4 * 300
+    # at the default tolerance: only values below ≈ 1e-3·σ_max are refined (here the 10 planted ones)
+    tiny = _with_spectrum(260, 200, np.concatenate([np.linspace(1, 0.5, 190), np.logspace(-4, -9, 10)]), np.random.default_rng(3))
+    got = singular_values_of(tiny)
+    assert got.method == "gram+refine" and got.refined == 10
 
 
 def test_direct_svd_when_too_many_values_need_refining() -> None:
@@ -103,7 +134,7 @@ def test_chunked_gram_equals_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     whole = spectra.gram(row_chunks(w, chunk_elements=10**9), 33)
     chunked = spectra.gram(row_chunks(w, chunk_elements=33 * 7), 33)
     np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-12)
-    got = singular_values(row_chunks(w, chunk_elements=33 * 5), (257, 33))
+    got = singular_values(row_chunks(w, chunk_elements=33 * 5), (257, 33), tol=spectra.STRICT_TOL)
     ref = np.linalg.svd(w.astype(np.float64), compute_uv=False)
     assert _contract_violation(got.values, ref) <= 1.0
 
@@ -114,6 +145,8 @@ def test_refine_count_rule() -> None:
     delta = spectra.GRAM_ERROR_FACTOR * 4 * spectra.EPS64 * 1.0
     expected = int(np.sum(delta / (2 * lam) > spectra.REFINE_MARGIN * 1e-10))
     assert spectra.refine_count(lam, 4, 1e-10) == expected == 2
+    # at the default 1e-6 only the 1e-20 value is below the cut
+    assert spectra.refine_count(lam, 4) == 1
 
 
 # ---------------------------------------------------------------- derived statistics
@@ -167,9 +200,10 @@ def test_numpy_fallback_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setitem(sys.modules, name, None)  # any import of them raises ImportError
     rng = np.random.default_rng(11)
     for w in (rng.standard_normal((200, 90)), rng.standard_normal((120, 120)), rng.standard_normal((60, 3)) @ rng.standard_normal((3, 50))):
-        got = singular_values_of(w)
         ref = np.linalg.svd(w, compute_uv=False)
-        assert _contract_violation(got.values, ref) <= 1.0, got.method
+        for tol in TOLS:
+            got = singular_values_of(w, tol=tol)
+            assert _contract_violation(got.values, ref, tol) <= 1.0, got.method
 
 
 @pytest.mark.parametrize("shape", [(500, 300), (300, 300), (800, 200)])

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tensors", type=positive_int, default=None, metavar="N", help="stop after N tensors")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
+    parser.add_argument("--tol", type=_tolerance, default=None, metavar="REL",
+                        help="spectra accuracy: every σ within REL·σ + max(1e-14, 1e-6·REL)·σmax (default 1e-6; 1e-10 is the strict mode)")
     parser.add_argument("--no-spectra", action="store_true", help="element statistics only (no SVD)")
     parser.add_argument("--no-embeddings", action="store_true", help="skip k-means clustering of embedding rows")
     parser.add_argument("--singular-values", action="store_true", help="include every singular value in JSON output")
@@ -41,6 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only (no progress)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of unexpected errors")
+
+
+def _tolerance(text: str) -> float:
+    """``--tol``: a relative accuracy between 1e-14 and 1e-2."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1e-14 <= value <= 1e-2:
+        raise argparse.ArgumentTypeError(f"--tol must be between 1e-14 and 1e-2, got {text}")
+    return value
 
 
 def _kinds(values: list[str]) -> tuple[str, ...]:
@@ -106,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         embeddings=not args.no_embeddings,
         keep_singular_values=args.format == "markdown" or args.singular_values,
         cancel=cancel,
+        **({"tol": args.tol} if args.tol is not None else {}),
     )
     path = _resolve(args)
     results: list[TensorStats] = []

@@ -37,7 +37,7 @@ from lmscope.core.weights.records import (
     WeightsOptions,
     WeightsSummary,
 )
-from lmscope.core.weights.spectra import CHUNK_ELEMENTS, EPS32, ChunkSource
+from lmscope.core.weights.spectra import CHUNK_ELEMENTS, EPS32, ChunkSource, blas_threads_for
 from lmscope.core.weights.stats import element_stats
 
 EXPERT_KINDS = ("experts", "shared_experts")
@@ -318,14 +318,16 @@ def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters
     x = t[idx] if idx.size < rows else t[:]
     best_k, best_score, best = 0, -np.inf, None
     scores = []
-    for k in range(2, min(opts.kmeans_max_k, x.shape[0] - 1) + 1):
-        if _cancelled(opts):
-            break
-        res = kmeans(x, k, seed=opts.seed, max_iter=50)
-        score = calinski_harabasz(x, res.labels)
-        scores.append((k, float(score)))
-        if score > best_score:
-            best_k, best_score, best = k, score, res
+    # Small BLAS problems: one thread (on a busy machine two threads spin and are ~10× slower).
+    with blas_threads_for(0):
+        for k in range(2, min(opts.kmeans_max_k, x.shape[0] - 1) + 1):
+            if _cancelled(opts):
+                break
+            res = kmeans(x, k, seed=opts.seed, max_iter=50)
+            score = calinski_harabasz(x, res.labels)
+            scores.append((k, float(score)))
+            if score > best_score:
+                best_k, best_score, best = k, score, res
     sizes = tuple(int(v) for v in np.bincount(best.labels, minlength=best_k)) if best is not None else ()
     return EmbeddingClusters(
         name=t.name,

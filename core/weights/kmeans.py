@@ -2,7 +2,10 @@
 
 Why not scikit-learn? It would add a ~40 MB runtime dependency (plus joblib and
 threadpoolctl) for two small algorithms; the sample is capped at a few thousand
-rows, where plain numpy Lloyd iterations take milliseconds. Determinism: a
+rows, where plain numpy Lloyd iterations (two BLAS-3 products each) take about a
+millisecond. The stopping rule is scikit-learn's (labels unchanged, or centre
+shift ≤ 1e-4 × mean feature variance), and the tests check that from the same
+seeds scikit-learn's Lloyd reaches the same labels and inertia. Determinism: a
 fixed seed drives both the row sample and the k-means++ seeding, and ties in
 the assignment step break towards the lower cluster index.
 
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+TOL = 1e-4  # centre-shift tolerance relative to the mean feature variance (scikit-learn's default)
+
 
 @dataclass(frozen=True)
 class KMeansResult:
@@ -32,17 +37,23 @@ class KMeansResult:
     iterations: int
 
 
-def _sq_dists(x: np.ndarray, c: np.ndarray) -> np.ndarray:
-    # ‖x‖² − 2x·c + ‖c‖², clamped (rounding can make it slightly negative)
-    d = (x * x).sum(1)[:, None] - 2.0 * (x @ c.T) + (c * c).sum(1)[None, :]
-    return np.maximum(d, 0.0)
+def _sq_dists(x: np.ndarray, c: np.ndarray, x_sq: np.ndarray | None = None) -> np.ndarray:
+    # ‖x‖² − 2x·c + ‖c‖², clamped (rounding can make it slightly negative); one BLAS-3 product
+    if x_sq is None:
+        x_sq = np.einsum("ij,ij->i", x, x)
+    d = x @ c.T
+    d *= -2.0
+    d += x_sq[:, None]
+    d += np.einsum("ij,ij->i", c, c)[None, :]
+    return np.maximum(d, 0.0, out=d)
 
 
 def kmeans_pp_init(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """k-means++ seeding (Arthur & Vassilvitskii 2007): D²-weighted picks."""
     n = x.shape[0]
+    x_sq = np.einsum("ij,ij->i", x, x)
     centers = [x[int(rng.integers(n))]]
-    d2 = _sq_dists(x, centers[0][None, :])[:, 0]
+    d2 = _sq_dists(x, centers[0][None, :], x_sq)[:, 0]
     for _ in range(1, k):
         total = d2.sum()
         if total <= 0.0:  # fewer distinct points than k: reuse points deterministically
@@ -51,26 +62,51 @@ def kmeans_pp_init(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarra
             idx = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right"))
             idx = min(idx, n - 1)
         centers.append(x[idx])
-        d2 = np.minimum(d2, _sq_dists(x, x[idx][None, :])[:, 0])
+        d2 = np.minimum(d2, _sq_dists(x, x[idx][None, :], x_sq)[:, 0])
     return np.array(centers, dtype=np.float64)
 
 
-def kmeans(x: np.ndarray, k: int, seed: int = 0, max_iter: int = 100) -> KMeansResult:
-    """Lloyd's k-means from k-means++ seeds; deterministic for a given seed."""
+def _centroids(x: np.ndarray, labels: np.ndarray, k: int, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster means by one BLAS product with the one-hot labelling; an empty cluster keeps its centre."""
+    onehot = np.zeros((x.shape[0], k))
+    onehot[np.arange(x.shape[0]), labels] = 1.0
+    counts = onehot.sum(axis=0)
+    sums = onehot.T @ x
+    c = previous.copy()
+    nz = counts > 0
+    c[nz] = sums[nz] / counts[nz, None]
+    return c, counts
+
+
+def kmeans(x: np.ndarray, k: int, seed: int = 0, max_iter: int = 100, tol: float = TOL,
+           init: np.ndarray | None = None) -> KMeansResult:
+    """Lloyd's k-means from k-means++ seeds (or ``init``); deterministic for a given seed.
+
+    Stops when the labels no longer change, when the centres moved by at most
+    ``tol`` × the mean per-feature variance (squared Frobenius shift — the
+    stopping rule of scikit-learn's ``KMeans(tol=1e-4)``), or after
+    ``max_iter`` iterations. Each iteration is two BLAS-3 products (distances
+    to the centres, one-hot sums): about a millisecond for 2048 rows × 384 × 12 centres.
+    """
     x = np.asarray(x, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    c = kmeans_pp_init(x, k, rng)
+    c = kmeans_pp_init(x, k, rng) if init is None else np.array(init, dtype=np.float64)
+    threshold = tol * float(np.mean(np.var(x, axis=0))) if x.size else 0.0
+    x_sq = np.einsum("ij,ij->i", x, x)
     labels = np.full(x.shape[0], -1)
     it = 0
     for it in range(1, max_iter + 1):
-        new = np.argmin(_sq_dists(x, c), axis=1)
+        new = np.argmin(_sq_dists(x, c, x_sq), axis=1)
         if np.array_equal(new, labels):
             break
         labels = new
-        for j in range(k):
-            members = x[labels == j]
-            if members.size:
-                c[j] = members.mean(axis=0)
+        c_new, _ = _centroids(x, labels, k, c)
+        shift = float(((c_new - c) ** 2).sum())
+        c = c_new
+        if shift <= threshold:
+            # like scikit-learn: the labels of the final centres (one more assignment step)
+            labels = np.argmin(_sq_dists(x, c, x_sq), axis=1)
+            break
     inertia = float(((x - c[labels]) ** 2).sum())
     return KMeansResult(labels=labels, centroids=c, inertia=inertia, iterations=it)
 
@@ -79,18 +115,17 @@ def calinski_harabasz(x: np.ndarray, labels: np.ndarray) -> float:
     """The Calinski–Harabasz score of a labelling (see module docstring)."""
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    ids = np.unique(labels)
+    ids, inverse = np.unique(labels, return_inverse=True)
     k = ids.size
     if k < 2 or k >= n:
         return 0.0
     overall = x.mean(axis=0)
-    between = 0.0
-    within = 0.0
-    for j in ids:
-        members = x[labels == j]
-        cj = members.mean(axis=0)
-        between += members.shape[0] * float(((cj - overall) ** 2).sum())
-        within += float(((members - cj) ** 2).sum())
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), inverse.ravel()] = 1.0
+    counts = onehot.sum(axis=0)
+    means = (onehot.T @ x) / counts[:, None]
+    between = float((counts * ((means - overall) ** 2).sum(axis=1)).sum())
+    within = float(((x - means[inverse.ravel()]) ** 2).sum())
     if within == 0.0:
         return float("inf")
     return (between / (k - 1)) / (within / (n - k))

@@ -196,9 +196,9 @@ class WeightsOptions:
     spectra: bool = True
     embeddings: bool = True
     keep_singular_values: bool = False
-    tol: float = 1e-10
+    tol: float = 1e-6  # spectra.DEFAULT_TOL; 1e-10 is the strict mode
     kmeans_max_k: int = 12
-    kmeans_sample_rows: int = 4096
+    kmeans_sample_rows: int = 2048
     seed: int = 0
     cancel: threading.Event | None = field(default=None, compare=False)
 
