@@ -218,3 +218,48 @@ def test_short_names():
     assert len(long) == 24 and "…" in long and long.startswith("L0.")
     assert middle_ellipsis("abcdefghij", 5) == "ab…ij"
     assert middle_ellipsis("abc", 5) == "abc"
+
+
+async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, monkeypatch):
+    """Esc during a tensor stuck in an uninterruptible call (a LAPACK SVD, simulated by a blocked
+    tensor) ends the run in the UI at once; quitting during a second such run does not wait for
+    the call either; once the calls return, neither engine starts another tensor."""
+    import threading
+
+    from lmscope.core.weights import engine
+
+    folder, tensors = tiny_bert
+    started: list[str] = []
+    release = threading.Event()
+    real = engine.analyze_tensor
+
+    def slow_tensor(t, device, opts):
+        started.append(t.name)
+        if len(started) in (3, 6):  # the third tensor of the first run, and of the second
+            release.wait(30)
+        return real(t, device, opts)
+
+    monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
+    app = make_app(str(folder))
+    try:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await wait_for(pilot, lambda: app.main_model is not None)
+            await pilot.press("f6")
+            await pilot.pause()
+            screen = app.screen
+            await pilot.press("ctrl+r")  # a fresh run
+            await wait_for(pilot, lambda: len(started) == 3 and len(screen.results) == 2, timeout=30)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not screen.running, timeout=5)
+            assert not release.is_set()  # the run ended in the UI while the engine was still busy
+            await pilot.press("ctrl+r")  # start again from scratch, the old engine still busy
+            await wait_for(pilot, lambda: len(started) == 6, timeout=30)
+            assert screen.running
+            app.exit()  # what ctrl+q does
+        assert not release.is_set()  # the app closed: nothing waited for the blocked calls
+    finally:
+        release.set()
+    for thread in threading.enumerate():
+        if thread.name == "lmscope-weights":
+            thread.join(10)
+    assert len(started) == 6  # neither engine went on to another tensor

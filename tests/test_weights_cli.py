@@ -149,3 +149,38 @@ def test_download_from_mock_hub(lmscope_cli, hub_cli_env, mock_hub) -> None:  # 
     offline = dict(hub_cli_env, HF_HUB_OFFLINE="1")
     again = lmscope_cli(["weights", TINY_LLAMA, "--format", "csv", "--no-spectra", "--no-embeddings", "-q"], env=offline)
     assert again.returncode == 0, again.stderr
+
+
+def test_ctrl_c_returns_at_once_stops_the_engine_and_writes_nothing(model_dir: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the engine is inside an uninterruptible call (a LAPACK SVD, simulated by a blocked
+    tensor): the command returns 130 without waiting for that call, writes no output file, and the
+    engine, once the call returns, does not start the next tensor."""
+    import _thread
+    import threading
+
+    from lmscope.core.weights import engine
+    from lmscope.main import main
+
+    started: list[str] = []
+    release = threading.Event()
+    real = engine.analyze_tensor
+
+    def slow_tensor(t, device, opts):  # type: ignore[no-untyped-def]
+        started.append(t.name)
+        if len(started) == 2:
+            _thread.interrupt_main()  # the user presses Ctrl-C during the second tensor…
+            release.wait(30)  # …which is stuck in a long call that cannot see it
+        return real(t, device, opts)
+
+    monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
+    out = tmp_path / "report.json"
+    code = main(["weights", str(model_dir), "--format", "json", "--output", str(out), "--quiet"])
+    assert code == 130
+    assert not release.is_set() and len(started) == 2  # returned while the engine was still busy
+    assert not out.exists() and not list(tmp_path.iterdir())  # no output, no temporary file
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name == "lmscope-weights":
+            thread.join(10)
+    assert len(started) == 2  # the engine stopped before the next tensor

@@ -126,25 +126,51 @@ def test_cancel_between_tensors(tiny_model: tuple[Path, dict[str, np.ndarray]]) 
     assert "cancelled" in s.notes[0]
 
 
-class _CancelAfter(threading.Event):
-    """An Event that reports set after it has been asked ``n`` times (cancels mid-tensor)."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n = n
-
-    def is_set(self) -> bool:
-        self.n -= 1
-        return self.n < 0
-
-
-def test_cancel_between_experts(tiny_model: tuple[Path, dict[str, np.ndarray]]) -> None:
+def test_cancel_between_experts(tiny_model: tuple[Path, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch) -> None:
     folder, _ = tiny_model
-    # check 1: before the tensor; checks 2-3: before experts 0 and 1; check 4 (expert 2) cancels
-    events = list(analyze_weights(folder, WeightsOptions(tensors=("*experts*",), cancel=_CancelAfter(3))))
+    cancel = threading.Event()
+    real = engine.spectrum_of
+    calls = []
+
+    def spectrum_then_cancel(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(*args, **kwargs)
+        calls.append(kwargs.get("expert"))
+        if len(calls) == 2:
+            cancel.set()  # after expert 1: the check before expert 2 stops the loop
+        return out
+
+    monkeypatch.setattr(engine, "spectrum_of", spectrum_then_cancel)
+    events = list(analyze_weights(folder, WeightsOptions(tensors=("*experts*",), cancel=cancel)))
     (r,) = [e.result for e in events if e.result]
+    assert calls == [0, 1]
     assert len(r.spectra) == 2 and "cancelled after 2 of 4 experts" in r.notes
     assert events[-1].summary.cancelled
+
+
+def test_cancel_between_row_chunks_drops_the_tensor(tiny_model: tuple[Path, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancel inside a tensor stops at the next row chunk; the half-read tensor is not reported."""
+    folder, _ = tiny_model
+    cancel = threading.Event()
+    monkeypatch.setattr(engine, "CHUNK_ELEMENTS", 64)  # many small chunks per tensor
+    real = engine.element_stats
+    seen = []
+
+    def stats_that_cancel(chunks):  # type: ignore[no-untyped-def]
+        seen.append(1)
+        if len(seen) == 2:
+            def cancelling():  # type: ignore[no-untyped-def]
+                for i, c in enumerate(chunks()):
+                    if i == 1:
+                        cancel.set()
+                    yield c
+            return real(cancelling)
+        return real(chunks)
+
+    monkeypatch.setattr(engine, "element_stats", stats_that_cancel)
+    events = list(analyze_weights(folder, WeightsOptions(cancel=cancel, embeddings=False, spectra=False)))
+    results = [e.result for e in events if e.result]
+    assert len(results) == 1 and len(seen) == 2
+    assert events[-1].summary.cancelled and events[-1].summary.tensors_done == 1
 
 
 def test_integer_tensors_get_stats_but_no_spectrum(tmp_path: Path) -> None:

@@ -100,12 +100,13 @@ def _resolve(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Analyse, render, write; 0 on success (a cancelled run by Ctrl-C exits 130)."""
+    """Analyse, render, write; 0 on success. Ctrl-C exits 130 at once and writes nothing."""
     from lmscope.core.errors import LmscopeError, SourceError
     from lmscope.core.hub.token import check_token
     from lmscope.core.redact import register_secret, shown
     from lmscope.core.weights import WeightsOptions, analyze_weights
     from lmscope.core.weights import report
+    from lmscope.core.weights.background import BackgroundEvents
 
     register_secret(args.token)
     check_token(args.token, "--token")
@@ -124,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     path = _resolve(args)
     results: list[TensorStats] = []
     summary: WeightsSummary | None = None
-    interrupted = False
     show = not args.quiet and sys.stderr.isatty()
-    events = analyze_weights(path, options)
+    # The engine runs in a daemon thread: Ctrl-C is seen here within a poll (50 ms) even while
+    # LAPACK holds the engine's thread, and the process exits without waiting for that call.
+    background = BackgroundEvents(lambda: analyze_weights(path, options), cancel)
+    events = background.events()
     try:
         if show:
             summary = _with_progress(events, results)
@@ -137,10 +140,11 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     summary = ev.summary
     except KeyboardInterrupt:
-        # Ctrl-C lands inside the generator, which is then closed: write what was finished (no summary)
-        interrupted = True
+        # Stop the engine at its next check and write nothing: a partial report under the
+        # requested name would read as a complete one.
         cancel.set()
-        print(f"lmscope: interrupted after {len(results)} tensor(s); writing those", file=sys.stderr)
+        print(f"lmscope: interrupted after {len(results)} tensor(s); nothing written", file=sys.stderr)
+        return 130
     if summary is not None and summary.tensors_total == 0:
         if args.tensors or args.kind:
             raise LmscopeError("no tensors matched the filters")
@@ -165,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 130 if interrupted else 0
+    return 0
 
 
 def _with_progress(events: Iterator[WeightsEvent], results: list[TensorStats]) -> WeightsSummary | None:

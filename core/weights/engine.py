@@ -69,7 +69,11 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) 
         if _cancelled(opts):
             cancelled = True
             break
-        stats, partial = analyze_tensor(tensor, device, opts)
+        try:
+            stats, partial = analyze_tensor(tensor, device, opts)
+        except Cancelled:  # stopped between two row chunks: this tensor is not recorded
+            cancelled = True
+            break
         results.append(stats)
         if opts.embeddings and _is_token_embedding(tensor, stats) and not _cancelled(opts):
             clusters.append(embedding_clusters(tensor, opts))
@@ -104,6 +108,34 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) 
 
 def _cancelled(opts: WeightsOptions) -> bool:
     return opts.cancel is not None and opts.cancel.is_set()
+
+
+class Cancelled(BaseException):
+    """Raised between two row chunks when the cancel flag is set (caught by the engine).
+
+    A BaseException so that no ``except Exception`` fallback (the CUDA → CPU
+    retry) mistakes a cancel for a device failure.
+    """
+
+
+def checked(chunks: ChunkSource, opts: WeightsOptions) -> ChunkSource:
+    """``chunks`` with a cancel check before each chunk: a long tensor stops within one chunk (~16 MiB).
+
+    Only the LAPACK calls between the passes (eigensolver, SVD) cannot be
+    interrupted; a consumer that must not wait for them runs the engine in a
+    daemon thread (:mod:`.background`).
+    """
+    if opts.cancel is None:
+        return chunks
+    flag = opts.cancel
+
+    def gen() -> Iterator[np.ndarray]:
+        for c in chunks():
+            if flag.is_set():
+                raise Cancelled
+            yield c
+
+    return gen
 
 
 def _collection(obj: Any) -> tuple[WeightsCollection, str]:
@@ -205,7 +237,7 @@ def analyze_tensor(t: LazyTensor, device: str, opts: WeightsOptions) -> tuple[Te
     """Statistics (and spectra) of one tensor; the flag says a cancel cut it short."""
     t0 = time.perf_counter()
     kind = classify.module_kind(t.name)
-    es = element_stats(_leading_chunks(t))
+    es = element_stats(checked(_leading_chunks(t), opts))
     spectra: list[SpectrumStats] = []
     notes: list[str] = []
     partial = False
@@ -227,7 +259,12 @@ def analyze_tensor(t: LazyTensor, device: str, opts: WeightsOptions) -> tuple[Te
                     notes.append(f"cancelled after {e} of {t.shape[0]} experts")
                     partial = True
                     break
-                sp, note = spectrum_of(t.expert(e), device, opts, expert=e)
+                try:
+                    sp, note = spectrum_of(t.expert(e), device, opts, expert=e)
+                except Cancelled:
+                    notes.append(f"cancelled after {e} of {t.shape[0]} experts")
+                    partial = True
+                    break
                 spectra.append(sp)
                 if note:
                     notes.append(f"expert {e}: {note}")
@@ -259,7 +296,7 @@ def analyze_tensor(t: LazyTensor, device: str, opts: WeightsOptions) -> tuple[Te
 def spectrum_of(t: LazyTensor, device: str, opts: WeightsOptions, expert: int | None = None) -> tuple[SpectrumStats, str | None]:
     """The :class:`SpectrumStats` of a 2-D lazy tensor on ``device`` (CPU fallback note)."""
     chunks, shape = matrix_chunks(t)
-    sv, note = devices.singular_values_on(device, chunks, shape, opts.tol)
+    sv, note = devices.singular_values_on(device, checked(chunks, opts), shape, opts.tol)
     used = "cpu" if (device == "cpu" or note) else "cuda"
     m, n = t.shape
     return spectrum_stats(sv.values, m, n, sv.method, used, expert=expert, keep=opts.keep_singular_values), note

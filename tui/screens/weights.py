@@ -187,15 +187,25 @@ class WeightsScreen(LmscopeScreen):
 
     def action_cancel(self) -> None:
         if self.running and self._cancel is not None:
-            self._cancel.set()
-            self.notify("cancelling after the current tensor…")
+            self._cancel.set()  # the worker returns within a poll; the engine stops at its next chunk
 
     @work(thread=True, group="weights", exit_on_error=False)
     def _weights_worker(self, run_id: int, model: Any, cancel: threading.Event) -> None:
+        """Forward the engine's events; return within a poll (50 ms) of Esc, ctrl+q or the app closing.
+
+        The engine itself runs in a daemon thread (:class:`BackgroundEvents`): a LAPACK
+        call in progress cannot be interrupted, and Textual's exit waits for this worker's
+        executor thread, so this thread only polls and never computes.
+        """
+        from textual.worker import get_current_worker
+
+        from lmscope.core.weights.background import BackgroundEvents
         from lmscope.tui import loader
 
+        worker = get_current_worker()
         try:
-            for event in loader.weights_events(model, cancel):
+            background = BackgroundEvents(lambda: loader.weights_events(model, cancel), cancel)
+            for event in background.events(stop=lambda: worker.cancelled_event.is_set() or cancel.is_set()):
                 self.post_message(WeightsEvent(run_id, event))
         except Exception as err:  # noqa: BLE001 - shown, never a crash
             self.post_message(WeightsFinished(run_id, "failed", loader.error_line(err)))
