@@ -263,3 +263,16 @@ async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, monkeypa
         if thread.name == "lmscope-weights":
             thread.join(10)
     assert len(started) == 6  # neither engine went on to another tensor
+
+
+async def test_markdown_export_has_every_column(tiny_bert):
+    from lmscope.core.weights.report import CSV_COLUMNS
+
+    folder, tensors = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await run_analysis(pilot, app)
+        md = screen.export_text("markdown")
+        assert "| " + " | ".join(CSV_COLUMNS) + " |" in md
+        assert all(name in md for name in tensors)
+        assert "## By module kind" in md

@@ -55,25 +55,16 @@ def search_text(rows: list[Any], query: str, where: str, fmt: str) -> str:
 
 
 def weights_text(model_id: str, results: list[Any], summary: Any, fmt: str) -> str:
-    """Per-tensor weights statistics (what has streamed in so far) and the run summary."""
-    tensors = [r.to_dict() if hasattr(r, "to_dict") else _plain(r) for r in results]
-    summary_dict = summary.to_dict() if summary is not None and hasattr(summary, "to_dict") else None
+    """Per-tensor weights statistics (what has streamed in so far) and the run summary.
+
+    The same renderers as ``lmscope weights``: JSON with every field, Markdown with the
+    summary tables and a table of every CSV column (one row per tensor, per expert).
+    """
+    from lmscope.core.weights import report
+
     if fmt == "json":
-        return json.dumps({"schema_version": 1, "model_id": model_id, "tensors": tensors, "summary": summary_dict}, indent=2) + "\n"
-    lines = [f"# lmscope weights: {model_id}", "", f"{len(tensors)} tensors analysed.", ""]
-    lines.append("| tensor | kind | shape | dtype | mean | std | stable rank | α |")
-    lines.append("|---|---|---|---|---:|---:|---:|---:|")
-    for t in results:
-        spectrum = t.spectra[0] if getattr(t, "spectra", ()) else None
-        cells = [
-            t.name,
-            t.kind,
-            "×".join(str(d) for d in t.shape),
-            t.dtype,
-            f"{t.mean:.4g}",
-            f"{t.std:.4g}",
-            f"{spectrum.stable_rank:.2f}" if spectrum else "",
-            f"{spectrum.alpha:.2f}" if spectrum and spectrum.alpha is not None else "",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        doc = json.loads(report.to_json(results, summary))
+        doc["model_id"] = model_id
+        return json.dumps(doc, indent=2) + "\n"
+    text = report.to_markdown(results, summary)
+    return text.replace("# Weights report", f"# lmscope weights: {model_id}", 1)

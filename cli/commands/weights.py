@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help="with --download: do not ask for confirmation")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="analyse on a Ray cluster, one task per shard: 'local' starts one here, 'auto' or "
+                             "'ray://host:port' attaches (default: $RAY_ADDRESS, else local); needs lmscope[ray]")
+    parser.add_argument("--model-id", default=None, metavar="ID", help="the model id recorded in CSV/JSON when MODEL is a path")
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only (no progress)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of unexpected errors")
 
@@ -121,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
         keep_singular_values=args.format == "markdown" or args.singular_values,
         cancel=cancel,
         **({"tol": args.tol} if args.tol is not None else {}),
+        ray=args.ray,
+        model_id=args.model_id,
+        revision=args.revision,
     )
     path = _resolve(args)
     results: list[TensorStats] = []
@@ -152,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = report.to_json(results, summary, singular_values=args.singular_values)
     elif args.format == "csv":
-        text = report.to_csv(results)
+        text = report.to_csv(results, summary)
     elif args.format == "markdown":
         text = report.to_markdown(results, summary)
     else:

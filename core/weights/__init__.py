@@ -15,6 +15,7 @@ from lmscope.core.weights.engine import analyze_weights, select_tensors, spectru
 from lmscope.core.weights.readers import LazyTensor, WeightsCollection, open_weights
 from lmscope.core.weights.records import (
     EmbeddingClusters,
+    ExecutorInfo,
     KindSummary,
     SpectrumStats,
     TensorStats,
@@ -25,6 +26,7 @@ from lmscope.core.weights.records import (
 
 __all__ = [
     "EmbeddingClusters",
+    "ExecutorInfo",
     "KindSummary",
     "LazyTensor",
     "SpectrumStats",

@@ -15,7 +15,7 @@ import re
 
 from lmscope.core.tensor_names import layer_index
 
-__all__ = ["KINDS", "kind_matches", "layer_index", "module_kind"]
+__all__ = ["KINDS", "expert_index", "kind_matches", "layer_index", "module_kind"]
 
 # kind -> the family it belongs to (used by --kind attention,mlp filters)
 KINDS: dict[str, str] = {
@@ -40,7 +40,6 @@ KINDS: dict[str, str] = {
     "mamba_conv": "mamba",
     "mamba_other": "mamba",
     "vision": "vision",
-    "bias": "other",
     "buffer": "other",
     "other": "other",
 }
@@ -48,17 +47,18 @@ KINDS: dict[str, str] = {
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
-        ("buffer", r"(position_ids|inv_freq|num_batches_tracked|_buffer)$"),
+        # buffers: not parameters (GPT-2's causal masks ``attn.bias`` / ``attn.masked_bias`` too)
+        ("buffer", r"(position_ids|inv_freq|num_batches_tracked|_buffer)$|(^|\.)attn\.(masked_)?bias$"),
         ("vision", r"(^|\.)(vision_tower|vision_model|visual|vision_encoder|image_encoder|patch_embed|multi_modal_projector|mm_projector|vit)(\.|$)"),
         ("norm", r"(?i)(norm|ln_\d|ln_f|layernorm|layer_norm|_ln|\.ln\.)|(^|\.)(ln|norm)(\.|$)"),
         ("shared_experts", r"shared_expert|shared_mlp|ffn_(gate|up|down)_shexp"),
-        ("router", r"(\.gate\.weight$|\.router(\.|$)|\.gate$|ffn_gate_inp|\.router\.|e_score_correction|\.wg\.)"),
+        ("router", r"(\.gate\.(weight|bias)$|\.router(\.|$)|\.gate$|ffn_gate_inp|\.router\.|e_score_correction|\.wg\.)"),
         ("experts", r"(\.experts\.|\.experts$|\.experts_|block_sparse_moe\.w|ffn_(gate|up|down)_exps|\.experts\b)"),
         ("mamba_conv", r"(mixer|ssm)\.conv1d|ssm_conv1d"),
         ("mamba_in", r"(mixer|ssm)\.in_proj|ssm_in"),
         ("mamba_out", r"(mixer|ssm)\.out_proj|ssm_out"),
         ("mamba_other", r"(mixer|ssm)\.(A_log|D|dt_proj|x_proj|dt_bias)|ssm_(a|d|dt|x)"),
-        ("lm_head", r"(^|\.)(lm_head|output|embed_out|cls\.predictions\.decoder)(\.weight)?$|^output\.weight$"),
+        ("lm_head", r"(^|\.)(lm_head|output|embed_out|cls\.predictions\.decoder)(\.weight|\.bias)?$|^output\.(weight|bias)$"),
         ("embedding", r"(embed_tokens|wte|wpe|word_embeddings|position_embeddings|token_type_embeddings|token_embd|tok_embeddings|embeddings\.|shared\.weight|embed_positions|rel_attn_bias|relative_attention_bias)"),
         ("attention_qkv", r"(qkv_proj|c_attn|query_key_value|\.Wqkv|attn_qkv|\.qkv(\.|$))"),
         ("attention_q", r"(q_proj|\.query(\.|$)|attn_q(\.|$)|\.wq(\.|$)|q_a_proj|q_b_proj)"),
@@ -75,15 +75,26 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 
 def module_kind(name: str) -> str:
-    """The module kind of a tensor name (one of :data:`KINDS`)."""
+    """The module kind of a tensor name (one of :data:`KINDS`).
+
+    A bias has its module's kind (``q_proj.bias`` is ``attention_q``, like
+    ``q_proj.weight``): the rules look at the module path, never the suffix.
+    """
     for kind, pattern in _RULES:
         if pattern.search(name):
             if kind == "router" and re.search(r"gate_proj|gate_up", name):
                 continue
             return kind
-    if name.endswith(".bias"):
-        return "bias"
     return "other"
+
+
+_EXPERT = re.compile(r"(?:^|\.)experts\.(\d+)\.")
+
+
+def expert_index(name: str) -> int | None:
+    """N of a per-expert tensor (``…experts.N.…``; shared experts are not indexed), else None."""
+    m = _EXPERT.search(name)
+    return int(m.group(1)) if m else None
 
 
 def kind_matches(kind: str, wanted: tuple[str, ...]) -> bool:

@@ -14,10 +14,12 @@ the float64 matrix itself only when a matrix needs the direct-SVD route).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from lmscope.core.weights.powerlaw import fit_power_law
 from lmscope.core.weights.readers import WEIGHT_SUFFIXES, LazyTensor, WeightsCollection, open_weights
 from lmscope.core.weights.records import (
     EmbeddingClusters,
+    ExecutorInfo,
     KindSummary,
     SpectrumStats,
     TensorStats,
@@ -37,6 +40,7 @@ from lmscope.core.weights.records import (
     WeightsOptions,
     WeightsSummary,
 )
+from lmscope.core.weights.report import ordered
 from lmscope.core.weights.spectra import CHUNK_ELEMENTS, EPS32, ChunkSource, blas_threads_for
 from lmscope.core.weights.stats import element_stats
 
@@ -51,42 +55,57 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) 
     ``path_or_source``: a weights file or folder, a :class:`WeightsCollection`,
     a ``ModelSource`` with a local ``location``, or a Hub id already in the
     local HF cache. Raises :class:`~lmscope.core.errors.LmscopeError`
-    subclasses (before the first event) for unreadable inputs.
+    subclasses (before the first event) for unreadable inputs. With
+    ``options.ray`` set the tensors are analysed by Ray tasks, one per shard
+    (:mod:`.distributed`); the events and the report are the same.
     """
     opts = options or WeightsOptions()
     collection, label = _collection(path_or_source)
-    device = devices.select_device(opts.device) if opts.spectra else "cpu"
     selected = select_tensors(collection, opts)
+    if opts.skip:
+        skip = set(opts.skip)
+        selected = [t for t in selected if t.name not in skip]
     total = len(selected)
     bytes_total = sum(t.nbytes for t in selected)
     start = time.perf_counter()
+    created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     bytes_done = 0
     results: list[TensorStats] = []
     clusters: list[EmbeddingClusters] = []
     notes: list[str] = []
     cancelled = False
-    for index, tensor in enumerate(selected, 1):
-        if _cancelled(opts):
+    if opts.ray is not None:
+        from lmscope.core.weights import distributed
+
+        repo = _hub_identity(path_or_source, label, opts)
+        address = distributed.connect(distributed.resolve_address(opts.ray))
+        tasks = distributed.plan_tasks(selected, *repo)
+        executor = ExecutorInfo(name="ray", address=address, tasks=len(tasks))
+        device_label = f"ray workers ({opts.device})"
+        batches: Iterator[_Batch] = _ray_batches(tasks, selected, opts, notes)
+    else:
+        device = devices.select_device(opts.device) if opts.spectra else "cpu"
+        executor = ExecutorInfo()
+        device_label = devices.describe(device)
+        batches = _local_batches(selected, device, opts)
+    for batch in batches:
+        clusters.extend(batch.clusters)
+        for stats in batch.results:
+            results.append(stats)
+            bytes_done += stats.nbytes
+            elapsed = time.perf_counter() - start
+            eta = elapsed / bytes_done * (bytes_total - bytes_done) if bytes_done else None
+            yield WeightsEvent(len(results), total, bytes_done, bytes_total, elapsed, eta, result=stats)
+        if batch.cancelled:
             cancelled = True
             break
-        try:
-            stats, partial = analyze_tensor(tensor, device, opts)
-        except Cancelled:  # stopped between two row chunks: this tensor is not recorded
-            cancelled = True
-            break
-        results.append(stats)
-        if opts.embeddings and _is_token_embedding(tensor, stats) and not _cancelled(opts):
-            clusters.append(embedding_clusters(tensor, opts))
-        bytes_done += tensor.nbytes
-        elapsed = time.perf_counter() - start
-        eta = elapsed / bytes_done * (bytes_total - bytes_done) if bytes_done else None
-        yield WeightsEvent(index, total, bytes_done, bytes_total, elapsed, eta, result=stats)
-        if partial:
-            cancelled = True
-            break
+    if isinstance(batches, _RayBatches):
+        executor = dataclasses.replace(executor, failed_tasks=batches.failed, cancelled_tasks=batches.cancelled_tasks)
+        device_label = _ray_devices(results) or device_label
     if cancelled:
         notes.append(f"cancelled after {len(results)} of {total} tensors")
     elapsed = time.perf_counter() - start
+    repo_id, revision = _hub_identity(path_or_source, label, opts)
     summary = WeightsSummary(
         model=label,
         files=collection.files,
@@ -95,15 +114,99 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) 
         tensors_done=len(results),
         bytes_total=bytes_total,
         bytes_done=bytes_done,
-        params_done=sum(r.numel for r in results),
+        params_done=sum(r.numel for r in results if r.kind != "buffer"),
         seconds=elapsed,
         cancelled=cancelled,
-        device=devices.describe(device),
-        by_kind=summarize_by_kind(results),
-        embeddings=tuple(clusters),
+        device=device_label,
+        by_kind=summarize_by_kind(ordered(results)),  # report order: the same sums whatever the arrival order
+        embeddings=tuple(sorted(clusters, key=lambda c: c.name)),
         notes=tuple(notes),
+        model_id=repo_id or "",
+        revision=revision,
+        created_at=created_at,
+        tol=opts.tol,
+        executor=executor,
+        buffers_done=sum(1 for r in results if r.kind == "buffer"),
     )
     yield WeightsEvent(len(results), total, bytes_done, bytes_total, elapsed, 0.0, summary=summary)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Records that arrived together (one tensor locally, one task on Ray)."""
+
+    results: tuple[TensorStats, ...] = ()
+    clusters: tuple[EmbeddingClusters, ...] = ()
+    cancelled: bool = False
+
+
+def _local_batches(selected: list[LazyTensor], device: str, opts: WeightsOptions) -> Iterator[_Batch]:
+    for tensor in selected:
+        if _cancelled(opts):
+            yield _Batch(cancelled=True)
+            return
+        try:
+            stats, partial = analyze_tensor(tensor, device, opts)
+        except Cancelled:  # stopped between two row chunks: this tensor is not recorded
+            yield _Batch(cancelled=True)
+            return
+        found = ()
+        if opts.embeddings and _is_token_embedding(tensor, stats) and not _cancelled(opts):
+            found = (embedding_clusters(tensor, opts),)
+        yield _Batch((stats,), found, cancelled=partial)
+        if partial:
+            return
+
+
+class _RayBatches:
+    """Task results as batches, plus the counts the summary records (failed and cancelled tasks)."""
+
+    def __init__(self, tasks: list[Any], opts: WeightsOptions, notes: list[str]) -> None:
+        self.tasks = tasks
+        self.opts = opts
+        self.notes = notes
+        self.failed = 0
+        self.cancelled_tasks = 0
+
+    def __iter__(self) -> Iterator[_Batch]:
+        from lmscope.core.weights import distributed
+
+        for item in distributed.execute(self.tasks, self.opts):
+            if isinstance(item, int):
+                self.cancelled_tasks = item
+                self.notes.append(f"cancelled {item} pending Ray task(s)")
+                yield _Batch(cancelled=True)
+                return
+            if isinstance(item, distributed.TaskFailure):
+                self.failed += 1
+                self.notes.append(f"{item.task.filename}: {len(item.task.names)} tensor(s) not analysed — "
+                                  f"the task failed twice ({item.error})")
+                continue
+            yield _Batch(item.results, item.clusters)
+
+
+def _ray_batches(tasks: list[Any], selected: list[LazyTensor], opts: WeightsOptions, notes: list[str]) -> _RayBatches:
+    return _RayBatches(tasks, opts, notes)
+
+
+def _ray_devices(results: list[TensorStats]) -> str:
+    used = sorted({s.device for r in results for s in r.spectra})
+    return f"ray workers ({', '.join(used)})" if used else ""
+
+
+def _hub_identity(obj: Any, label: str, opts: WeightsOptions) -> tuple[str | None, str | None]:
+    """(model id, revision) when the model is known by a Hub id (for records and for Ray workers)."""
+    from lmscope.core.weights.locate import split_hub_id
+
+    model_id = getattr(obj, "model_id", None)
+    revision = getattr(obj, "revision", None)
+    if model_id and split_hub_id(str(model_id)):
+        return str(model_id), revision or opts.revision
+    if isinstance(obj, str) and not Path(obj).expanduser().exists():
+        parsed = split_hub_id(obj)
+        if parsed:
+            return parsed[0], parsed[1] or opts.revision
+    return (opts.model_id or None), opts.revision
 
 
 def _cancelled(opts: WeightsOptions) -> bool:
@@ -289,6 +392,7 @@ def analyze_tensor(t: LazyTensor, device: str, opts: WeightsOptions) -> tuple[Te
         file=Path(t.file).name,
         seconds=time.perf_counter() - t0,
         notes=tuple(notes),
+        expert=classify.expert_index(t.name),
     )
     return stats, partial
 

@@ -80,12 +80,20 @@ class TensorStats:
     file: str = ""
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    expert: int | None = None  # N of a per-expert tensor named ``…experts.N.…``
+
+    @property
+    def is_parameter(self) -> bool:
+        """False for buffers (position ids, rotary ``inv_freq``…): listed, not counted as parameters."""
+        return self.kind != "buffer"
 
     def to_dict(self, *, singular_values: bool = False) -> dict[str, Any]:
         """JSON-ready dict (inf/nan become strings, singular values only on request)."""
         d = asdict(self)
         d["shape"] = list(self.shape)
         d["notes"] = list(self.notes)
+        d["var"] = self.std * self.std  # population variance (seed 001's column)
+        d["parameter"] = self.is_parameter
         for sp in d["spectra"]:
             if not singular_values:
                 sp.pop("singular_values")
@@ -131,6 +139,17 @@ class EmbeddingClusters:
 
 
 @dataclass(frozen=True)
+class ExecutorInfo:
+    """Where a run was computed: ``local`` (this process) or ``ray`` (address, tasks, failures)."""
+
+    name: str = "local"
+    address: str | None = None
+    tasks: int = 0
+    failed_tasks: int = 0
+    cancelled_tasks: int = 0
+
+
+@dataclass(frozen=True)
 class WeightsSummary:
     """The end of a run: per-kind aggregates, totals, and whether it was cancelled."""
 
@@ -148,6 +167,12 @@ class WeightsSummary:
     by_kind: tuple[KindSummary, ...]
     embeddings: tuple[EmbeddingClusters, ...] = ()
     notes: tuple[str, ...] = ()
+    model_id: str = ""  # the Hub id when the model is known by one
+    revision: str | None = None
+    created_at: str = ""  # UTC, ISO 8601, when the run started
+    tol: float = 1e-6  # the spectra accuracy target of this run
+    executor: ExecutorInfo = field(default_factory=ExecutorInfo)
+    buffers_done: int = 0  # tensors of kind "buffer" (not in params_done)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -186,7 +211,9 @@ class WeightsOptions:
     ``device``: "auto" | "cpu" | "cuda"; ``spectra``: compute SVD spectra;
     ``embeddings``: k-means on embedding matrices; ``keep_singular_values``:
     store all σ in the records (for plots); ``tol``: spectra accuracy target;
-    ``cancel``: set it from another thread to stop between tensors/experts.
+    ``cancel``: set it from another thread to stop (checked before every row
+    chunk); ``ray``: run on a Ray cluster (see ``distributed.py``); ``skip``:
+    names to leave out (a resumed run); ``model_id``/``revision``: recorded.
     """
 
     tensors: tuple[str, ...] = ()
@@ -201,6 +228,10 @@ class WeightsOptions:
     kmeans_sample_rows: int = 2048
     seed: int = 0
     cancel: threading.Event | None = field(default=None, compare=False)
+    ray: str | None = None  # None: this process; else a Ray address ("local", "auto", "ray://host:port", "" = RAY_ADDRESS or local)
+    skip: tuple[str, ...] = ()  # tensor names already done (resume after a cancel)
+    model_id: str | None = None  # recorded in the report when the input is a path
+    revision: str | None = None
 
 
 def _json_safe(obj: Any) -> Any:

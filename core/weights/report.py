@@ -21,37 +21,72 @@ from lmscope.core.weights.records import TensorStats, WeightsSummary
 
 SCHEMA_VERSION = 1
 CSV_COLUMNS = (
-    "name", "kind", "layer", "expert", "shape", "dtype", "numel", "bytes",
-    "mean", "std", "min", "max", "mean_abs", "zero_fraction", "near_zero_fraction",
+    "model_id", "revision", "name", "kind", "layer", "expert", "shape", "dtype", "parameter", "numel", "bytes",
+    "mean", "std", "var", "min", "max", "mean_abs", "zero_fraction", "near_zero_fraction",
     "rows", "cols", "design_rank", "numerical_rank", "rank_90", "rank_99", "stable_rank",
     "spectral_norm", "min_singular_value", "condition_number", "alpha", "xmin", "ks_distance",
-    "alpha_tail", "method", "device", "notes",
+    "alpha_tail", "method", "device", "notes", "created_at",
 )
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+# ---------------------------------------------------------------- order
+def ordered(results: Sequence[TensorStats]) -> list[TensorStats]:
+    """Rows in report order: by layer index numerically (layer 2 before layer 10), then the
+    tensors outside any layer last — embeddings first among them, the final norm and the LM head
+    at the very end. Within a group, by name with numbers compared as numbers (experts.2 before
+    experts.10).
+
+    The order depends on the records only, never on arrival: a Ray run's records come in
+    completion order, and its report must equal a local run's.
+    """
+    return sorted(results, key=_order_key)
+
+
+_TAIL_RANK = {"embedding": 0, "norm": 2, "lm_head": 3}
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _order_key(r: TensorStats) -> tuple[object, ...]:
+    natural = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(r.name) if p)
+    if r.layer is not None:
+        return (0, r.layer, 0, natural)
+    return (1, 0, _TAIL_RANK.get(r.kind, 1), natural)
+
+
 # ---------------------------------------------------------------- JSON
 def to_json(results: Sequence[TensorStats], summary: WeightsSummary | None, *, singular_values: bool = False) -> str:
-    """``{"schema_version", "summary", "tensors": [...]}`` (inf/nan as strings)."""
+    """``{"schema_version", "summary", "tensors": [...]}`` (inf/nan as strings), rows in :func:`ordered` order."""
     doc = {
         "schema_version": SCHEMA_VERSION,
         "summary": summary.to_dict() if summary else None,
-        "tensors": [r.to_dict(singular_values=singular_values) for r in results],
+        "tensors": [r.to_dict(singular_values=singular_values) for r in ordered(results)],
     }
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
 # ---------------------------------------------------------------- CSV
-def csv_rows(results: Sequence[TensorStats]) -> list[dict[str, object]]:
-    """One row per tensor, or per expert for stacked expert tensors."""
+def csv_rows(results: Sequence[TensorStats], summary: WeightsSummary | None = None) -> list[dict[str, object]]:
+    """One row per tensor, or per expert for stacked (fused) expert tensors, in :func:`ordered` order.
+
+    ``expert`` is the N of a per-expert tensor (``experts.N.…``) or the index in a
+    fused 3-D expert tensor; ``var`` = std² (population); ``parameter`` is false
+    for buffers. ``model_id``, ``revision`` and ``created_at`` come from the summary.
+    """
     rows: list[dict[str, object]] = []
-    for r in results:
+    model_id = summary.model_id if summary else ""
+    revision = (summary.revision or "") if summary else ""
+    created_at = summary.created_at if summary else ""
+    for r in ordered(results):
         base: dict[str, object] = {
-            "name": r.name, "kind": r.kind, "layer": "" if r.layer is None else r.layer, "expert": "",
-            "shape": "x".join(map(str, r.shape)), "dtype": r.dtype, "numel": r.numel, "bytes": r.nbytes,
-            "mean": r.mean, "std": r.std, "min": r.min, "max": r.max, "mean_abs": r.mean_abs,
+            "model_id": model_id, "revision": revision,
+            "name": r.name, "kind": r.kind, "layer": "" if r.layer is None else r.layer,
+            "expert": "" if r.expert is None else r.expert,
+            "shape": "x".join(map(str, r.shape)), "dtype": r.dtype, "parameter": r.is_parameter,
+            "numel": r.numel, "bytes": r.nbytes,
+            "mean": r.mean, "std": r.std, "var": r.std * r.std, "min": r.min, "max": r.max, "mean_abs": r.mean_abs,
             "zero_fraction": r.zero_fraction, "near_zero_fraction": r.near_zero_fraction,
-            "notes": "; ".join(r.notes),
+            "notes": "; ".join(r.notes), "created_at": created_at,
         }
         if not r.spectra:
             rows.append(base)
@@ -59,7 +94,7 @@ def csv_rows(results: Sequence[TensorStats]) -> list[dict[str, object]]:
         for s in r.spectra:
             row = dict(base)
             row.update({
-                "expert": "" if s.expert is None else s.expert, "rows": s.rows, "cols": s.cols,
+                "expert": base["expert"] if s.expert is None else s.expert, "rows": s.rows, "cols": s.cols,
                 "design_rank": s.design_rank, "numerical_rank": s.numerical_rank, "rank_90": s.rank_90,
                 "rank_99": s.rank_99, "stable_rank": s.stable_rank, "spectral_norm": s.spectral_norm,
                 "min_singular_value": s.min_singular_value, "condition_number": s.condition_number,
@@ -71,12 +106,12 @@ def csv_rows(results: Sequence[TensorStats]) -> list[dict[str, object]]:
     return rows
 
 
-def to_csv(results: Sequence[TensorStats]) -> str:
+def to_csv(results: Sequence[TensorStats], summary: WeightsSummary | None = None) -> str:
     """CSV with :data:`CSV_COLUMNS` (full float precision, ``inf`` as ``inf``)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in csv_rows(results):
+    for row in csv_rows(results, summary):
         writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
     return buf.getvalue()
 
@@ -103,7 +138,7 @@ def human_size(n: int) -> str:
 def tensor_table_rows(results: Sequence[TensorStats]) -> list[list[str]]:
     """Display rows (strings) for the per-tensor table; experts are averaged in one row."""
     out = []
-    for r in results:
+    for r in ordered(results):
         sp = r.spectra
         if sp:
             n = len(sp)
@@ -173,8 +208,12 @@ def _embedding_line(e: object) -> str:
 
 def _summary_line(s: WeightsSummary) -> str:
     state = "cancelled" if s.cancelled else "done"
-    return (f"{state}: {s.tensors_done}/{s.tensors_total} tensors, {s.params_done:,} parameters, "
-            f"{human_size(s.bytes_done)} of {human_size(s.bytes_total)} in {s.seconds:.1f} s on {s.device} ({s.format})")
+    buffers = f" (+{s.buffers_done} buffer tensor(s), not parameters)" if s.buffers_done else ""
+    where = s.device
+    if s.executor.name == "ray":
+        where += f" via Ray at {s.executor.address} ({s.executor.tasks} task(s))"
+    return (f"{state}: {s.tensors_done}/{s.tensors_total} tensors, {s.params_done:,} parameters{buffers}, "
+            f"{human_size(s.bytes_done)} of {human_size(s.bytes_total)} in {s.seconds:.1f} s on {where} ({s.format})")
 
 
 # ---------------------------------------------------------------- Markdown
@@ -260,11 +299,19 @@ def to_markdown(results: Sequence[TensorStats], summary: WeightsSummary | None) 
                       "  - Calinski–Harabasz by k: " + ", ".join(f"{k}: {_fmt(v)}" for k, v in e.scores)]
         parts.append("")
     parts += ["## Tensors", "", _md_table(TENSOR_HEADERS, tensor_table_rows(results)), ""]
+    parts += ["## Every column", "", "One row per tensor (per expert for fused expert tensors), the CSV's columns.", "",
+              _md_table(CSV_COLUMNS, [[_md_cell(row.get(c, "")) for c in CSV_COLUMNS] for row in csv_rows(results, summary)]), ""]
     parts += ["Definitions: see docs/weights.md (numerical rank at float32 precision, energy ranks, "
               "stable rank, CSN power-law α of the eigenvalues of WᵀW).", ""]
     if summary is not None and summary.notes:
         parts += ["## Notes", ""] + [f"- {n}" for n in summary.notes] + [""]
     return "\n".join(parts)
+
+
+def _md_cell(v: object) -> str:
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
 
 
 # ---------------------------------------------------------------- files
