@@ -22,6 +22,10 @@ ray = pytest.importorskip("ray")  # the optional extra lmscope[ray]
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    import os
+
+    # a loaded CI machine can take longer than Ray's default to start the raylet
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
