@@ -5,7 +5,7 @@ of a million tiny entries) used to pass every byte cap and then peak at
 gigabytes inside ``json.loads``. Each case below writes such a file (and, for
 comparison, a genuine-shaped one of similar size) into a temporary model
 folder, runs the real CLI on it in a child process, and reports the child's
-peak RSS (``os.wait4``'s ``ru_maxrss``), its wall time, exit code and first
+peak RSS (``VmHWM`` from ``/proc/self/status``, read at exit), its wall time, exit code and first
 error line. The target: every run under ~1 GiB, hostile ones refused with one
 line (or, for an optional side file such as tokenizer.json, skipped with a
 note) rather than parsed.
@@ -86,6 +86,14 @@ def header_bomb(size: int) -> dict[str, bytes]:
     return {"model.safetensors": struct.pack("<Q", len(header)) + header}
 
 
+def gguf_metadata_bomb(size: int) -> dict[str, bytes]:
+    """model.gguf whose header holds ~size/21 tiny metadata entries (each a Python str + int in a dict)."""
+    count = max(1, size // 21)
+    head = b"GGUF" + struct.pack("<IQQ", 3, 0, count)
+    kvs = b"".join(struct.pack("<Q", 8) + b"k%07d" % i + struct.pack("<IB", 0, 0) for i in range(count))
+    return {"model.gguf": head + kvs}
+
+
 def config_bomb(size: int) -> dict[str, bytes]:
     """tokenizer_config.json of nested empty lists, within its 16 MB cap."""
     return {"tokenizer_config.json": _repeat(b'{"x": [', b"[],", b"]}", size)}
@@ -100,6 +108,7 @@ CASES: dict[str, tuple[Callable[[int], dict[str, bytes]], int, str]] = {
     "index-nested-60MB(weights)": (index_nested_bomb, 60 * MB, "weights"),
     "header-bomb-95MB": (header_bomb, 95 * MB, "report"),
     "tokenizer-config-bomb-15MB": (config_bomb, 15 * MB, "report"),
+    "gguf-metadata-bomb-100MB": (gguf_metadata_bomb, 100 * MB, "report"),
 }
 
 
@@ -118,18 +127,35 @@ def write_case(name: str, folder: Path, size: int) -> None:
         (folder / "m.safetensors").write_bytes(struct.pack("<Q", 2) + b"{}")
 
 
+# The child reports VmHWM — the peak RSS of its own program since exec — at exit. (ru_maxrss
+# would also count the parent's pages a fork copied before the exec.)
+PEAK_WRAPPER = r"""
+import atexit, os, runpy, sys
+
+def _peak():
+    with open("/proc/self/status") as status, open(os.environ["LMSCOPE_PEAK_FILE"], "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+
+atexit.register(_peak)
+sys.argv = ["lmscope", *sys.argv[1:]]
+runpy.run_module("lmscope", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_case(folder: Path, command: str, pythonpath: str | None) -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", LMSCOPE_NO_EXACT="1", HF_HOME=str(folder.parent / "hf"))
+    peak_file = folder.parent / "peak"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", LMSCOPE_NO_EXACT="1", HF_HOME=str(folder.parent / "hf"), LMSCOPE_PEAK_FILE=str(peak_file))
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    args = [sys.executable, "-m", "lmscope", command, str(folder)] + (["--format", "json"] if command == "report" else ["--no-spectra", "--quiet"])
+    target = folder / "model.gguf" if (folder / "model.gguf").exists() else folder
+    args = [sys.executable, "-c", PEAK_WRAPPER, command, str(target)] + (["--format", "json"] if command == "report" else ["--no-spectra", "--quiet"])
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    err = proc.stderr.decode("utf-8", "replace")
     first = next((line for line in err.splitlines() if line.strip()), "")
-    return {"rc": proc.returncode, "peak_mib": usage.ru_maxrss / 1024, "seconds": time.perf_counter() - start, "stderr": first[:110]}
+    peak = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
+    peak_file.unlink(missing_ok=True)
+    return {"rc": proc.returncode, "peak_mib": peak, "seconds": time.perf_counter() - start, "stderr": first[:110]}
 
 
 def main() -> None:

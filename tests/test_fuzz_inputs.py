@@ -375,3 +375,15 @@ def test_safetensors_index_only_raises_lmscope_errors(index):
             _one_line(err)
         else:
             assert all(isinstance(v, str) and "/" not in v and not v.startswith(".") for v in weight_map.values())
+
+
+# ------------------------------------------------------------------------------------ the structure measure itself
+
+@fuzz(200)
+@given(document=_json, ascii_only=st.booleans())
+def test_json_cost_is_the_same_measured_either_way(document, ascii_only):
+    """Large files are measured in numpy chunks, small ones with a regular expression: both must agree."""
+    from lmscope.core.sources.bounded_json import _structure_large, _structure_small
+
+    raw = json.dumps(document, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert _structure_small(raw, 64) == _structure_large(raw, 64)

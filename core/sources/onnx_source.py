@@ -5,7 +5,9 @@ the initializer shapes. What it does keep is worth showing — the opset, the
 inputs and outputs a runtime must feed, which operators it uses, and the
 stored weights (initializers, including ones kept in external data files,
 whose sizes come from the graph's own ``external_data`` records; the data is
-never read). When a ``config.json`` sits beside the file, the architecture
+never read). Before protobuf parses the file, :mod:`.onnx_wire` counts its
+messages on the wire: an empty node is 2 bytes on disk and ~150 in memory, so
+a file of millions of them is refused instead of parsed. When a ``config.json`` sits beside the file, the architecture
 comes from it; otherwise the report says there is none.
 """
 
@@ -95,6 +97,12 @@ def source_from_onnx(path: Path) -> ModelSource:
         import onnx
     except ImportError:  # pragma: no cover - onnx is a dependency
         raise SourceError("reading .onnx files needs the onnx package (pip install onnx)") from None
+    from lmscope.core.sources.onnx_wire import check_onnx_structure
+
+    try:
+        check_onnx_structure(path)  # a file of millions of tiny messages is refused before protobuf builds them
+    except OSError as err:
+        raise SourceError(f"cannot read {shown(path)}: {err.strerror or shown(err)}") from None
     try:
         model = onnx.load(str(path), load_external_data=False)
     except OSError as err:
