@@ -178,13 +178,36 @@ def oracle_matmul_per_token(name: str) -> int | None:
     model = meta_model(name)
     if model is None:
         return None
-    hf_config = model.config
-    text_config = getattr(hf_config, "text_config", None) or hf_config
-    top_k = getattr(text_config, "num_experts_per_tok", None)
-    language_model = next((m for n, m in model.named_modules() if n.split(".")[-1] == "language_model"), None)
-    roots = [language_model, model.get_output_embeddings()] if language_model is not None else [model]
-    seen: set[int] = set()
+    top_k = _top_k(model)
     total = 0
+    for module_name, module in _text_path_modules(model, with_head=True):
+        if isinstance(module, (torch.nn.Linear, Conv1D)):
+            total += module.weight.numel()
+            continue
+        kind = (module_name + type(module).__name__).lower()
+        for param_name, param in module.named_parameters(recurse=False):
+            if param.ndim == 3 and "expert" in kind:
+                assert top_k, f"{name}: fused experts but no num_experts_per_tok"
+                total += param.numel() * top_k // param.shape[0]
+            elif param.ndim == 2 and "router" in kind and "bias" not in param_name:
+                total += param.numel()
+    return total
+
+
+def _top_k(model) -> int | None:
+    text_config = getattr(model.config, "text_config", None) or model.config
+    return getattr(text_config, "num_experts_per_tok", None)
+
+
+def _text_path_modules(model, *, with_head: bool):
+    """(name, module) for every module a text token passes through: the ``language_model`` of an
+    image-text model (else the whole model) and, with ``with_head``, the output head; no ``pooler``."""
+    language_model = next((m for n, m in model.named_modules() if n.split(".")[-1] == "language_model"), None)
+    head = model.get_output_embeddings()
+    roots = [language_model] if language_model is not None else [model]
+    if with_head and language_model is not None:
+        roots.append(head)
+    seen: set[int] = set()
     for root in roots:
         if root is None:
             continue
@@ -192,17 +215,32 @@ def oracle_matmul_per_token(name: str) -> int | None:
             if id(module) in seen or "pooler" in module_name.split("."):
                 continue
             seen.add(id(module))
-            if isinstance(module, (torch.nn.Linear, Conv1D)):
-                total += module.weight.numel()
+            if not with_head and module is head:
                 continue
-            kind = (module_name + type(module).__name__).lower()
-            for param_name, param in module.named_parameters(recurse=False):
-                if param.ndim == 3 and "expert" in kind:
-                    assert top_k, f"{name}: fused experts but no num_experts_per_tok"
-                    total += param.numel() * top_k // param.shape[0]
-                elif param.ndim == 2 and "router" in kind and "bias" not in param_name:
-                    total += param.numel()
-    return total
+            yield module_name, module
+
+
+@functools.lru_cache(maxsize=None)
+def oracle_linear_shapes(name: str) -> tuple[tuple[int, int, int], ...] | None:
+    """(d_in, d_out, how many) of every weight matrix a text token can pass through, output head excluded:
+    each ``nn.Linear``/``Conv1D`` and, for a fused experts tensor [E, a, b], E matrices — the matrices a
+    weight-only quantizer or PEFT's "all-linear" touches (None if not native). The two layouts of a fused
+    tensor are told apart by the module's Linear-like neighbours only in shape, so experts report (a, b)."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    model = meta_model(name)
+    if model is None:
+        return None
+    out = []
+    for module_name, module in _text_path_modules(model, with_head=False):
+        if isinstance(module, torch.nn.Linear):
+            out.append((module.in_features, module.out_features, 1))
+        elif isinstance(module, Conv1D):
+            out.append((module.weight.shape[0], module.weight.shape[1], 1))
+        elif "expert" in (module_name + type(module).__name__).lower():
+            out.extend((p.shape[1], p.shape[2], p.shape[0]) for p in module.parameters(recurse=False) if p.ndim == 3)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=None)

@@ -33,7 +33,7 @@ from lmscope.core.estimate.memory import (
     weights_bytes,
 )
 from lmscope.core.estimate.lora import lora_trainable_parameters
-from lmscope.core.estimate.shapes import linear_matrices, linear_parameters, step_shapes
+from lmscope.core.estimate.shapes import linear_parameters, step_shapes
 from lmscope.core.parse import architecture_from_config
 from lmscope.core.results import ParameterBreakdown
 
@@ -113,10 +113,10 @@ def test_gptq_checkpoint_llama2_13b():
 def test_fp8_block_scaled_checkpoint():
     arch = arch_of("Qwen--Qwen3-32B-FP8")
     p = pb(32_762_123_264)
-    mats = linear_matrices(arch)
-    q = sum(m.parameters for m in mats)
+    mats = _oracle().oracle_linear_shapes("Qwen--Qwen3-32B-FP8")  # the class's Linear modules, LM head excluded
+    q = sum(i * o * n for i, o, n in mats)
     # one byte per weight + one fp32 scale per 128×128 block (weight_block_size [128, 128])
-    scales = sum(-(-m.d_out // 128) * -(-m.d_in // 128) * 4 * m.count for m in mats)
+    scales = sum(-(-o // 128) * -(-i // 128) * 4 * n for i, o, n in mats)
     assert checkpoint_bytes(arch, p) == (q + scales + (p.total - q) * 2, None)
     assert checkpoint_dtype(arch) == "fp8"
 
@@ -180,9 +180,9 @@ def test_nf4_double_quant_layout():
 def test_mlx_4bit_checkpoint_quantizes_embeddings_too():
     arch = arch_of("mlx-community--LFM2-1.2B-4bit")
     total = 1_170_340_608  # any total above the quantized set; only the split matters here
-    mats = linear_matrices(arch)
-    q = sum(m.parameters for m in mats) + 65536 * 2048  # + the tied embedding (MLX quantizes it)
-    groups = sum((m.d_in // 64) * m.d_out * m.count for m in mats) + (2048 // 64) * 65536
+    mats = _oracle().oracle_linear_shapes("mlx-community--LFM2-1.2B-4bit")  # the class's Linear modules, no head
+    q = sum(i * o * n for i, o, n in mats) + 65536 * 2048  # + the tied embedding (MLX quantizes it)
+    groups = sum((i // 64) * o * n for i, o, n in mats) + (2048 // 64) * 65536
     expected = q // 2 + groups * 4 + (total - q) * 2  # 4 bits + 16-bit scale and bias per 64
     assert checkpoint_bytes(arch, pb(total)) == (expected, None)
 
@@ -250,43 +250,64 @@ def test_inference_activations_whisper_encoder_runs_over_1500_frames():
         assert inference_activation_bytes(arch, seq_len=seq, batch=batch, dtype="fp32", flash=True) == expected
 
 
-ORACLE_MODELS = ("meta-llama--Llama-2-7b-hf", "Qwen--Qwen3-0.6B", "microsoft--phi-2")
-
-
-@pytest.fixture(scope="module")
-def meta_linears() -> dict[str, list[tuple[int, int]]]:
-    """Oracle: (in_features, out_features) of every nn.Linear of the real class on the meta device, LM head excluded."""
-    import torch
-    import transformers  # noqa: F401
+def _oracle():
     sys.path.insert(0, str(Path(__file__).parent))
     try:
         import oracle  # tests/oracle.py: meta-device models, cached per process
     finally:
         sys.path.pop(0)
-    out: dict[str, list[tuple[int, int]]] = {}
-    for name in ORACLE_MODELS:
-        model = oracle.meta_model(name)
-        out[name] = [
-            (m.in_features, m.out_features)
-            for n, m in model.named_modules()
-            if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head")
-        ]
-    return out
+    return oracle
 
 
-@pytest.mark.slow  # the fixture imports transformers and builds three meta-device models (~5 s)
-def test_linear_matrices_match_the_transformers_class(meta_linears):
-    for name in ORACLE_MODELS:
-        assert linear_parameters(arch_of(name)) == sum(i * o for i, o in meta_linears[name]), name
+def _dense_native() -> list[str]:
+    """Native fixtures without fused experts (every matrix is its own module), from the config alone.
+
+    MoE models are left out here: tools disagree on whether routers, shared-expert gates and
+    fused expert tensors are "linear layers" (PEFT's all-linear sees no fused tensor at all),
+    so there is no outside definition to hold the engine to.
+    """
+    oracle = _oracle()
+    names = []
+    for name in oracle.config_names():
+        text = oracle.load_config(name)
+        text = text.get("text_config", text)
+        if "num_experts_per_tok" not in text:  # transformers' name for top-k in every MoE config
+            names.append(name)
+    return names
+
+
+@pytest.mark.slow  # builds every dense fixture on the meta device (cached per process)
+@pytest.mark.parametrize("name", _dense_native())
+def test_linear_matrices_match_the_transformers_class(name):
+    """Every weight matrix a text token passes through, LM head excluded, walked on the class (oracle shapes)."""
+    shapes = _oracle().oracle_linear_shapes(name)
+    if shapes is None:  # not native: Falcon's RefinedWeb and RoBERTa are dense, written out in test_params
+        return
+    assert linear_parameters(arch_of(name)) == sum(i * o * n for i, o, n in shapes)
+
+
+# Classes that fuse projections into one module (GPT-2's c_attn, Phi-3's qkv_proj and gate_up_proj): PEFT's
+# all-linear adapts the fused module once, r·(h + 3h), while lmscope adapts q, k and v apart, 3·r·(h + h).
+# A known engine gap (the Architecture does not record fusion), kept visible: strict, so a fix turns it red.
+FUSED_PROJECTIONS = {"openai-community--gpt2", "microsoft--Phi-3-mini-4k-instruct", "microsoft--Phi-3.5-mini-instruct"}
+
+
+def _lora_cases() -> list:
+    gap = pytest.mark.xfail(strict=True, reason="fused projections: lmscope counts LoRA on the parts, PEFT on the fused module")
+    return [pytest.param(n, marks=gap) if n in FUSED_PROJECTIONS else n for n in _dense_native()]
 
 
 @pytest.mark.slow
-def test_lora_targets_match_peft_all_linear(meta_linears):
-    """PEFT's all-linear adapts every nn.Linear but the LM head with r·(in + out) parameters."""
-    for name in ORACLE_MODELS:
-        for rank in (8, 64):
-            oracle = sum(rank * (i + o) for i, o in meta_linears[name])
-            assert lora_trainable_parameters(arch_of(name), rank) == oracle, (name, rank)
+@pytest.mark.parametrize("name", _lora_cases())
+def test_lora_targets_match_peft_all_linear(name):
+    """PEFT's all-linear adapts every nn.Linear but the LM head with r·(in + out) parameters (decoder-only
+    language models: an encoder's pooler or a vision tower would also be adapted by PEFT, not by lmscope)."""
+    oracle = _oracle()
+    shapes = oracle.oracle_linear_shapes(name)
+    if shapes is None or oracle.oracle_components(name) is None:
+        return
+    for rank in (8, 64):
+        assert lora_trainable_parameters(arch_of(name), rank) == sum(rank * (i + o) * n for i, o, n in shapes), rank
 
 
 def test_step_shapes_llama2_7b():
