@@ -302,13 +302,13 @@ def _routed_share(model) -> tuple[int, int]:
     top_k = getattr(text_config, "num_experts_per_tok", None)
     stored = routed = 0
     for module_name, module in model.named_modules():
-        kind = (module_name + type(module).__name__).lower()
-        if "expert" not in kind or "shared" in kind:
+        params = list(module.parameters(recurse=False))
+        fused = any(p.ndim == 3 for p in params)  # [experts, a, b]: a fused experts module (shared experts are Linear)
+        if not fused or "expert" not in (module_name + type(module).__name__).lower():
             continue
-        for param in module.parameters(recurse=False):
-            if param.shape and param.ndim >= 2:  # [experts, ...] weights and per-expert biases
-                stored += param.numel()
-                routed += param.numel() * top_k // param.shape[0]
+        for param in params:  # its weights and per-expert biases, all led by the experts dimension
+            stored += param.numel()
+            routed += param.numel() * top_k // param.shape[0]
     return stored, routed
 
 
@@ -316,10 +316,13 @@ def _routed_share(model) -> tuple[int, int]:
 def oracle_active_per_token(name: str) -> int | None:
     """Parameters one token touches: the total less the experts it is not routed to (None if not native)."""
     model = meta_model(name)
-    if model is None:
-        return None
+    return None if model is None else active_per_token_of(model)
+
+
+def active_per_token_of(model) -> int:
+    """:func:`oracle_active_per_token` for a model already built (e.g. from a default config)."""
     stored, routed = _routed_share(model)
-    return oracle_total(name) - stored + routed
+    return sum(p.numel() for p in model.parameters()) - stored + routed
 
 
 @functools.lru_cache(maxsize=None)
@@ -333,11 +336,14 @@ def oracle_components(name: str) -> dict[str, int] | None:
     a mixer) belongs to that sub-block. Encoders (BERT, ViT, seq2seq) and
     image-text models place norms inside sublayer outputs, so they are left out.
     """
+    model = meta_model(name)
+    return None if model is None else components_of(model)
+
+
+def components_of(model) -> dict[str, int] | None:
+    """:func:`oracle_components` for a model already built (None unless a decoder-only language model)."""
     import torch
 
-    model = meta_model(name)
-    if model is None:
-        return None
     names = {n.split(".")[-1] for n, _ in model.named_modules()}
     if model.get_output_embeddings() is None or names & {"encoder", "language_model", "vision_tower", "vision_model"}:
         return None
