@@ -48,6 +48,10 @@ class Capabilities:
     multi_token_prediction: bool
     lora: bool
     qlora: bool
+    # Added for seed parity (defaults keep older constructors valid):
+    context_length_source: str | None = None  # config | rope scaling | tokenizer model_max_length
+    flash_attention: bool | None = None  # FlashAttention-2's kernel limits allow this model's attention
+    flash_attention_basis: str | None = None  # why, in words
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -67,6 +71,35 @@ def context_length(arch: Architecture) -> tuple[int | None, int | None]:
             return base or scaled, original
         return max(base or 0, scaled), original
     return base, original
+
+
+# FlashAttention-2 kernels take head dimensions up to 256 (Dao, flash-attention README: "all head dimensions up to 256").
+FLASH_ATTENTION_MAX_HEAD_DIM = 256
+
+
+def flash_attention_support(arch: Architecture) -> tuple[bool | None, str]:
+    """Whether FlashAttention-2's kernel limits allow the model's attention (a necessary condition).
+
+    No softmax-attention layer (Mamba, RWKV): False. A bias added to the
+    scores by position (T5's relative buckets) is not an input the kernel
+    takes: False. A head dimension above 256 (MLA: the query/key width): False.
+    Otherwise True. This is about the kernel, not about a given framework: a
+    transformers class may still not wire it up (checked in the tests: every
+    class that declares support passes this rule).
+    """
+    if arch.layers and arch.attention_layers == 0 and not arch.encoder_layers:
+        return False, "no softmax-attention layers"
+    if arch.position_encoding == "relative":
+        return False, "relative position bias added to the scores"
+    dims = [arch.head_dim]
+    if arch.mla is not None:
+        dims = [arch.mla.qk_nope_head_dim + arch.mla.qk_rope_head_dim, arch.mla.v_head_dim]
+    widest = max(d for d in dims if d) if any(dims) else 0
+    if not widest:
+        return None, "head dimension unknown"
+    if widest > FLASH_ATTENTION_MAX_HEAD_DIM:
+        return False, f"head dim {widest} > {FLASH_ATTENTION_MAX_HEAD_DIM} (FlashAttention-2 kernel limit)"
+    return True, f"kernel limits: head dim {widest} ≤ {FLASH_ATTENTION_MAX_HEAD_DIM}, softmax attention"
 
 
 def attention_kind(arch: Architecture) -> str:
@@ -97,6 +130,10 @@ def derive_capabilities(arch: Architecture, tokenizer: TokenizerFacts | None = N
     elif chat is False:
         tools = False
     windows = [layer.window for layer in arch.layers if layer.window]
+    flash, flash_basis = flash_attention_support(arch)
+    context_source = None
+    if length is not None:
+        context_source = "rope scaling" if original and length != arch.max_position_embeddings else "config"
     return Capabilities(
         can_generate=generative,
         max_context_length=length,
@@ -121,4 +158,7 @@ def derive_capabilities(arch: Architecture, tokenizer: TokenizerFacts | None = N
         multi_token_prediction=arch.num_mtp_layers > 0,
         lora=generative or arch.objective in (Objective.MASKED_LM, Objective.EMBEDDING),
         qlora=generative and (quant is None or quant.method == "bitsandbytes"),
+        context_length_source=context_source,
+        flash_attention=flash,
+        flash_attention_basis=flash_basis,
     )

@@ -190,6 +190,16 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
         ("model", str(d["model_id"])),
         ("family", str(d.get("family") or "—")),
         ("class", str(d.get("architecture_class") or "—")),
+    ]
+    if d.get("objective"):
+        ident.append(("type / objective", str(d["objective"])))
+    lineage = d.get("lineage") or {}
+    if lineage.get("generation"):
+        ident.append(("generation", f"{lineage['generation']} (from the {_source_words(lineage.get('generation_source'))})"))
+    if d.get("objective") in ("causal-lm", "seq2seq", "vlm", "speech"):
+        stage = lineage.get("stage")
+        ident.append(("training stage", f"{stage} (from the {lineage.get('stage_source')})" if stage else "unknown (no name, template or tokenizer evidence)"))
+    ident += [
         ("source", str(d["source"]) + (f" ({d['location']})" if detailed and d.get("location") else "")),
     ]
     if params:
@@ -207,7 +217,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             ("attention", f"{att.get('kind')} — {att.get('num_heads')} heads, {att.get('num_kv_heads')} KV heads, head dim {att.get('head_dim')}"),
             ("FFN width", _exact(arch.get("intermediate_size")) if arch.get("intermediate_size") else "no dense FFN layers"),
             ("vocabulary", _exact(arch.get("vocab_size"))),
-            ("context", _exact(caps.get("max_context_length")) + (f" (RoPE {caps['rope_scaling']} from {caps['original_context_length']:,})" if caps.get("original_context_length") else "")),
+            ("context", _exact(caps.get("max_context_length")) + (f" (RoPE {caps['rope_scaling']} from {caps['original_context_length']:,})" if caps.get("original_context_length") else "") + (f" (from the {caps['context_length_source']})" if caps.get("context_length_source") in ("tokenizer model_max_length", "transformers config default") else "")),
         ]
         if att.get("sliding_window"):
             dims.append(("sliding window", _exact(att.get("sliding_window"))))
@@ -234,7 +244,12 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
 
     if mem:
         weights = mem.get("weights_bytes") or {}
-        rows = [(f"weights {k}", human_bytes(v)) for k, v in weights.items()]
+        rows = [(f"weights {k}" + (" (with scales; embeddings 16-bit)" if k in ("fp8", "int8", "int4") else ""), human_bytes(v)) for k, v in weights.items()]
+        naive = mem.get("weights_bytes_naive") or {}
+        for key in ("int8", "int4"):
+            if key in naive:
+                per = "1 byte" if key == "int8" else "½ byte"
+                rows.append((f"weights {key}, naive ({per}/param)", human_bytes(naive[key])))
         resolved = settings.get("resolved") or {}
         kv_dtype = resolved.get("kv") or settings.get("kv_dtype")
         weight_dtype = resolved.get("weights") or settings.get("dtype")
@@ -244,12 +259,21 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
         ]
         if mem.get("state_bytes"):
             rows.append(("fixed state", human_bytes(mem.get("state_bytes"))))
+        fd = mem.get("flash_decoding")
+        if fd:
+            rows.append(
+                (
+                    "decode attention scratch",
+                    f"{human_bytes(fd['partial_bytes'])} flash-decoding (split-KV, {fd['partitions']:,} × {fd['partition_tokens']}-token partitions) vs {human_bytes(fd['scores_bytes'])} eager score row, per layer",
+                )
+            )
         rows += [
             ("activations (inference)", human_bytes(mem.get("activation_bytes"))),
             (f"inference total (weights {weight_dtype})", human_bytes(mem.get("inference_total_bytes"))),
             ("training total", human_bytes(mem.get("training_total_bytes"))),
         ]
         if detailed:
+            rows.append(("activations without flash", human_bytes(mem.get("activation_bytes_no_flash"))))
             for k, v in (mem.get("training_breakdown") or {}).items():
                 rows.append((f"  training {k}", human_bytes(v)))
             if mem.get("lora_memory_bytes"):
@@ -267,10 +291,16 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             ("decode / token", human_flops(flops.get("decode_per_token"))),
             ("training step", human_flops(flops.get("training_step"))),
         ]
+        rows += _roofline_rows(flops.get("roofline"))
         sections.append(("FLOPs", rows))
 
     if detailed and params.get("by_component"):
         sections.append(("Parameters by component", [(k, f"{_exact(v)}  ({human_count(v)})") for k, v in params["by_component"].items()]))
+    if detailed and mem.get("weights_by_component"):
+        resolved = settings.get("resolved") or {}
+        sections.append((f"Memory by component (weights at {resolved.get('weights') or settings.get('dtype')})", _share_rows(mem["weights_by_component"], human_bytes)))
+    if detailed and flops.get("by_component"):
+        sections.append(("FLOPs by component", _flops_component_rows(flops)))
 
     tok = d.get("tokenizer")
     if tok:
@@ -288,6 +318,12 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
                 rows.append(("model max length", _exact(tok.get("model_max_length"))))
         sections.append(("Tokenizer", rows))
 
+    named = d.get("quantization_from_name")
+    if named and not d.get("quantization"):
+        sections.append((
+            "Quantization",
+            [("method", f"{named.get('method') or '—'} (from the name)"), ("bits", f"{named['bits']:g} (from the name)" if named.get("bits") else "— (the name does not say)")],
+        ))
     quant = d.get("quantization")
     if quant:
         rows = [("method", str(quant.get("method"))), ("bits", str(quant.get("bits") or "—"))]
@@ -310,8 +346,16 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             ("chat template", caps.get("chat_template")),
             ("tool use", caps.get("tool_use")),
             ("quantized", caps.get("quantized")),
+            ("flash attention", caps.get("flash_attention")),
+            ("encoder-decoder", caps.get("encoder_decoder")),
+            ("embedding model", caps.get("embedding_model")),
+            ("multi-token prediction", caps.get("multi_token_prediction")),
+            ("LoRA", caps.get("lora")),
+            ("QLoRA", caps.get("qlora")),
         ]
         rows = [(name, _yes(value)) for name, value in flags if detailed or value]
+        if caps.get("flash_attention_basis") and (detailed or caps.get("flash_attention") is not None):
+            rows = [(n, v + (f" ({caps['flash_attention_basis']})" if n == "flash attention" else "")) for n, v in rows]
         if rows:
             sections.append(("Capabilities", rows))
 
@@ -349,20 +393,105 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
         sections.append(("File", rows))
 
     shapes = d.get("shapes")
-    if shapes and detailed:
-        rows = []
-        for r in shapes:
-            shape = "×".join(str(n) for n in r["shape"])
-            dims = "×".join(r["dims"])
-            flops = f" · {human_flops(r['flops'])}" if r.get("flops") else ""
-            rows.append((f"{r['phase']} {r['step']}", f"{shape} ({dims}) · {human_bytes(r['bytes'])}{flops}"))
-        sections.append(("Tensor shapes per step (one layer)", rows))
+    kinds = d.get("shapes_by_layer_kind") or []
+    if kinds and detailed:
+        for kind in kinds:
+            title = f"Tensor shapes per step — layers {kind['layer_ranges']} ({len(kind['layers'])}): {kind['kind']}"
+            sections.append((title, _shape_rows(kind["rows"])))
+    elif shapes and detailed:
+        sections.append(("Tensor shapes per step (one layer)", _shape_rows(shapes)))
+
+    graph = d.get("onnx_graph")
+    if graph and detailed:
+        sections.append(("ONNX graph", _onnx_rows(graph)))
+    conversion = d.get("conversion")
+    if conversion and detailed:
+        sections.append(("Conversion to ONNX", [(c["item"], c["why"]) for c in conversion]))
 
     meta = d.get("metadata")
     if meta and detailed:
         rows = [(k, str(meta.get(k))) for k in ("author", "downloads", "likes", "license", "gated", "last_modified", "pipeline_tag", "library_name") if meta.get(k) is not None]
         sections.append(("Hub metadata", rows))
     return sections
+
+
+def _shape_rows(rows_in: list) -> list[tuple[str, str]]:
+    rows = []
+    for r in rows_in:
+        shape = "×".join(str(n) for n in r["shape"])
+        dims = "×".join(r["dims"])
+        flops = f" · {human_flops(r['flops'])}" if r.get("flops") else ""
+        rows.append((f"{r['phase']} {r['step']}", f"{shape} ({dims}) · {human_bytes(r['bytes'])}{flops}"))
+    return rows
+
+
+def _dims(shape: object) -> str:
+    return "×".join(str(n) for n in shape) if isinstance(shape, list) else "?"
+
+
+def _onnx_rows(graph: dict) -> list[tuple[str, str]]:
+    inference = graph.get("shape_inference") or {}
+    rows = [
+        (
+            "shape inference",
+            f"{'ran' if inference.get('ran') else 'not run'}: {inference.get('tensors_with_shapes', 0):,} of {inference.get('intermediate_tensors', 0):,} intermediate tensors shaped",
+        )
+    ]
+    if graph.get("dynamic_inputs"):
+        rows.append(("dynamic dimensions", ", ".join(graph["dynamic_inputs"])))
+    layers = graph.get("layers") or []
+    rows.append(("layer boundaries", f"{len(layers)} layer(s) named in the graph" if layers else "no layer names in the graph"))
+    for entry in layers[:64]:
+        ops = ", ".join(f"{k}×{v}" for k, v in entry["ops"].items())
+        inputs = "; ".join(f"{i['name']} {_dims(i['shape'])}" for i in entry["inputs"])
+        rows.append((f"layer {entry['layer']}", f"nodes {entry['first_node']}–{entry['last_node']} ({entry['nodes']}): {ops}" + (f"; enters from {inputs}" if inputs else "")))
+    if len(layers) > 64:
+        rows.append(("", f"… {len(layers) - 64} more layers in the JSON"))
+    if graph.get("custom_ops"):
+        rows.append(("custom ops", ", ".join(f"{k}×{v}" for k, v in graph["custom_ops"].items())))
+    if graph.get("control_flow"):
+        rows.append(("control flow", ", ".join(f"{k}×{v}" for k, v in graph["control_flow"].items())))
+    rows += [("conversion hazard", c) for c in graph.get("challenges") or []]
+    return rows
+
+
+def _share_rows(values: dict, fmt) -> list[tuple[str, str]]:
+    """(component, "value  share%") rows and a total, for by-component tables."""
+    total = sum(v for v in values.values() if isinstance(v, (int, float)))
+    rows = [(k, f"{fmt(v)}  {100 * v / total:5.1f}%" if total else fmt(v)) for k, v in values.items()]
+    rows.append(("total", fmt(total)))
+    return rows
+
+
+def _flops_component_rows(flops: dict) -> list[tuple[str, str]]:
+    prefill = flops.get("by_component") or {}
+    decode = flops.get("decode_by_component") or {}
+    training = flops.get("training_by_component") or {}
+    rows = []
+    for comp in dict.fromkeys([*prefill, *decode, *training]):
+        rows.append((comp, f"prefill {human_flops(prefill.get(comp, 0))} · decode/token {human_flops(decode.get(comp, 0))} · training {human_flops(training.get(comp, 0))}"))
+    return rows
+
+
+def _roofline_rows(roofline: object) -> list[tuple[str, str]]:
+    if not isinstance(roofline, dict):
+        return []
+    balance = roofline.get("machine_balance") or 0
+    out = []
+    for phase in ("prefill", "decode"):
+        intensity = roofline.get(f"{phase}_intensity")
+        if intensity:
+            out.append(
+                (
+                    f"arithmetic intensity, {phase}",
+                    f"{intensity:,.1f} FLOP/byte — {roofline.get(f'{phase}_bound')} on {roofline.get('reference')} (balance {balance:,.0f} FLOP/byte)",
+                )
+            )
+    return out
+
+
+def _source_words(source: object) -> str:
+    return {"name+config": "id, checked against the config", "name": "id", "config": "config"}.get(str(source), str(source))
 
 
 def _layer_mix(counts: dict) -> str:
@@ -477,6 +606,8 @@ def report_to_markdown(report: Report, *, detailed: bool = True) -> str:
     dtype = resolved.get("weights") or s["dtype"]
     kv = resolved.get("kv") or s["kv_dtype"]
     out = [f"# {d['model_id']}", "", f"Settings: batch {s['batch']}, sequence {s['seq_len']:,}, weights {dtype}, KV cache {kv}.", ""]
+    if d.get("analysis_timestamp"):
+        out += [f"Analysis date: {d['analysis_timestamp']} · lmscope {d.get('lmscope_version')}", ""]
     for name, rows in _summary_sections(d, detailed):
         if not rows:
             continue
@@ -513,10 +644,73 @@ def compare_to_markdown(compare: CompareReport) -> str:
 # --------------------------------------------------------------------------- dispatch and files
 
 FORMATS = ("text", "json", "markdown", "yaml")
+PHASES = ("prefill", "decode", "training")
 
 
-def render_report(report: Report, fmt: str, *, detailed: bool = False, width: int | None = None) -> str:
-    """``report`` in one of :data:`FORMATS`."""
+def phase_sections(d: dict, phase: str | None, table: str | None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Seed 002's tables: memory and/or FLOPs by component for one phase (or all three), plus the roofline."""
+    from lmscope.core.phases import phase_memory
+
+    mem = d.get("memory") or {}
+    flops = d.get("flops") or {}
+    if not mem or not flops:
+        return [("Phases", [("", "no architecture: no per-phase memory or FLOPs")])]
+    phases = [phase] if phase else list(PHASES)
+    tables = ["memory", "flops"] if table in (None, "all") else [table]
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    flops_by = {"prefill": flops.get("by_component") or {}, "decode": flops.get("decode_by_component") or {}, "training": flops.get("training_by_component") or {}}
+    for ph in phases:
+        if "memory" in tables:
+            rows = phase_memory(mem, ph)
+            values = {k: v for k, v in rows[:-1]}
+            sections.append((f"Memory — {ph}", _share_rows(values, human_bytes)))
+        if "flops" in tables:
+            title = {"prefill": "FLOPs — prefill", "decode": "FLOPs — decode (one token)", "training": "FLOPs — training step"}[ph]
+            sections.append((title, _share_rows(flops_by[ph], human_flops)))
+    roofline = [r for r in _roofline_rows(flops.get("roofline")) if phase in (None, "prefill", "decode") and (phase is None or phase in r[0])]
+    if roofline:
+        sections.append(("Arithmetic intensity", roofline))
+    return sections
+
+
+def report_phase_text(report: Report, *, phase: str | None, table: str | None, width: int | None = None) -> str:
+    """Only the per-phase memory/FLOPs tables (``--phase`` / ``--table``), as text."""
+    from rich.table import Table
+
+    d = report.to_dict()
+    console = _console(width)
+    s = d["settings"]
+    console.print(f"{d['model_id']} — {s['batch']} × {s['seq_len']:,} tokens, dtype {(s.get('resolved') or {}).get('weights') or s['dtype']}", style="bold")
+    for name, rows in phase_sections(d, phase, table):
+        t = Table(title=name, title_justify="left", show_header=False, box=None, pad_edge=False, padding=(0, 2))
+        t.add_column(style="dim", no_wrap=True)
+        t.add_column()
+        for label, value in rows:
+            t.add_row(label, value)
+        console.print()
+        console.print(t)
+    return _tidy(console)
+
+
+def report_phase_markdown(report: Report, *, phase: str | None, table: str | None) -> str:
+    """Only the per-phase memory/FLOPs tables, as Markdown."""
+    d = report.to_dict()
+    out = [f"# {d['model_id']}", ""]
+    for name, rows in phase_sections(d, phase, table):
+        out += [f"## {name}", "", "| | |", "|---|---|"]
+        out += [f"| {_md_escape(label)} | {_md_escape(value)} |" for label, value in rows]
+        out.append("")
+    return redact("\n".join(out)) + "\n"
+
+
+def render_report(
+    report: Report, fmt: str, *, detailed: bool = False, width: int | None = None, phase: str | None = None, table: str | None = None
+) -> str:
+    """``report`` in one of :data:`FORMATS`; ``phase``/``table`` narrow text and Markdown to seed 002's tables."""
+    if (phase or table) and fmt == "text":
+        return report_phase_text(report, phase=phase, table=table, width=width)
+    if (phase or table) and fmt == "markdown":
+        return report_phase_markdown(report, phase=phase, table=table)
     if fmt == "json":
         return report_to_json(report)
     if fmt == "markdown":

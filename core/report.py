@@ -23,8 +23,10 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from lmscope.core.architecture import Architecture, QuantSpec
-from lmscope.core.capabilities import Capabilities, derive_capabilities
+from lmscope.core.capabilities import LONG_CONTEXT_TOKENS, Capabilities, derive_capabilities
 from lmscope.core.errors import ConfigError, LmscopeError, UsageError
+from lmscope.core.lineage import Lineage, derive_lineage
+from lmscope.core.name_quant import NameQuant, quantization_from_name
 from lmscope.core.results import Estimate, ParameterBreakdown, Settings
 from lmscope.core.sources.base import HubMetadata, ModelSource, StoredTensors
 from lmscope.core.tokenizer import TokenizerFacts, tokenizer_facts
@@ -95,6 +97,10 @@ class Report:
     parameters_analytic: ParameterBreakdown | None = None
     parameters_exact: ParameterBreakdown | None = None
     notes: tuple[str, ...] = ()
+    onnx_graph: dict | None = None  # --detailed on an ONNX file: inferred shapes, layer boundaries, hazards
+    lineage: Lineage | None = None  # generation within the family and training stage
+    name_quantization: NameQuant | None = None  # quantization the id names when the files do not say
+    analysis_timestamp: str = ""  # ISO 8601 UTC, set once by build_report (to_dict stays deterministic)
 
     @property
     def model_id(self) -> str:
@@ -125,7 +131,15 @@ class Report:
 # --------------------------------------------------------------------------- building
 
 
-def build_report(source: ModelSource, settings: Settings, *, exact: bool = True, partial: bool = False) -> Report:
+def build_report(
+    source: ModelSource,
+    settings: Settings,
+    *,
+    exact: bool = True,
+    partial: bool = False,
+    skip_tokenizer: bool = False,
+    onnx_detail: bool = False,
+) -> Report:
     """Analyse ``source`` under ``settings``.
 
     ``exact``: also run the meta-device exact engine (slow on first use,
@@ -138,6 +152,10 @@ def build_report(source: ModelSource, settings: Settings, *, exact: bool = True,
     config that describes no model at all, or when nothing at all could be
     counted (``partial=True``, for the app, returns that report anyway: its
     exact count arrives later).
+    ``skip_tokenizer``: do not read the tokenizer files (tokenizer.json can be
+    tens of MB); tokenizer facts, chat template and the stage evidence they
+    give are then unknown. ``onnx_detail``: for an ONNX file, also run the
+    bounded graph analysis (shape inference, layer boundaries, hazards).
     """
     notes: list[str] = list(source.notes)
     architecture = source.architecture
@@ -152,11 +170,16 @@ def build_report(source: ModelSource, settings: Settings, *, exact: bool = True,
             architecture = architecture_from_config(source.files)
         except ConfigUnsupported as err:
             parse_error = err  # the exact engine and the stored headers do not need the parser
-    tokenizer = _with_hub_template(tokenizer_facts(source.files), source)
+    if skip_tokenizer:
+        tokenizer = None
+        notes.append("tokenizer skipped (--skip-tokenizer): tokenizer facts, chat template and tool use unknown")
+    else:
+        tokenizer = _with_hub_template(tokenizer_facts(source.files), source)
     if tokenizer is not None:
         notes.extend(tokenizer.notes)
+    onnx_graph = _onnx_graph(source, notes) if onnx_detail and source.kind == "onnx" else None
     if architecture is None:
-        return _partial_report(source, settings, tokenizer, notes, parse_error, exact=exact, partial=partial)
+        return _partial_report(source, settings, tokenizer, notes, parse_error, exact=exact, partial=partial, onnx_graph=onnx_graph)
     notes.extend(architecture.notes)
 
     from lmscope.core.params import count_parameters
@@ -204,6 +227,13 @@ def build_report(source: ModelSource, settings: Settings, *, exact: bool = True,
             f"the files store {stored_check.difference:+,} elements compared with the class count; not explained by tied embeddings, MTP layers or quantization tensors"
         )
     capabilities = derive_capabilities(architecture, tokenizer)
+    capabilities = _with_context_fallback(capabilities, tokenizer)
+    name_quant = quantization_from_name(source.model_id) if architecture.quantization is None else None
+    if name_quant is not None:
+        notes.append(
+            f"the id names {name_quant.method or 'a'} {_bits_text(name_quant.bits)}quantization but the files do not say: "
+            "shown as 'from the name'; the estimates follow the files and --dtype"
+        )
     context = capabilities.max_context_length
     if context and settings.seq_len > context and capabilities.can_generate:
         notes.append(f"sequence length {settings.seq_len:,} exceeds the model's context length {context:,}; the estimates extrapolate")
@@ -219,6 +249,10 @@ def build_report(source: ModelSource, settings: Settings, *, exact: bool = True,
         parameters_analytic=analytic,
         parameters_exact=exact_params,
         notes=tuple(dict.fromkeys(n for n in notes if n)),
+        lineage=derive_lineage(source.model_id, architecture, source.files, tokenizer),
+        name_quantization=name_quant,
+        analysis_timestamp=_now(),
+        onnx_graph=onnx_graph,
     )
 
 
@@ -231,6 +265,7 @@ def _partial_report(
     *,
     exact: bool,
     partial: bool,
+    onnx_graph: dict | None = None,
 ) -> Report:
     """A report without an architecture: what the exact engine, the headers and the config still give."""
     exact_params = None
@@ -263,7 +298,58 @@ def _partial_report(
         stored=source.stored,
         parameters_exact=exact_params,
         notes=tuple(dict.fromkeys(notes)),
+        name_quantization=quantization_from_name(source.model_id),
+        analysis_timestamp=_now(),
+        onnx_graph=onnx_graph,
     )
+
+
+def _onnx_graph(source: ModelSource, notes: list[str]) -> dict | None:
+    """The bounded ONNX graph analysis; a failure becomes a note, never an error."""
+    from lmscope.core.onnx_graph import analyse_onnx_graph
+
+    try:
+        graph = analyse_onnx_graph(source.location)
+    except Exception as err:  # noqa: BLE001 - the file was already read once; this is an extra view
+        notes.append(f"ONNX graph analysis failed ({type(err).__name__}): graph facts only")
+        return None
+    notes.extend(graph.get("notes") or [])
+    return graph
+
+
+def _now() -> str:
+    """The current time as ISO 8601 UTC with a Z (the seeds' ``analysis_timestamp`` form)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _bits_text(bits: float | None) -> str:
+    return f"{bits:g}-bit " if bits else ""
+
+
+# A tokenizer's model_max_length above this is a placeholder, not a context (transformers' VERY_LARGE_INTEGER is 1e30).
+_MAX_PLAUSIBLE_CONTEXT = 1 << 24
+
+
+def _with_context_fallback(caps: Capabilities, tokenizer: TokenizerFacts | None) -> Capabilities:
+    """A context length for configs that state none (Falcon-7B): the tokenizer's ``model_max_length``.
+
+    (transformers' config classes default to the same figure for such models —
+    FalconConfig's 2048 — but importing transformers costs seconds and would
+    make the answer depend on whether it happened to be loaded.)
+    """
+    if caps.max_context_length is not None:
+        return caps
+    length = tokenizer.model_max_length if tokenizer is not None else None
+    if length and 0 < length <= _MAX_PLAUSIBLE_CONTEXT:
+        return replace(
+            caps,
+            max_context_length=length,
+            context_length_source="tokenizer model_max_length",
+            long_context=caps.can_generate and length >= LONG_CONTEXT_TOKENS,
+        )
+    return caps
 
 
 _TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
@@ -490,10 +576,21 @@ def _parameters_dict(report: Report) -> dict[str, object] | None:
     return out
 
 
+# Naive bytes per parameter (every parameter at the dtype, no scales, 16-bit embeddings or packing): the
+# figure seed 000 prints beside FP32/FP16; lmscope's own weights_bytes keep quantization overhead.
+NAIVE_BYTES_PER_PARAMETER: dict[str, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+
+
+def naive_weight_bytes(total_parameters: int) -> dict[str, int]:
+    """parameters × bytes per parameter for each dtype (int4 rounded up to whole bytes)."""
+    return {k: math.ceil(total_parameters * v) for k, v in NAIVE_BYTES_PER_PARAMETER.items()}
+
+
 def _memory_dict(est: Estimate) -> dict[str, object]:
     m = est.memory
     return {
         "weights_bytes": dict(m.weights_bytes),
+        "weights_bytes_naive": naive_weight_bytes(est.parameters.total),
         "weights_bytes_selected": m.weights_bytes_selected,
         "kv_cache_bytes_per_token": m.kv_cache_bytes_per_token,
         "kv_cache_bytes": m.kv_cache_bytes,
@@ -629,11 +726,23 @@ def _architecture_dict(arch: Architecture) -> dict[str, object]:
     }
 
 
+def _version() -> str:
+    from lmscope import __version__
+
+    return __version__
+
+
+def _objective(report: Report) -> str | None:
+    arch = report.architecture
+    return arch.objective.value if arch is not None else None
+
+
 def _report_dict(report: Report) -> dict[str, object]:
     arch = report.architecture
     est = report.estimate
     source = report.source
-    return {
+    lineage = report.lineage
+    out = {
         "schema_version": SCHEMA_VERSION,
         "model_id": source.model_id,
         "source": source.kind,
@@ -658,7 +767,84 @@ def _report_dict(report: Report) -> dict[str, object]:
         "file": dict(source.file_facts) or None,
         "provenance": _provenance(source),
         "notes": list(report.notes),
+        # additive keys (seed parity): who wrote this, when, and the checkpoint's lineage
+        "lmscope_version": _version(),
+        "analysis_timestamp": report.analysis_timestamp or None,
+        "objective": _objective(report),
+        "generation": lineage.generation if lineage is not None else None,
+        "training_stage": lineage.stage if lineage is not None else None,
+        "lineage": lineage.to_dict() if lineage is not None else None,
+        "quantization_from_name": report.name_quantization.to_dict() if report.name_quantization is not None else None,
+        "onnx_graph": report.onnx_graph,
     }
+    if arch is not None and est is not None:
+        _add_phase_views(out, arch, est)
+    add_human_strings(out)
+    return out
+
+
+def _add_phase_views(out: dict, arch: Architecture, est: Estimate) -> None:
+    """Seed 002/003/004 views: memory and FLOPs by component per phase, flash-decoding, roofline,
+    tensor shapes for every layer kind, conversion hazards (all additive keys)."""
+    from lmscope.core import phases
+    from lmscope.core.estimate.shapes import index_ranges, step_shapes_by_kind
+    from lmscope.core.onnx_graph import conversion_challenges
+    from lmscope.core.results import DTYPE_BYTES
+
+    memory, flops = out["memory"], out["flops"]
+    memory["weights_by_component"] = phases.weights_by_component(arch, est)
+    memory["flash_decoding"] = phases.flash_decoding(arch, est)
+    flops["decode_by_component"] = phases.decode_flops_by_component(arch, est)
+    flops["training_by_component"] = phases.training_flops_by_component(est)
+    flops["roofline"] = phases.roofline(est)
+    settings = est.settings
+    kinds = step_shapes_by_kind(arch, seq_len=settings.seq_len, batch=settings.batch, bytes_per_element=DTYPE_BYTES.get(est.compute_dtype, 2.0))
+    out["shapes_by_layer_kind"] = [
+        {
+            "kind": k.label,
+            "layers": list(k.layers),
+            "layer_ranges": index_ranges(k.layers),
+            "rows": [{"phase": r.phase, "step": r.step, "shape": list(r.shape), "dims": list(r.dims), "bytes": r.nbytes, "flops": r.flops} for r in k.rows],
+        }
+        for k in kinds
+    ]
+    out["conversion"] = conversion_challenges(arch)
+
+
+# section -> unit of its integers (keys ending in these are left alone: ratios, counts of things)
+_HUMAN_SECTIONS = {"parameters": "params", "memory": "bytes", "flops": "flops"}
+_NOT_HUMAN = ("intensity", "layers", "_ratio", "partitions", "partition_tokens", "context", "balance")
+
+
+def add_human_strings(d: dict) -> None:
+    """Add ``<key>_human`` beside every integer of the parameters/memory/flops sections ("7.24 B", "13.49 GiB").
+
+    Additive keys only (CONTRACT names keep their integers); nested dicts of
+    integers get a sibling dict (``weights_bytes_human``).
+    """
+    from lmscope.core.export import human  # lazy: export imports this module
+
+    for section, unit in _HUMAN_SECTIONS.items():
+        block = d.get(section)
+        if isinstance(block, dict):
+            _humanize_block(block, unit, human)
+
+
+def _humanize_block(block: dict, unit: str, human) -> None:
+    additions: dict[str, object] = {}
+    for key, value in block.items():
+        if key.endswith(_NOT_HUMAN) or key in ("method", "note"):
+            continue
+        key_unit = "params" if "parameters" in key else unit
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            additions[f"{key}_human"] = human(value, key_unit)
+        elif isinstance(value, dict) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+            additions[f"{key}_human"] = {k: human(v, key_unit) for k, v in value.items()}
+        elif isinstance(value, dict):
+            _humanize_block(value, key_unit, human)
+    block.update(additions)
 
 
 def _config_str(source: ModelSource, key: str) -> str | None:

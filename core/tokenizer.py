@@ -23,6 +23,10 @@ MAX_TOKENIZER_JSON_BYTES = 128 * 1024 * 1024
 # transformers writes VERY_LARGE_INTEGER (1e30) when a tokenizer has no real limit
 _NO_LIMIT = 10**12
 
+# Words a chat template uses when it opens a reasoning block: Qwen3/DeepSeek-R1 <think>, Qwen3's
+# enable_thinking switch, gpt-oss' reasoning_effort / analysis channel, reasoning_content fields.
+_THINKING_MARKERS = ("<think>", "enable_thinking", "reasoning_content", "reasoning_effort", "thinking_budget")
+
 _SPECIAL_KEYS = ("bos_token", "eos_token", "pad_token", "unk_token", "sep_token", "cls_token", "mask_token")
 _SENTENCEPIECE_CLASSES = ("llama", "t5", "gemma", "xlnet", "albert", "camembert", "mistral", "marian", "bigbird", "reformer", "m2m100", "mbart", "pegasus", "xglm", "codellama", "baichuan", "internlm", "chatglm")
 
@@ -48,6 +52,7 @@ class TokenizerFacts:
     chat_template: bool = False
     chat_template_mentions_tools: bool = False
     chat_template_read: bool = True  # False: the template exists (listed on the Hub) but its text was not fetched
+    chat_template_thinking: bool = False  # the template opens reasoning blocks (<think>, enable_thinking, reasoning channels)
     model_max_length: int | None = None
     byte_fallback: bool | None = None
     notes: tuple[str, ...] = ()
@@ -67,6 +72,7 @@ class TokenizerFacts:
             "chat_template_mentions_tools": self.chat_template_mentions_tools if self.chat_template_read else None,
             "model_max_length": self.model_max_length,
             "byte_fallback": self.byte_fallback,
+            "chat_template_thinking": self.chat_template_thinking if self.chat_template_read else None,
         }
 
 
@@ -132,6 +138,7 @@ def _gguf_facts(summary: dict, template: object) -> TokenizerFacts:
         special_tokens=special,
         chat_template=bool(text),
         chat_template_mentions_tools=bool(text) and any(w in text for w in ("tools", "tool_call", "function")),
+        chat_template_thinking=bool(text) and any(w in text for w in _THINKING_MARKERS),
     )
 
 
@@ -216,6 +223,7 @@ def tokenizer_facts(files: ConfigFiles) -> TokenizerFacts | None:
     elif model_type == "BPE" and sentencepiece is None:
         sentencepiece = False
     mentions_tools = bool(template) and any(word in template for word in ("tools", "tool_call", "function"))
+    thinking = bool(template) and any(word in template for word in _THINKING_MARKERS)
     return TokenizerFacts(
         type=model_type,
         tokenizer_class=tokenizer_class,
@@ -227,6 +235,7 @@ def tokenizer_facts(files: ConfigFiles) -> TokenizerFacts | None:
         added_special_tokens=tuple(added_specials),
         chat_template=bool(template),
         chat_template_mentions_tools=mentions_tools,
+        chat_template_thinking=thinking,
         model_max_length=max_length,
         byte_fallback=byte_fallback,
         notes=tuple(notes),

@@ -17,11 +17,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lmscope report` (CONTRACT.md names)."""
     from lmscope.main import add_common_options, add_scenario_options
 
-    parser.add_argument("model", metavar="MODEL", help="Hub id (org/name[@rev]), local folder, config.json, .gguf or .onnx")
+    parser.add_argument("model", metavar="MODEL", nargs="?", help="Hub id (org/name[@rev]), local folder, config.json, .gguf or .onnx")
     add_output_options(parser)
     add_common_options(parser)
     add_scenario_options(parser)
     parser.add_argument("--detailed", action="store_true", help="show every section (text format)")
+    add_export_options(parser)
+    add_view_options(parser)
+    add_batch_options(parser)
+
+
+def add_view_options(parser: argparse.ArgumentParser) -> None:
+    """--phase / --table: seed 002's views of one phase and one table (text and Markdown; JSON holds everything)."""
+    parser.add_argument("--phase", choices=("prefill", "decode", "training"), default=None, help="print memory and FLOPs by component for one phase (text/markdown)")
+    parser.add_argument("--table", choices=("memory", "flops", "all"), default=None, help="with or without --phase: print just the memory or FLOPs tables (all: both)")
+
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """--all-catalog / --models-file with --output-dir: one report file per model (seed 004's batch run)."""
+    parser.add_argument("--all-catalog", action="store_true", help="report every model of the built-in catalog (needs --output-dir)")
+    parser.add_argument("--models-file", default=None, metavar="FILE", help="report every model id listed in FILE, one per line (needs --output-dir)")
+    if "--output-dir" not in parser._option_string_actions:
+        parser.add_argument("--output-dir", default=None, metavar="DIR", help="folder for the reports: one file per model (batch runs)")
+
+
+def add_export_options(parser: argparse.ArgumentParser) -> None:
+    """--export / --export-markdown / --skip-tokenizer: seed 000's options, beside --format/--output."""
+    parser.add_argument("--export", default=None, metavar="FILE", help="also write the JSON report to FILE (atomically)")
+    parser.add_argument("--export-markdown", default=None, metavar="FILE", help="also write the Markdown report to FILE (atomically)")
+    parser.add_argument("--skip-tokenizer", action="store_true", help="do not read the tokenizer files (faster on huge tokenizer.json; tokenizer facts unknown)")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -95,10 +119,49 @@ def run(args: argparse.Namespace) -> int:
     from lmscope.core.redact import redact
     from lmscope.core.report import build_report
 
+    from lmscope.batch import batch_models, run_batch
+    from lmscope.core.errors import UsageError
+
+    models = batch_models(args)
+    if models is not None:
+        if args.model:
+            raise UsageError("give either MODEL or --all-catalog/--models-file, not both")
+        if not getattr(args, "output_dir", None):
+            raise UsageError("--all-catalog/--models-file write one report per model: give --output-dir DIR")
+        return run_batch(models, args)
+    if args.model and getattr(args, "output_dir", None):
+        return run_batch([args.model], args)  # one model, one report file in the folder
+    if not args.model:
+        raise UsageError("no model given: lmscope report MODEL (or --all-catalog / --models-file FILE with --output-dir)")
     source = resolve_from_args(args.model, args)
-    report = build_report(source, settings_from_args(args), exact=use_exact(args))
+    report = build_report(
+        source,
+        settings_from_args(args),
+        exact=use_exact(args),
+        skip_tokenizer=getattr(args, "skip_tokenizer", False),
+        onnx_detail=bool(args.detailed),
+    )
     if args.verbose and not args.quiet:
         for note in report.notes:
             print(redact(f"note: {note}"), file=sys.stderr)
-    emit(render_report(report, args.format, detailed=args.detailed, width=text_width(args)), args)
+    exported = write_exports(report, args)
+    if exported and args.quiet and not args.output:
+        return 0  # seed 000's batch idiom: `--quiet --export FILE` writes the file and prints nothing
+    emit(render_report(report, args.format, detailed=args.detailed, width=text_width(args), phase=args.phase, table=args.table), args)
     return 0
+
+
+def write_exports(report, args: argparse.Namespace) -> bool:
+    """Write --export (JSON) and --export-markdown files; True when any was asked for."""
+    from lmscope.core.export import render_report, write_atomic
+
+    written = False
+    for attr, fmt in (("export", "json"), ("export_markdown", "markdown")):
+        target = getattr(args, attr, None)
+        if not target:
+            continue
+        path = write_atomic(target, render_report(report, fmt, detailed=True))
+        written = True
+        if not args.quiet:
+            print(f"wrote {path}", file=sys.stderr)
+    return written

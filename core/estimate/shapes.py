@@ -370,3 +370,69 @@ def _phase_steps(
     # Logits for the last position (serving engines compute only what is sampled).
     add("logits", (b, 1, arch.vocab_size), ("batch", "tokens", "vocab"), 2 * b * h * arch.vocab_size)
     return s
+
+
+# --------------------------------------------------------------------------- every layer kind
+
+
+@dataclass(frozen=True)
+class KindShapes:
+    """The step shapes of one distinct layer kind and which layers have it."""
+
+    label: str  # "mla attention · MoE FFN", "sliding attention (window 1024) · dense FFN", ...
+    layers: tuple[int, ...]  # 0-based indices of the layers of this kind
+    rows: tuple[StepShape, ...]
+
+
+def layer_kind_label(layer: LayerSpec) -> str:
+    """A short human name for a layer kind (mixer, window, FFN kind, per-layer overrides)."""
+    mixer = layer.mixer
+    if layer.linear_mixer:
+        mix = "linear replacement"
+    elif mixer.is_attention:
+        mix = f"{mixer.value} attention" + (f" (window {layer.window:,})" if layer.window and mixer in (Mixer.SLIDING, Mixer.CHUNKED) else "")
+    elif mixer is Mixer.NONE:
+        mix = "no mixer"
+    else:
+        mix = {"linear": "linear attention", "mamba": "Mamba", "mamba2": "Mamba-2", "conv": "short conv"}.get(mixer.value, mixer.value)
+    ffn = "linear FFN replacement" if layer.linear_ffn else {"moe": "MoE FFN", "dense": "dense FFN"}.get(layer.ffn.value, f"{layer.ffn.value} FFN")
+    extra = []
+    if layer.intermediate_size is not None:
+        extra.append(f"FFN width {layer.intermediate_size:,}")
+    if layer.num_kv_heads is not None:
+        extra.append(f"{layer.num_kv_heads} KV heads")
+    return f"{mix} · {ffn}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def step_shapes_by_kind(
+    arch: Architecture, *, seq_len: int, batch: int = 1, bytes_per_element: float = 2.0
+) -> tuple[KindShapes, ...]:
+    """:func:`step_shapes` for every distinct layer kind, in first-seen order, with its layer indices.
+
+    DeepSeek-V3 gives its dense and MoE layers, Jamba its Mamba and attention
+    (dense and MoE) layers, Gemma-3 its sliding and full layers — not only the
+    first attention layer.
+    """
+    indices: dict[LayerSpec, list[int]] = {}
+    for i, layer in enumerate(arch.layers):
+        indices.setdefault(layer, []).append(i)
+    return tuple(
+        KindShapes(layer_kind_label(layer), tuple(idx), step_shapes(arch, seq_len=seq_len, batch=batch, bytes_per_element=bytes_per_element, layer=layer))
+        for layer, idx in indices.items()
+    )
+
+
+def index_ranges(indices: tuple[int, ...] | list[int]) -> str:
+    """``(0, 1, 2, 5, 7, 8)`` -> ``"0–2, 5, 7–8"``."""
+    parts: list[str] = []
+    run: list[int] = []
+    for i in indices:
+        if run and i == run[-1] + 1:
+            run.append(i)
+            continue
+        if run:
+            parts.append(f"{run[0]}–{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [i]
+    if run:
+        parts.append(f"{run[0]}–{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(parts)

@@ -124,11 +124,30 @@ def _resolve_path(path: Path) -> ModelSource:
                 f"{shown(path.name)}: a safetensors file carries no architecture and its folder has no config.json; "
                 f"`lmscope weights {shown(path)}` analyses its tensors"
             )
+        legacy = _ggml_kind(path)
+        if legacy:
+            raise SourceError(
+                f"{shown(path.name)}: a GGML file ({legacy}, llama.cpp's format before GGUF, August 2023); "
+                "convert it to GGUF with llama.cpp's convert_llama_ggml_to_gguf.py, then run lmscope on the .gguf"
+            )
         raise SourceError(f"{shown(path.name)}: not a model file lmscope reads (config.json, .gguf, .onnx, or a folder)")
     except PermissionError:
         raise SourceError(f"cannot read {shown(path)}: permission denied") from None
     except OSError as err:
         raise SourceError(f"cannot read {shown(path)}: {err.strerror or shown(err)}") from None
+
+
+# llama.cpp's pre-GGUF magics as they appear on disk (little-endian uint32 'ggml', 'ggmf', 'ggjt')
+_GGML_MAGICS = {b"lmgg": "unversioned GGML", b"fmgg": "GGMF", b"tjgg": "GGJT"}
+
+
+def _ggml_kind(path: Path) -> str | None:
+    """The legacy GGML container a file is, from its first four bytes (None: not GGML)."""
+    try:
+        with open(path, "rb") as handle:
+            return _GGML_MAGICS.get(handle.read(4))
+    except OSError:
+        return None
 
 
 def _resolve_hub_id(repo_id: str, revision: str | None, *, offline: bool, token: str | None, headers: bool) -> ModelSource:

@@ -96,6 +96,7 @@ class SummaryScreen(LmscopeScreen):
             ("model type", arch.model_type),
             ("class", arch.architecture_class),
             ("objective", arch.objective),
+            *_lineage_rows(report),
             ("parameters", _params_text(model)),
             ("active / token", f"{human_count(params.active_per_token)} ({exact_count(params.active_per_token)})"),
             ("checkpoint dtype", model.checkpoint_dtype),
@@ -119,7 +120,7 @@ class SummaryScreen(LmscopeScreen):
             ("attention", f"{arch.num_heads} heads, {arch.num_kv_heads} KV heads, head dim {arch.head_dim}"),
             ("FFN", f"{arch.intermediate_size:,} ({'gated ' if arch.gated_ffn else ''}{arch.activation})" if arch.intermediate_size else "no dense FFN layers"),
             ("vocab", arch.vocab_size),
-            ("context", arch.max_position_embeddings),
+            ("context", _context_text(report, arch)),
             ("positions", arch.position_encoding),
             ("norm", arch.norm),
             ("tied embeddings", arch.tied_embeddings),
@@ -142,9 +143,11 @@ class SummaryScreen(LmscopeScreen):
         self.query_one("#summary-tokenizer", Static).update(
             facts_table("Tokenizer", rows_of(getattr(report, "tokenizer", None), skip=("chat_template",)) + _chat_template_row(report), empty="no tokenizer files")
         )
-        self.query_one("#summary-quant", Static).update(
-            facts_table("Quantization", rows_of(getattr(report, "quantization", None) or arch.quantization), empty="not quantized")
-        )
+        named = getattr(report, "name_quantization", None)
+        quant_rows = rows_of(getattr(report, "quantization", None) or arch.quantization)
+        if not quant_rows and named is not None:
+            quant_rows = [("method", f"{named.method or '—'} (from the name)"), ("bits", f"{named.bits:g} (from the name)" if named.bits else None)]
+        self.query_one("#summary-quant", Static).update(facts_table("Quantization", quant_rows, empty="not quantized"))
         self.query_one("#summary-capabilities", Static).update(facts_table("Capabilities", rows_of(getattr(report, "capabilities", None))))
         self.query_one("#summary-metadata", Static).update(
             facts_table("Hub metadata", rows_of(report.source.metadata, skip=("files", "tags", "safetensors_params_by_dtype")), empty="none (offline, catalog or local source)")
@@ -168,6 +171,29 @@ def _params_text(model: Any) -> Text:
     marker = model.marker
     text.append(f"[{marker}]", style="green" if marker.startswith("exact") else "yellow")
     return text
+
+
+def _lineage_rows(report: Any) -> list[tuple[str, Any]]:
+    """Generation and training stage (core/lineage.py), each with where it came from."""
+    lineage = getattr(report, "lineage", None)
+    if lineage is None:
+        return []
+    rows: list[tuple[str, Any]] = []
+    if lineage.generation:
+        rows.append(("generation", f"{lineage.generation} (from the {'id' if 'name' in (lineage.generation_source or '') else 'config'})"))
+    if lineage.stage:
+        rows.append(("training stage", f"{lineage.stage} (from the {lineage.stage_source})"))
+    return rows
+
+
+def _context_text(report: Any, arch: Any) -> Any:
+    """The usable context (capabilities), saying so when it comes from the tokenizer or a default."""
+    caps = getattr(report, "capabilities", None)
+    length = getattr(caps, "max_context_length", None) or arch.max_position_embeddings
+    source = getattr(caps, "context_length_source", None)
+    if length and source in ("tokenizer model_max_length", "transformers config default"):
+        return f"{length:,} (from the {source})"
+    return length
 
 
 def _chat_template_row(report: Any) -> list[tuple[str, Any]]:
