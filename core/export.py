@@ -741,7 +741,7 @@ def _file_mode(target: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     """Write ``text`` to ``path`` atomically; see :func:`_write_atomic`. One-line :class:`SourceError` on any failure."""
     try:
         return _write_atomic(path, text)
@@ -751,8 +751,10 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
         raise SourceError(f"cannot write {shown(path)}: {err.strerror or shown(err)}") from None
 
 
-def _write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+def _write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``).
+
+    ``text`` may be bytes (a PNG): written as is, not redacted (pictures hold no tokens).
 
     A reader never sees a half-written file; on failure the old file is left
     as it was. A symlink keeps pointing at the (replaced) file; a device or
@@ -762,14 +764,18 @@ def _write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """
     target = Path(path).expanduser()
     folder = target.parent if str(target.parent) else Path(".")
-    text = redact(text)
+    binary = isinstance(text, bytes)
+    if not binary:
+        text = redact(text)
+    mode, encoding = ("wb", None) if binary else ("w", "utf-8")
+    newline = None if binary else ""
     if target.is_dir():
         raise SourceError(f"cannot write {target}: it is a directory")
     if target.exists() and not target.is_file():
         # a device or FIFO (/dev/null, /dev/stdout, a pipe): write into it; os.replace would swap
         # the node itself for a regular file
         try:
-            with open(target, "w", encoding="utf-8", newline="") as handle:
+            with open(target, mode, encoding=encoding, newline=newline) as handle:
                 handle.write(text)
         except OSError as err:
             raise SourceError(f"cannot write {target}: {err.strerror or err}") from None
@@ -782,7 +788,7 @@ def _write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         os.chmod(tmp_name, _file_mode(target))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -129,6 +129,17 @@ def matmul_by_component(arch: Architecture) -> dict[str, int]:
     return {k: t.matmul_by[k] for k in COMPONENTS if t.matmul_by.get(k)}
 
 
+def layer_parameters(arch: Architecture, layer: LayerSpec) -> dict[str, int]:
+    """Parameters of one layer of kind ``layer``, by component (what the diagram labels each block with).
+
+    Summed over ``arch.layers`` this is the per-layer part of :func:`count_parameters`
+    (everything but embeddings, final norm, LM head, encoder, vision tower).
+    """
+    t = _Tally()
+    _layer(arch, layer, t)
+    return dict(t.by)
+
+
 def _tally(arch: Architecture) -> _Tally:
     t = _Tally()
     h = arch.hidden_size

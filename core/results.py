@@ -88,6 +88,7 @@ class FlopsEstimate:
     decode_per_token: int  # one token with seq_len cached, batch 1
     training_step: int  # forward + backward (+ recomputation) over batch×seq_len
     by_component: dict[str, int] = field(default_factory=dict)  # prefill FLOPs per component
+    decode_by_component: dict[str, int] = field(default_factory=dict)  # decode_per_token per component (sums to it)
     prefill_intensity: float = 0.0  # FLOPs per byte moved
     decode_intensity: float = 0.0
 

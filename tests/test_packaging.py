@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("textual", "torch", "transformers", "huggingface_hub")
+HEAVY = ("textual", "torch", "transformers", "huggingface_hub", "matplotlib")
 
 
 def _modules_after(statement: str) -> set[str]:

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_options(parser)
     add_scenario_options(parser)
     parser.add_argument("--detailed", action="store_true", help="accepted for symmetry with report")
+    from lmscope.commands.report import add_folder_options
+
+    add_folder_options(parser, visualize=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,5 +42,13 @@ def run(args: argparse.Namespace) -> int:
         for report in compare.reports:
             for note in report.notes:
                 print(redact(f"note: {report.model_id}: {note}"), file=sys.stderr)
+    if args.output_dir:
+        from lmscope.commands.report import write_folder
+        from lmscope.core.report_folder import write_compare_folder
+
+        code = write_folder(args, lambda path, extra: write_compare_folder(compare, path, extra_formats=extra))
+        if args.output:
+            emit(render_compare(compare, args.format, width=None), args)
+        return code
     emit(render_compare(compare, args.format, width=text_width(args)), args)
     return 0

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_options(parser)
     add_scenario_options(parser)
     parser.add_argument("--detailed", action="store_true", help="show every section (text format)")
+    add_folder_options(parser, visualize=True)
     add_export_options(parser)
     add_view_options(parser)
     add_batch_options(parser)
@@ -46,6 +47,27 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", default=None, metavar="FILE", help="also write the JSON report to FILE (atomically)")
     parser.add_argument("--export-markdown", default=None, metavar="FILE", help="also write the Markdown report to FILE (atomically)")
     parser.add_argument("--skip-tokenizer", action="store_true", help="do not read the tokenizer files (faster on huge tokenizer.json; tokenizer facts unknown)")
+
+
+def add_folder_options(parser: argparse.ArgumentParser, *, visualize: bool) -> None:
+    """--output-dir (a report folder: report.md and its pictures) and, for report, --visualize."""
+    parser.add_argument("--output-dir", default=None, metavar="DIR", help="with --visualize: a report folder (report.md plus its PNG + SVG pictures, linked by relative paths); without: one report file per model (batch runs)")
+    if visualize:
+        parser.add_argument("--visualize", choices=("simple", "detailed"), default=None, help="architecture diagram style in the report folder (needs --output-dir; default detailed)")
+
+
+def write_folder(args: argparse.Namespace, write) -> int:
+    """Run ``write(path, extra_formats)`` -> Folder, then say what was written (stderr)."""
+    from lmscope.core.redact import redact
+
+    extra = [args.format] if args.format in ("json", "yaml") else []
+    folder = write(args.output_dir, extra)
+    for note in folder.notes:
+        print(redact(f"lmscope: note: {note}"), file=sys.stderr)
+    if not args.quiet:
+        pictures = sum(1 for name in folder.files if name.endswith((".png", ".svg")))
+        print(redact(f"wrote {folder.root / 'report.md'} ({pictures} picture files, {len(folder.files)} files in all)"), file=sys.stderr)
+    return 0
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -122,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     from lmscope.batch import batch_models, run_batch
     from lmscope.core.errors import UsageError
 
+    if args.visualize and not args.output_dir:
+        raise UsageError("--visualize writes pictures: give --output-dir DIR")
     models = batch_models(args)
     if models is not None:
         if args.model:
@@ -129,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if not getattr(args, "output_dir", None):
             raise UsageError("--all-catalog/--models-file write one report per model: give --output-dir DIR")
         return run_batch(models, args)
-    if args.model and getattr(args, "output_dir", None):
+    if args.model and getattr(args, "output_dir", None) and not args.visualize:
         return run_batch([args.model], args)  # one model, one report file in the folder
     if not args.model:
         raise UsageError("no model given: lmscope report MODEL (or --all-catalog / --models-file FILE with --output-dir)")
@@ -145,6 +169,14 @@ def run(args: argparse.Namespace) -> int:
         for note in report.notes:
             print(redact(f"note: {note}"), file=sys.stderr)
     exported = write_exports(report, args)
+    if args.output_dir:  # with --visualize: a report folder (report.md + pictures); batch runs return above
+        from lmscope.core.report_folder import write_report_folder
+
+        style = args.visualize or "detailed"
+        code = write_folder(args, lambda path, extra: write_report_folder(report, path, style=style, extra_formats=extra))
+        if args.output:
+            emit(render_report(report, args.format, detailed=args.detailed, width=None), args)
+        return code
     if exported and args.quiet and not args.output:
         return 0  # seed 000's batch idiom: `--quiet --export FILE` writes the file and prints nothing
     emit(render_report(report, args.format, detailed=args.detailed, width=text_width(args), phase=args.phase, table=args.table), args)

@@ -121,6 +121,9 @@ def flops(arch: Architecture, params: ParameterBreakdown, settings: Settings) ->
     prefill = linear + attention
     decode_matmul = sum(w for c, w in matmul.items() if c != "encoder") - cross_kv
     decode = 2 * decode_matmul + decode_attention
+    decode_by = {c: 2 * (w - (cross_kv if c == "attention" else 0)) for c, w in matmul.items() if c != "encoder"}
+    if decode_attention:
+        decode_by["attention_scores"] = decode_attention
     training = 3 * prefill
     if settings.recompute == "full":
         training += prefill
@@ -134,6 +137,7 @@ def flops(arch: Architecture, params: ParameterBreakdown, settings: Settings) ->
         decode_per_token=decode,
         training_step=training,
         by_component=by,
+        decode_by_component={c: v for c, v in decode_by.items() if v},
     )
 
 

@@ -1,0 +1,409 @@
+"""The series behind every chart, computed once and drawn by two renderers.
+
+Why a module of its own: the numbers in a picture must be the numbers in the
+tables. Each function here turns core results (an :class:`Estimate`, a
+:class:`ParameterBreakdown`, weights-engine records) into a :class:`Chart` —
+plain floats, labels and units, nothing drawn — and the renderers only draw
+it: :mod:`lmscope.core.plot_text` with plotext (the TUI's terminal plots and
+the text/Markdown views), :mod:`lmscope.core.plots` with matplotlib (PNG and
+SVG files). Neither renderer computes anything.
+
+Units: memory in decimal GB (10^9 bytes, the unit printed on GPU boxes, so a
+"80 GB" card is the line at 80), FLOPs in TFLOP/GFLOP, parameters in
+millions/billions; the scale of each chart is picked here (:func:`scale_for`)
+and written into its axis label.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+# Charts kinds the renderers know:
+#   stacked  - stacked areas over x (memory vs sequence length)
+#   lines    - one line per series
+#   hbar     - horizontal bars, one series, labels on y (parameters by component)
+#   hbars    - one horizontal-bar panel per series, side by side (prefill / decode FLOPs)
+#   bar      - vertical bars over categorical x (cluster sizes)
+#   hist     - a histogram given as bin edges (xs, len n+1) and counts (ys, len n)
+KINDS = ("stacked", "lines", "hbar", "hbars", "bar", "hist")
+
+# GPU memory sizes drawn as named horizontal lines on memory charts (decimal GB, as sold).
+GPU_LINES: tuple[tuple[str, float], ...] = (
+    ("RTX 4090 · 24 GB", 24.0),
+    ("A100 · 40 GB", 40.0),
+    ("H100 · 80 GB", 80.0),
+    ("H200 · 141 GB", 141.0),
+    ("B200 · 192 GB", 192.0),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named sequence of values. ``labels`` names categorical x positions (bars)."""
+
+    name: str
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Everything a renderer needs, already in display units.
+
+    ``hlines`` / ``vlines``: (value, label) reference lines (GPU sizes, the
+    model's context, the best k). ``xticks``: (x, label) when the x axis is
+    not plain numbers (token counts as "4k"). ``x_log`` / ``y_log``: log axes
+    (base 2 for x token counts, base 10 otherwise). ``note``: one line printed
+    under the chart (what is counted, the source of the numbers).
+    """
+
+    name: str  # file stem: memory, parameters, flops, spectra, ...
+    title: str
+    kind: str
+    series: tuple[Series, ...]
+    x_label: str = ""
+    y_label: str = ""
+    x_log: bool = False
+    y_log: bool = False
+    hlines: tuple[tuple[float, str], ...] = ()
+    vlines: tuple[tuple[float, str], ...] = ()
+    xticks: tuple[tuple[float, str], ...] = ()
+    note: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.ys for s in self.series)
+
+
+# --------------------------------------------------------------------------- units
+
+
+def scale_for(values: Sequence[float], unit: str) -> tuple[float, str]:
+    """(divisor, unit label) that puts the largest of ``values`` in a readable range.
+
+    ``unit``: "params" (K/M/B/T), "flops" (KFLOP … EFLOP, decimal), "bytes" (decimal GB).
+    """
+    top = max((abs(v) for v in values), default=0.0)
+    if unit == "bytes":
+        return 1e9, "GB"
+    steps = {
+        "params": ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")),
+        "flops": ((1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "KFLOP")),
+    }[unit]
+    for size, name in steps:
+        if top >= size:
+            return size, name
+    return 1.0, "FLOP" if unit == "flops" else ""
+
+
+def token_label(n: int) -> str:
+    """A token count as "4k", "128k", "1M" (k = 1024, as context lengths are quoted)."""
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20}M"
+    if n >= 1 << 10 and n % (1 << 10) == 0:
+        return f"{n >> 10}k"
+    return f"{n:,}"
+
+
+def component_label(name: str) -> str:
+    """``shared_experts`` -> ``shared experts`` (the names of ``by_component`` as words)."""
+    return name.replace("_", " ")
+
+
+# --------------------------------------------------------------------------- config-side charts
+
+
+def seq_lens_for(context: int | None, current: int | None = None) -> tuple[int, ...]:
+    """Powers of two from 128 to the model's context (at least 32k, at most 16M), plus ``current``."""
+    top = min(max(context or 0, 1 << 15, current or 0), 1 << 24)
+    out = []
+    n = 128
+    while n <= top:
+        out.append(n)
+        n *= 2
+    extra = {v for v in (context, current) if v and 128 <= v <= 1 << 24}
+    return tuple(sorted(set(out) | extra))
+
+
+def memory_vs_seq_len(
+    arch: Any,
+    settings: Any,
+    params: Any = None,
+    seq_lens: Sequence[int] | None = None,
+) -> Chart:
+    """Inference memory (weights, KV cache, activations, state; stacked) against sequence length.
+
+    Every point is :func:`lmscope.core.estimate.estimate` at that sequence
+    length with the other settings unchanged, so the stack at the current
+    setting equals the memory table's rows. In training mode the stack is
+    the training breakdown (weights, gradients, optimizer, activations).
+    """
+    from lmscope.core.estimate import estimate
+
+    lens = tuple(seq_lens) if seq_lens else seq_lens_for(arch.max_position_embeddings, settings.seq_len)
+    training = settings.mode == "training"
+    stacks: dict[str, list[float]] = {}
+    for n in lens:
+        est = estimate(arch, replace(settings, seq_len=n), params)
+        mem = est.memory
+        if training:
+            parts = dict(mem.training_breakdown)
+        else:
+            parts = {
+                "weights": mem.weights_bytes_selected,
+                "KV cache": mem.kv_cache_bytes,
+                "activations": mem.activation_bytes,
+                "state (SSM/linear)": mem.state_bytes,
+            }
+        for key, value in parts.items():
+            stacks.setdefault(key, []).append(value / 1e9)
+    xs = tuple(float(n) for n in lens)
+    series = tuple(Series(name, xs, tuple(values)) for name, values in stacks.items() if any(values))
+    top = max((sum(col) for col in zip(*(s.ys for s in series))), default=0.0)
+    hlines = tuple((gb, label) for label, gb in GPU_LINES if gb <= max(top, 24.0) * 1.15)
+    vlines: list[tuple[float, str]] = []
+    if arch.max_position_embeddings and arch.max_position_embeddings in lens:
+        vlines.append((float(arch.max_position_embeddings), f"context {token_label(arch.max_position_embeddings)}"))
+    ticks = tuple((float(n), token_label(n)) for n in lens if n & (n - 1) == 0)
+    mode = "training" if training else "inference"
+    return Chart(
+        name="memory",
+        title=f"{mode.capitalize()} memory vs sequence length (batch {settings.batch})",
+        kind="stacked",
+        series=series,
+        x_label="sequence length (tokens)",
+        y_label="memory (GB, 10⁹ bytes)",
+        x_log=True,
+        hlines=hlines,
+        vlines=tuple(vlines),
+        xticks=ticks,
+        note="lmscope estimate at every point; GPU capacities as sold (decimal GB)",
+    )
+
+
+def parameters_by_component(params: Any) -> Chart:
+    """Parameters per component (``ParameterBreakdown.by_component``), largest first."""
+    items = sorted(params.by_component.items(), key=lambda kv: -kv[1])
+    div, unit = scale_for([v for _, v in items], "params")
+    labels = tuple(component_label(k) for k, _ in items)
+    series = Series("parameters", tuple(float(i) for i in range(len(items))), tuple(v / div for _, v in items), labels)
+    total = f"{params.total / div:,.2f} {unit}" if unit else f"{params.total:,}"
+    return Chart(
+        name="parameters",
+        title=f"Parameters by component (total {total}, {params.method})",
+        kind="hbar",
+        series=(series,),
+        x_label=f"parameters ({unit or 'count'})",
+    )
+
+
+def flops_by_component(est: Any) -> Chart:
+    """FLOPs per component: prefill (batch × seq_len tokens) and one decode step, side by side."""
+    s = est.settings
+    panels = []
+    for title, by in (
+        (f"prefill · {s.batch} × {token_label(s.seq_len)} tokens", est.flops.by_component),
+        (f"decode · 1 token, {token_label(s.seq_len)} cached", est.flops.decode_by_component),
+    ):
+        items = sorted(((k, v) for k, v in by.items() if v), key=lambda kv: -kv[1])
+        div, unit = scale_for([v for _, v in items], "flops")
+        labels = tuple(component_label(k) for k, _ in items)
+        panels.append(Series(f"{title} ({unit})", tuple(float(i) for i in range(len(items))), tuple(v / div for _, v in items), labels))
+    return Chart(
+        name="flops",
+        title="FLOPs by component (2 per multiply-add, matrix products only)",
+        kind="hbars",
+        series=tuple(panels),
+        note="attention scores: QKᵀ and AV over the full square (no causal skip)",
+    )
+
+
+# --------------------------------------------------------------------------- weights charts
+
+
+def _kind_order(kind: str) -> int:
+    from lmscope.core.weights.classify import KINDS as WEIGHT_KINDS
+
+    order = list(WEIGHT_KINDS)
+    return order.index(kind) if kind in order else len(order)
+
+
+def spectra_by_kind(results: Sequence[Any], max_lines: int = 8) -> Chart:
+    """log10 σᵢ against i / min(m, n) for the first matrix of each tensor kind (stored σ needed)."""
+    chosen: dict[str, tuple[Any, Any]] = {}
+    for r in results:
+        if r.kind in chosen or len(chosen) >= max_lines:
+            continue
+        sp = next((s for s in r.spectra if s.singular_values), None)
+        if sp is not None:
+            chosen[r.kind] = (r, sp)
+    series = []
+    for kind in sorted(chosen, key=_kind_order):
+        r, sp = chosen[kind]
+        k = len(sp.singular_values)
+        pts = [((i + 1) / k, math.log10(v)) for i, v in enumerate(sp.singular_values) if v > 0]
+        name = r.name if sp.expert is None else f"{r.name}[{sp.expert}]"
+        series.append(Series(f"{kind}: {name}", tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
+    return Chart(
+        name="spectra",
+        title="Singular-value spectra (first matrix of each kind)",
+        kind="lines",
+        series=tuple(series),
+        x_label="i / min(m, n)",
+        y_label="log₁₀ σᵢ",
+    )
+
+
+def _by_layer(results: Sequence[Any], value: str) -> dict[str, dict[int, list[float]]]:
+    series: dict[str, dict[int, list[float]]] = {}
+    for r in results:
+        if r.layer is None:
+            continue
+        for s in r.spectra:
+            v = getattr(s, value)
+            if v is not None and math.isfinite(v):
+                series.setdefault(r.kind, {}).setdefault(r.layer, []).append(float(v))
+    return series
+
+
+def metric_by_layer(results: Sequence[Any], metric: str) -> Chart:
+    """Power-law α (``metric="alpha"``) or stable rank (``"stable_rank"``) by layer, one line per kind.
+
+    Stacked expert tensors are averaged over experts (one point per layer and kind).
+    """
+    data = _by_layer(results, metric)
+    series = []
+    for kind in sorted(data, key=_kind_order):
+        layers = sorted(data[kind])
+        series.append(Series(kind, tuple(float(i) for i in layers), tuple(sum(data[kind][i]) / len(data[kind][i]) for i in layers)))
+    if metric == "alpha":
+        return Chart(name="alpha_by_layer", title="Power-law exponent α by layer", kind="lines", series=tuple(series), x_label="layer", y_label="α (CSN fit of eigenvalues of WᵀW)")
+    return Chart(name="stable_rank_by_layer", title="Stable rank by layer", kind="lines", series=tuple(series), x_label="layer", y_label="stable rank ‖W‖²_F / σ²_max", y_log=True)
+
+
+def cluster_sizes(emb: Any) -> Chart:
+    """Rows per k-means cluster (the best k) of one embedding matrix's sample."""
+    sizes = tuple(float(v) for v in emb.cluster_sizes)
+    labels = tuple(str(i) for i in range(len(sizes)))
+    return Chart(
+        name="cluster_sizes",
+        title=f"Embedding clusters (k = {emb.best_k}, {emb.sample_rows:,} of {emb.rows:,} rows)",
+        kind="bar",
+        series=(Series("rows", tuple(float(i) for i in range(len(sizes))), sizes, labels),),
+        x_label="cluster",
+        y_label="rows in the sample",
+    )
+
+
+def cluster_scores(emb: Any) -> Chart:
+    """Calinski–Harabasz score against k, the chosen k marked."""
+    xs = tuple(float(k) for k, _ in emb.scores)
+    ys = tuple(float(v) for _, v in emb.scores)
+    return Chart(
+        name="cluster_scores",
+        title="Cluster score vs k (Calinski–Harabasz, higher is better)",
+        kind="lines",
+        series=(Series("Calinski–Harabasz", xs, ys),),
+        x_label="k (clusters)",
+        y_label="score",
+        vlines=((float(emb.best_k), f"best k = {emb.best_k}"),) if emb.best_k else (),
+    )
+
+
+def row_norm_histogram(emb: Any) -> Chart:
+    """Histogram of the L2 norm of every embedding row (all rows, not the sample)."""
+    edges = tuple(float(e) for e in getattr(emb, "norm_bin_edges", ()))
+    counts = tuple(float(c) for c in getattr(emb, "norm_counts", ()))
+    return Chart(
+        name="row_norms",
+        title=f"Embedding row norms ({emb.rows:,} rows)",
+        kind="hist",
+        series=(Series("rows", edges, counts),),
+        x_label="‖row‖₂",
+        y_label="rows",
+    )
+
+
+def report_charts(arch: Any, est: Any) -> tuple[Chart, ...]:
+    """The config-side charts of one model: memory vs sequence length, parameters, FLOPs."""
+    return (
+        memory_vs_seq_len(arch, est.settings, est.parameters),
+        parameters_by_component(est.parameters),
+        flops_by_component(est),
+    )
+
+
+def weights_charts(results: Sequence[Any], summary: Any) -> tuple[Chart, ...]:
+    """The weights-analysis charts that have data (spectra need stored singular values)."""
+    charts = [spectra_by_kind(results), metric_by_layer(results, "alpha"), metric_by_layer(results, "stable_rank")]
+    embeddings = getattr(summary, "embeddings", ()) if summary is not None else ()
+    for i, emb in enumerate(embeddings):
+        suffix = "" if i == 0 else f"_{i + 1}"
+        for chart in (cluster_sizes(emb), cluster_scores(emb), row_norm_histogram(emb)):
+            charts.append(replace(chart, name=chart.name + suffix, title=chart.title + ("" if not suffix else f" — {emb.name}")))
+    return tuple(c for c in charts if not c.empty)
+
+
+def compare_memory(reports: Sequence[Any], settings: Any) -> Chart:
+    """Total inference memory against sequence length, one line per model."""
+    from lmscope.core.estimate import estimate
+
+    contexts = [r.architecture.max_position_embeddings for r in reports if r.architecture is not None]
+    lens = seq_lens_for(max((c or 0 for c in contexts), default=0) or None, settings.seq_len)
+    series = []
+    for r in reports:
+        if r.architecture is None or r.estimate is None:
+            continue
+        ys = tuple(estimate(r.architecture, replace(settings, seq_len=n), r.estimate.parameters).memory.inference_total_bytes / 1e9 for n in lens)
+        series.append(Series(r.model_id, tuple(float(n) for n in lens), ys))
+    top = max((max(s.ys) for s in series), default=0.0)
+    return Chart(
+        name="memory",
+        title=f"Inference memory vs sequence length (batch {settings.batch})",
+        kind="lines",
+        series=tuple(series),
+        x_label="sequence length (tokens)",
+        y_label="memory (GB, 10⁹ bytes)",
+        x_log=True,
+        hlines=tuple((gb, label) for label, gb in GPU_LINES if gb <= max(top, 24.0) * 1.15),
+        xticks=tuple((float(n), token_label(n)) for n in lens if n & (n - 1) == 0),
+        note="weights + KV cache + activations + state, lmscope estimate at every point",
+    )
+
+
+def compare_parameters(reports: Sequence[Any]) -> Chart:
+    """Total and active-per-token parameters of each model (two bar panels)."""
+    rows = [(r.model_id, r.parameters) for r in reports if r.parameters is not None]
+    panels = []
+    for field_name, title in (("total", "total parameters"), ("active_per_token", "active per token")):
+        values = [getattr(p, field_name) for _, p in rows]
+        div, unit = scale_for(values, "params")
+        panels.append(Series(f"{title} ({unit or 'count'})", tuple(float(i) for i in range(len(rows))), tuple(v / div for v in values), tuple(m for m, _ in rows)))
+    return Chart(name="parameters", title="Parameters", kind="hbars", series=tuple(panels))
+
+
+__all__ = [
+    "GPU_LINES",
+    "KINDS",
+    "Chart",
+    "Series",
+    "cluster_scores",
+    "cluster_sizes",
+    "compare_memory",
+    "compare_parameters",
+    "flops_by_component",
+    "memory_vs_seq_len",
+    "metric_by_layer",
+    "parameters_by_component",
+    "report_charts",
+    "row_norm_histogram",
+    "scale_for",
+    "seq_lens_for",
+    "spectra_by_kind",
+    "token_label",
+    "weights_charts",
+]
