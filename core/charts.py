@@ -129,6 +129,43 @@ def seq_lens_for(context: int | None, current: int | None = None) -> tuple[int, 
     return tuple(sorted(set(out) | extra))
 
 
+@dataclass(frozen=True)
+class MemoryPoint:
+    """Memory at one sequence length: the stacked parts (bytes) and their total (the memory table's total)."""
+
+    seq_len: int
+    parts: tuple[tuple[str, int], ...]
+    total: int
+
+
+def memory_points(arch: Any, settings: Any, params: Any, seq_lens: Sequence[int]) -> tuple[MemoryPoint, ...]:
+    """:func:`lmscope.core.estimate.estimate` at each sequence length, other settings unchanged.
+
+    Inference: weights, KV cache, activations, state (total = ``inference_total_bytes``);
+    training: the training breakdown (total = ``training_total_bytes``). The TUI's
+    terminal chart plots the totals, the file chart stacks the parts.
+    """
+    from lmscope.core.estimate import estimate
+
+    training = settings.mode == "training"
+    out = []
+    for n in seq_lens:
+        mem = estimate(arch, replace(settings, seq_len=n), params).memory
+        if training:
+            parts = tuple(mem.training_breakdown.items())
+            total = mem.training_total_bytes
+        else:
+            parts = (
+                ("weights", mem.weights_bytes_selected),
+                ("KV cache", mem.kv_cache_bytes),
+                ("activations", mem.activation_bytes),
+                ("state (SSM/linear)", mem.state_bytes),
+            )
+            total = mem.inference_total_bytes
+        out.append(MemoryPoint(n, parts, total))
+    return tuple(out)
+
+
 def memory_vs_seq_len(
     arch: Any,
     settings: Any,
@@ -137,29 +174,16 @@ def memory_vs_seq_len(
 ) -> Chart:
     """Inference memory (weights, KV cache, activations, state; stacked) against sequence length.
 
-    Every point is :func:`lmscope.core.estimate.estimate` at that sequence
-    length with the other settings unchanged, so the stack at the current
-    setting equals the memory table's rows. In training mode the stack is
-    the training breakdown (weights, gradients, optimizer, activations).
+    Every point is :func:`memory_points` (the estimator at that sequence
+    length), so the stack at the current setting equals the memory table's
+    rows. In training mode the stack is the training breakdown (weights,
+    gradients, optimizer, activations).
     """
-    from lmscope.core.estimate import estimate
-
     lens = tuple(seq_lens) if seq_lens else seq_lens_for(arch.max_position_embeddings, settings.seq_len)
     training = settings.mode == "training"
     stacks: dict[str, list[float]] = {}
-    for n in lens:
-        est = estimate(arch, replace(settings, seq_len=n), params)
-        mem = est.memory
-        if training:
-            parts = dict(mem.training_breakdown)
-        else:
-            parts = {
-                "weights": mem.weights_bytes_selected,
-                "KV cache": mem.kv_cache_bytes,
-                "activations": mem.activation_bytes,
-                "state (SSM/linear)": mem.state_bytes,
-            }
-        for key, value in parts.items():
+    for point in memory_points(arch, settings, params, lens):
+        for key, value in point.parts:
             stacks.setdefault(key, []).append(value / 1e9)
     xs = tuple(float(n) for n in lens)
     series = tuple(Series(name, xs, tuple(values)) for name, values in stacks.items() if any(values))
@@ -282,7 +306,7 @@ def metric_by_layer(results: Sequence[Any], metric: str) -> Chart:
         series.append(Series(kind, tuple(float(i) for i in layers), tuple(sum(data[kind][i]) / len(data[kind][i]) for i in layers)))
     if metric == "alpha":
         return Chart(name="alpha_by_layer", title="Power-law exponent α by layer", kind="lines", series=tuple(series), x_label="layer", y_label="α (CSN fit of eigenvalues of WᵀW)")
-    return Chart(name="stable_rank_by_layer", title="Stable rank by layer", kind="lines", series=tuple(series), x_label="layer", y_label="stable rank ‖W‖²_F / σ²_max", y_log=True)
+    return Chart(name="stable_rank_by_layer", title="Stable rank by layer", kind="lines", series=tuple(series), x_label="layer", y_label="stable rank (‖W‖F² / σmax²)")
 
 
 def cluster_sizes(emb: Any) -> Chart:
@@ -390,12 +414,14 @@ __all__ = [
     "GPU_LINES",
     "KINDS",
     "Chart",
+    "MemoryPoint",
     "Series",
     "cluster_scores",
     "cluster_sizes",
     "compare_memory",
     "compare_parameters",
     "flops_by_component",
+    "memory_points",
     "memory_vs_seq_len",
     "metric_by_layer",
     "parameters_by_component",

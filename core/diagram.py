@@ -132,7 +132,7 @@ class _Canvas:
         return h
 
     def pill(self, x: float, y: float, w: float, text: str) -> float:
-        fill, stroke = COLOURS["io"]
+        stroke = COLOURS["io"][1]
         self.rects.append(Rect(x, y, w, 26, "#FFFFFF", stroke, radius=13))
         self.texts.append(Text(x + w / 2, y + 17.5, text, 12, anchor="middle", colour=INK))
         return 26.0
@@ -290,6 +290,23 @@ def _group_title(arch: Architecture, layer: LayerSpec) -> str:
     return f"{mixer} + {ffn}"
 
 
+def group_titles(arch: Architecture, groups: list[tuple[LayerSpec, list[int]]]) -> list[str]:
+    """One title per layer kind; kinds that share a title get their distinguishing sizes (DeciLM/Nemotron-NAS)."""
+    titles = [_group_title(arch, layer) for layer, _ in groups]
+    out = []
+    for title, (layer, _) in zip(titles, groups):
+        if titles.count(title) > 1:
+            extra = []
+            if layer.ffn is FFN.DENSE:
+                extra.append(f"FFN {layer.intermediate_size or arch.intermediate_size:,}")
+            if layer.mixer.is_attention and layer.num_kv_heads:
+                extra.append(f"{layer.num_kv_heads} KV heads")
+            if extra:
+                title += " (" + ", ".join(extra) + ")"
+        out.append(title)
+    return out
+
+
 def _ranges(indices: list[int]) -> str:
     """[0, 1, 2, 5] → "0–2, 5" (at most six runs, then "…")."""
     runs: list[tuple[int, int]] = []
@@ -322,7 +339,15 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
         stack_word = "Decoder"
 
     # --- the words of every box first (widths follow the longest line)
-    emb_lines = [f"vocab {arch.vocab_size:,} × hidden {h:,}"]
+    pixels = arch.objective.value == "vision" and arch.vision is not None and bool(arch.vision.patch_size)
+    if pixels:
+        v = arch.vision
+        patches = (v.image_size // v.patch_size) ** 2 if v.image_size else 0
+        emb_title = "Patch embedding"
+        emb_lines = [f"image {v.image_size} px · patch {v.patch_size} → {patches:,} patches · hidden {h:,}"]
+    else:
+        emb_title = "Token embedding"
+        emb_lines = [f"vocab {arch.vocab_size:,} × hidden {h:,}"]
     if arch.position_embeddings:
         emb_lines.append(f"  + learned positions {arch.position_embeddings:,}")
     if arch.token_type_embeddings:
@@ -333,7 +358,8 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
 
     groups = layer_groups(arch)
     cards: list[tuple[str, list[tuple[str, list[str], str]], str]] = []  # title, [(sub title, lines, kind)], footer
-    for layer, idx in groups:
+    titles = group_titles(arch, groups)
+    for (layer, idx), group_title in zip(groups, titles):
         subs = []
         if layer.mixer is not Mixer.NONE or layer.linear_mixer:
             lines = mixer_lines(arch, layer)
@@ -344,7 +370,7 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
             subs.append((ffn_name(arch, layer), ffn_lines(arch, layer), layer.ffn.value if layer.ffn is not FFN.NONE else "dense"))
         per = sum(layer_parameters(arch, layer).values())
         footer = f"{count(per)} params per layer · × {len(idx)} = {count(per * len(idx))} · layers {_ranges(idx)}"
-        cards.append((f"× {len(idx)}   {_group_title(arch, layer)}", subs, footer))
+        cards.append((f"× {len(idx)}   {group_title}", subs, footer))
 
     mixers: dict[str, int] = {}
     ffns: dict[str, int] = {}
@@ -363,7 +389,7 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
     both = all((layer.mixer is not Mixer.NONE or layer.linear_mixer) and (layer.ffn is not FFN.NONE or layer.linear_ffn) for layer in arch.layers)
     stack_title = f"{stack_word} layers × {len(arch.layers)}"
     stack_note = ("each layer: x + mixer(norm(x)), then x + FFN(norm(x))" if both
-                  else "each layer: x + block(norm(x)); one mixer or one FFN per layer")
+                  else "each layer: x + mixer(norm(x)) and/or x + FFN(norm(x)); some layers have only one")
     main_w = 470.0
     if style == "detailed":
         main_w = _fit(main_w, [stack_note], 11.5, stack_title, 13.0)
@@ -373,7 +399,7 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
                 main_w = max(main_w, _fit(0, lines, 11.5, sub_title, 12.5) + 44)
     else:
         main_w = _fit(main_w, simple_lines, 12, f"{stack_word} block × {len(arch.layers)}")
-    main_w = _fit(main_w, emb_lines + head_lines, 12, "Token embedding")
+    main_w = _fit(main_w, emb_lines + head_lines, 12, emb_title)
     side_w = 0.0
     for title, lines, _ in side:
         side_w = max(side_w, _fit(250, lines, 11.5, title))
@@ -386,7 +412,7 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
     if params.active_per_token != params.total:
         total += f" · {count(params.active_per_token)} active per token"
     subtitle = f"{arch.family} · {arch.architecture_class or arch.model_type} · {total}"
-    facts = f"{len(arch.layers)} layers · hidden {h:,} · vocab {arch.vocab_size:,}"
+    facts = f"{len(arch.layers)} layers · hidden {h:,}" + (f" · vocab {arch.vocab_size:,}" if arch.vocab_size else "")
     if arch.max_position_embeddings:
         facts += f" · context {arch.max_position_embeddings:,}"
     c.texts.append(Text(margin, 34, title, 20, True))
@@ -397,11 +423,11 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
 
     # --- main column
     y = top
-    y += c.pill(cx - 80, y, 160, "input token ids" if not arch.encoder_layers else "decoder token ids")
+    y += c.pill(cx - 80, y, 160, "image pixels" if pixels else "input token ids" if not arch.encoder_layers else "decoder token ids")
     c.arrow((cx, y), (cx, y + 22))
     y += 22
     emb_y = y
-    y += c.box(main_x, y, main_w, "Token embedding", emb_lines, "io")
+    y += c.box(main_x, y, main_w, emb_title, emb_lines, "io")
     c.arrow((cx, y), (cx, y + 22))
     y += 22
     blocks_y = y
@@ -549,10 +575,12 @@ def _layer_map(c: _Canvas, arch: Architecture, groups: list[tuple[LayerSpec, lis
     rows = -(-n // per_row)
     y += rows * (cell + pad) + 10
     right = x + 26 + per_row * (cell + pad)
-    for layer, idx in groups:
+    for (layer, idx), title in zip(groups, group_titles(arch, groups)):
         fill, stroke = _cell_colours(layer)
         c.rects.append(Rect(x, y, 14, 14, fill, stroke, radius=3, width=1.2))
-        label = f"{_group_title(arch, layer)} × {len(idx)}"
+        if layer.ffn is FFN.MOE and layer.mixer is not Mixer.NONE:
+            c.rects.append(Rect(x + 6, y + 2, 6, 6, "#FFFFFF", "#FFFFFF", radius=1, width=0.5))
+        label = f"{title} × {len(idx)}"
         c.texts.append(Text(x + 22, y + 12, label, 11.5))
         right = max(right, x + 22 + text_width(label, 11.5))
         y += 20
@@ -566,9 +594,9 @@ def _layer_map(c: _Canvas, arch: Architecture, groups: list[tuple[LayerSpec, lis
 
 def _cell_colours(layer: LayerSpec) -> tuple[str, str]:
     if layer.mixer is Mixer.NONE and not layer.linear_mixer:
-        fill, stroke = COLOURS[layer.ffn.value] if layer.ffn is not FFN.NONE else COLOURS["none"]
+        stroke = COLOURS[layer.ffn.value if layer.ffn is not FFN.NONE else "none"][1]
     else:
-        fill, stroke = COLOURS[layer.mixer.value]
+        stroke = COLOURS[layer.mixer.value][1]
     return stroke, stroke  # solid cells: the stroke colour reads better at 18 px
 
 
@@ -577,7 +605,7 @@ def _cell_colours(layer: LayerSpec) -> tuple[str, str]:
 
 def _fmt(v: float) -> str:
     text = f"{v:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 def to_svg(d: Diagram) -> str:
@@ -613,10 +641,9 @@ PNG_SCALE = 1.5  # PNG pixels per diagram pixel: crisp at 100 % zoom on ordinary
 def to_png(d: Diagram) -> bytes:
     """The diagram as PNG (matplotlib Agg; raises ImportError without the ``plots`` extra)."""
     import matplotlib
+    from lmscope.core.plots import RC, _figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path
-
-    from lmscope.core.plots import RC, _figure
 
     with matplotlib.rc_context(RC | {"axes.grid": False}):
         fig = _figure(width=d.width / 100, height=d.height / 100)

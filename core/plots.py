@@ -128,11 +128,14 @@ def _decorate(ax: Any, chart: Chart) -> None:
                     bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     for value, label in chart.vlines:
         ax.axvline(value, color="#555555", linewidth=1.0, linestyle=":")
-        ax.annotate(label, xy=(value, 0.98), xycoords=("data", "axes fraction"), xytext=(3, 0), textcoords="offset points",
-                    fontsize=8, color="#333333", va="top", ha="left", rotation=0)
+        ax.annotate(label, xy=(value, 0.98), xycoords=("data", "axes fraction"), xytext=(-3, 0), textcoords="offset points",
+                    fontsize=8, color="#333333", va="top", ha="right",
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     if chart.kind in ("stacked", "lines") and len(chart.series) > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.14) if len(chart.series) > 4 else (0.0, 1.0), frameon=True, framealpha=0.9,
-                  ncol=2 if len(chart.series) > 4 else 1)
+        if len(chart.series) > 4:  # many lines: the legend goes under the plot, never over the data
+            ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=True, framealpha=0.9, ncol=2)
+        else:
+            ax.legend(loc="upper left" if chart.kind == "stacked" else "best", frameon=True, framealpha=0.9)
 
 
 def _thin(ticks: tuple[tuple[float, str], ...], most: int) -> tuple[tuple[float, str], ...]:

@@ -119,9 +119,10 @@ def _with_pictures(markdown: str, pictures: list[str], heading: str = "## Pictur
 
 
 def write_report_folder(report: Any, path: str | os.PathLike[str], *, style: str = "detailed", charts: bool = True,
-                        extra_formats: Sequence[str] = ()) -> Folder:
+                        diagram: bool = True, extra_formats: Sequence[str] = ()) -> Folder:
     """``report.md`` with the architecture diagram and the memory / parameters / FLOPs charts.
 
+    ``diagram`` / ``charts`` choose the pictures (the app's export writes those of the current view);
     ``extra_formats``: "json" and/or "yaml" also write ``report.json`` / ``report.yaml``.
     """
     from lmscope.core import export
@@ -129,7 +130,7 @@ def write_report_folder(report: Any, path: str | os.PathLike[str], *, style: str
 
     folder = open_folder(path)
     arch, est = report.architecture, report.estimate
-    if arch is not None and arch.layers:
+    if diagram and arch is not None and arch.layers:
         write_diagram(folder, arch, report.model_id, style=style, params=report.parameters, estimate=est)
     if charts and arch is not None and est is not None:
         write_charts(folder, report_charts(arch, est))
@@ -168,4 +169,85 @@ def write_compare_folder(compare: Any, path: str | os.PathLike[str], *, style: s
     return folder
 
 
-__all__ = ["Folder", "open_folder", "write_charts", "write_compare_folder", "write_diagram", "write_report_folder"]
+# --------------------------------------------------------------------------- weights
+
+
+def cluster_representatives(summary: Any, tokenizer_json: str | os.PathLike[str] | None) -> tuple[dict, list[str]]:
+    """Seed 001's ``cluster_representatives.json``: per embedding, per cluster, the rows nearest its centre.
+
+    Token strings come from ``tokenizer_json`` (row i of a token embedding is token id i); without
+    one the rows are listed by id only.
+    """
+    from lmscope.core.vocab import vocab_tokens
+
+    notes: list[str] = []
+    embeddings = list(getattr(summary, "embeddings", ()) or ())
+    ids = {i for e in embeddings for rows in e.representatives for i in rows}
+    tokens: dict[int, str] = {}
+    if tokenizer_json is not None and ids:
+        tokens, note = vocab_tokens(tokenizer_json, ids)
+        if note:
+            notes.append(note)
+    elif ids:
+        notes.append("no tokenizer.json beside the weights: representatives are row ids only")
+    doc = {
+        "schema_version": 1,
+        "model": getattr(summary, "model", ""),
+        "tokenizer": str(Path(tokenizer_json).name) if tokenizer_json is not None and tokens else None,
+        "embeddings": [
+            {
+                "name": e.name,
+                "rows": e.rows,
+                "sample_rows": e.sample_rows,
+                "seed": e.seed,
+                "best_k": e.best_k,
+                "clusters": [
+                    {
+                        "cluster": j,
+                        "size": e.cluster_sizes[j] if j < len(e.cluster_sizes) else None,
+                        "representatives": [{"row": i, "token": tokens.get(i)} for i in rows],
+                    }
+                    for j, rows in enumerate(e.representatives)
+                ],
+            }
+            for e in embeddings
+        ],
+    }
+    return doc, notes
+
+
+def write_weights_folder(results: Sequence[Any], summary: Any, path: str | os.PathLike[str], *,
+                         tokenizer_json: str | os.PathLike[str] | None = None) -> Folder:
+    """Seed 001's output folder: report.md with the charts, weights.csv, weights.json, cluster_representatives.json."""
+    import json
+
+    from lmscope.core.charts import weights_charts
+    from lmscope.core.vocab import display
+    from lmscope.core.weights import report as wreport
+
+    folder = open_folder(path)
+    write_charts(folder, weights_charts(results, summary))
+    folder.write("weights.csv", wreport.to_csv(results, summary))
+    folder.write("weights.json", wreport.to_json(results, summary))
+    reps_md: list[str] = []
+    if summary is not None and any(e.representatives for e in summary.embeddings):
+        doc, notes = cluster_representatives(summary, tokenizer_json)
+        for note in notes:
+            folder.note(note)
+        folder.write("cluster_representatives.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        for emb in doc["embeddings"]:
+            reps_md += [f"### {emb['name']}: representative rows per cluster (k = {emb['best_k']})", "",
+                        "| cluster | rows in sample | nearest the centre |", "|---:|---:|---|"]
+            for c in emb["clusters"]:
+                cells = ", ".join(f"`{display(r['token'])}`" if r["token"] is not None else f"#{r['row']}" for r in c["representatives"])
+                reps_md.append(f"| {c['cluster']} | {c['size']} | {cells.replace('|', chr(92) + '|')} |")
+            reps_md.append("")
+        reps_md.append("Full lists: [cluster_representatives.json](cluster_representatives.json)")
+        reps_md.append("")
+    markdown = wreport.to_markdown(results, summary, text_plots=False)
+    extra = folder.markdown_pictures() + reps_md + ["Data: [weights.csv](weights.csv) · [weights.json](weights.json)", ""]
+    folder.write("report.md", _with_pictures(markdown, extra))
+    return folder
+
+
+__all__ = ["Folder", "cluster_representatives", "open_folder", "write_charts", "write_compare_folder", "write_diagram", "write_report_folder", "write_weights_folder"]

@@ -6,7 +6,7 @@ weights engine (F6, r) on a tiny random Llama checkpoint written to a
 temporary folder (seeded, so the spectra are the same every time; the
 timings in the status line are not). Run from anywhere:
 
-    python screenshots/make_screenshots.py [--no-exact] [--out DIR]
+    python screenshots/make_screenshots.py [--no-exact] [--out DIR] [NAME ...]
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-exact", action="store_true", help="do not run the exact engine (faster)")
     parser.add_argument("--out", default=str(HERE), help="folder to write to (default: screenshots/)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"only these shots ({', '.join(SHOTS)}; default all)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="lmscope-shots-"))
@@ -115,6 +116,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, (models, keys) in SHOTS.items():
+        if args.names and name not in args.names:
+            continue
         path = asyncio.run(shoot(name, models, keys, out, exact=not args.no_exact))
         print(f"wrote {path}")
 

@@ -21,7 +21,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from lmscope.core import charts, diagram, plots
 from lmscope.core.estimate import estimate
 from lmscope.core.params import layer_parameters
@@ -29,7 +28,7 @@ from lmscope.core.parse import architecture_from_config
 from lmscope.core.results import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-import oracle  # noqa: E402
+import oracle
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -261,3 +260,40 @@ def test_without_matplotlib_the_folder_has_the_svg_diagram_and_says_how_to_get_t
     assert 'pip install ".[plots]"' in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["architecture_detailed.svg", "report.md"]
     _check_links(out)
+
+
+def test_weights_folder_names_cluster_tokens(tmp_path: Path) -> None:
+    """Four far-apart blobs of embedding rows with named tokens: k = 4, each cluster's representatives from one blob."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(1)
+    blobs, per, dim = 4, 30, 16
+    centres = rng.standard_normal((blobs, dim)) * 20
+    rows = np.concatenate([centres[b] + rng.standard_normal((per, dim)) for b in range(blobs)]).astype(np.float32)
+    arrays = {
+        "model.embed_tokens.weight": rows,
+        "model.layers.0.self_attn.q_proj.weight": rng.standard_normal((32, 16)).astype(np.float32),
+        "model.layers.1.self_attn.q_proj.weight": rng.standard_normal((32, 16)).astype(np.float32),
+        "model.layers.0.mlp.up_proj.weight": rng.standard_normal((48, 16)).astype(np.float32),
+    }
+    model = tmp_path / "model"
+    model.mkdir()
+    save_file(arrays, model / "model.safetensors")
+    vocab = {f"blob{i // per}_tok{i}": i for i in range(blobs * per)}
+    (model / "tokenizer.json").write_text(json.dumps({"model": {"type": "BPE", "vocab": vocab}, "added_tokens": []}))
+    out = tmp_path / "out"
+    proc = _run(tmp_path, "weights", str(model), "--output-dir", str(out), "--device", "cpu", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    targets = _check_links(out)
+    assert {"spectra.png", "cluster_sizes.png", "cluster_scores.png", "row_norms.png", "cluster_representatives.json", "weights.csv"} <= set(targets)
+    doc = json.loads((out / "cluster_representatives.json").read_text())
+    emb = doc["embeddings"][0]
+    assert emb["best_k"] == blobs
+    names = {token: i for token, i in vocab.items()}
+    for cluster in emb["clusters"]:
+        tokens = [r["token"] for r in cluster["representatives"]]
+        assert tokens and all(t is not None for t in tokens)
+        assert len({t.split("_")[0] for t in tokens}) == 1, tokens  # one blob per cluster
+        assert all(names[r["token"]] == r["row"] for r in cluster["representatives"])
+    assert "blob" in (out / "report.md").read_text()

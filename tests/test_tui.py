@@ -677,3 +677,28 @@ async def test_memory_screen_shows_every_exact_integer_in_full(size, model, keys
         missing = [exact_count(n) for n in exact_integers_of(expected) if not any(exact_count(n) in line for line in lines)]
         assert not missing, f"cut off or absent at {size}: {missing}\n" + "\n".join(lines)
         assert not [line for line in lines if "…" in line]
+
+
+async def test_export_report_folder_with_the_views_pictures(tmp_path):
+    """ctrl+s on Memory → "Report folder" → report.md + the memory/parameters/FLOPs charts; Summary → the diagram."""
+    import re
+
+    app = make_app()
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None)
+        for key, folder, expected in (("f4", "mem", {"memory.png", "parameters.png", "flops.png"}), ("f3", "sum", {"architecture_detailed.png"})):
+            await pilot.press(key)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ExportScreen")
+            assert app.screen.query("#fmt-folder"), "the dialog offers a report folder"
+            app.screen.action_format("folder")
+            path_input = app.screen.query_one("#export-path")
+            assert not path_input.value.endswith((".json", ".md"))
+            path_input.value = str(tmp_path / folder)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: type(app.screen).__name__ != "ExportScreen", timeout=120)
+            report = (tmp_path / folder / "report.md").read_text()
+            links = set(re.findall(r"\]\(([^)]+)\)", report))
+            assert expected <= links, links
+            assert all((tmp_path / folder / link).is_file() for link in links)
+            assert default_model_id() in report

@@ -330,6 +330,25 @@ class LmscopeApp(App[int]):
             raise UsageError("no model open: nothing to export")
         return report_text(loader.report_at(model, self.settings), fmt)
 
+    def export_main_folder(self, path: str, *, diagram: bool = True, charts: bool = True) -> Any:
+        """The main model's report folder at the current settings (runs in the export dialog's worker)."""
+        from lmscope.core.errors import UsageError
+        from lmscope.tui.exporting import report_folder
+
+        model = self.main_model
+        if model is None:
+            raise UsageError("no model open: nothing to export")
+        return report_folder(loader.report_at(model, self.settings), path, diagram=diagram, charts=charts)
+
+    def export_compare_folder(self, path: str) -> Any:
+        from lmscope.core.errors import UsageError
+        from lmscope.tui.exporting import compare_folder
+
+        models = self.compare_models
+        if len(models) < 2:
+            raise UsageError("add a second model (a) before exporting a comparison")
+        return compare_folder([loader.report_at(m, self.settings) for m in models], self.settings, path)
+
     def export_compare(self, fmt: str) -> str:
         from lmscope.core.errors import UsageError
         from lmscope.tui.exporting import compare_text

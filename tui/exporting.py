@@ -1,4 +1,4 @@
-"""Turn the current view's data into JSON or Markdown text (the Export dialog writes it).
+"""Turn the current view's data into JSON or Markdown text, or a report folder (the Export dialog writes it).
 
 Reports and comparisons go through the core exporters (``lmscope.core.export``)
 so a TUI export is byte-for-byte what ``lmscope report --format json`` would
@@ -12,8 +12,30 @@ import json
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-FORMATS = ("json", "markdown")
-EXTENSIONS = {"json": ".json", "markdown": ".md"}
+FORMATS = ("json", "markdown", "folder")
+EXTENSIONS = {"json": ".json", "markdown": ".md", "folder": ""}  # a folder: report.md + its pictures
+
+
+def report_folder(report: Any, path: str, *, diagram: bool, charts: bool) -> Any:
+    """A report folder (report.md + PNG/SVG pictures) of one model; returns the core ``Folder``."""
+    from lmscope.core.report_folder import write_report_folder
+
+    return write_report_folder(report, path, diagram=diagram, charts=charts)
+
+
+def compare_folder(reports: list[Any], settings: Any, path: str) -> Any:
+    """A comparison's report folder (memory and parameters charts, each model's diagram)."""
+    from lmscope.core.report import CompareReport
+    from lmscope.core.report_folder import write_compare_folder
+
+    return write_compare_folder(CompareReport(reports=tuple(reports), settings=settings), path)
+
+
+def weights_folder(results: list[Any], summary: Any, path: str, tokenizer_json: Any = None) -> Any:
+    """The weights analysis as a report folder (charts, CSV, JSON, cluster representatives)."""
+    from lmscope.core.report_folder import write_weights_folder
+
+    return write_weights_folder(results, summary, path, tokenizer_json=tokenizer_json)
 
 
 def report_text(report: Any, fmt: str) -> str:

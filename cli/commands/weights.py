@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
     parser.add_argument("--tol", type=_tolerance, default=None, metavar="REL",
                         help="spectra accuracy: every σ within REL·σ + max(1e-14, 1e-6·REL)·σmax (default 1e-6; 1e-10 is the strict mode)")
+    parser.add_argument("--output-dir", default=None, metavar="DIR", help="write a report folder: report.md with PNG + SVG charts, weights.csv, weights.json, cluster_representatives.json")
     parser.add_argument("--no-spectra", action="store_true", help="element statistics only (no SVD)")
     parser.add_argument("--no-embeddings", action="store_true", help="skip k-means clustering of embedding rows")
     parser.add_argument("--singular-values", action="store_true", help="include every singular value in JSON output")
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         spectra=not args.no_spectra,
         embeddings=not args.no_embeddings,
-        keep_singular_values=args.format == "markdown" or args.singular_values,
+        keep_singular_values=args.format == "markdown" or args.singular_values or bool(args.output_dir),
         cancel=cancel,
         **({"tol": args.tol} if args.tol is not None else {}),
         ray=args.ray,
@@ -156,6 +157,18 @@ def run(args: argparse.Namespace) -> int:
         if args.tensors or args.kind:
             raise LmscopeError("no tensors matched the filters")
         raise LmscopeError(f"{shown(args.model)}: holds no tensors")
+    if args.output_dir:
+        from lmscope.core.redact import redact
+        from lmscope.core.report_folder import write_weights_folder
+        from lmscope.core.vocab import find_tokenizer_json
+
+        folder = write_weights_folder(results, summary, args.output_dir, tokenizer_json=find_tokenizer_json(path))
+        for note in folder.notes:
+            print(redact(f"lmscope: note: {note}"), file=sys.stderr)
+        if not args.quiet:
+            print(redact(f"wrote {folder.root / 'report.md'} ({len(folder.files)} files)"), file=sys.stderr)
+        if not args.output:
+            return 0
     if args.format == "json":
         text = report.to_json(results, summary, singular_values=args.singular_values)
     elif args.format == "csv":

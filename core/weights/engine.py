@@ -47,6 +47,8 @@ from lmscope.core.weights.stats import element_stats
 EXPERT_KINDS = ("experts", "shared_experts")
 TOKEN_EMBEDDING = ("word_embeddings", "embed_tokens", "wte.", "token_embd", "tok_embeddings", "shared.weight")
 NORM_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+NORM_BINS = 40  # histogram of embedding row norms (the weights report's picture)
+REPRESENTATIVES = 10  # rows named per embedding cluster (cluster_representatives.json)
 
 
 def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) -> Iterator[WeightsEvent]:
@@ -470,6 +472,7 @@ def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters
             if score > best_score:
                 best_k, best_score, best = k, score, res
     sizes = tuple(int(v) for v in np.bincount(best.labels, minlength=best_k)) if best is not None else ()
+    counts, edges = np.histogram(norms, bins=NORM_BINS)
     return EmbeddingClusters(
         name=t.name,
         rows=rows,
@@ -480,7 +483,22 @@ def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters
         cluster_sizes=sizes,
         inertia=float(best.inertia) if best is not None else 0.0,
         norm_quantiles=tuple((q, float(np.quantile(norms, q))) for q in NORM_QUANTILES),
+        norm_bin_edges=tuple(float(e) for e in edges),
+        norm_counts=tuple(int(c) for c in counts),
+        representatives=_representatives(x, idx, best) if best is not None else (),
     )
+
+
+def _representatives(x: np.ndarray, idx: np.ndarray, res: Any, per_cluster: int = REPRESENTATIVES) -> tuple[tuple[int, ...], ...]:
+    """Per cluster, the original row indices of the sample rows nearest its centroid (ties: lower row first)."""
+    x = np.asarray(x, dtype=np.float64)
+    dist = ((x - res.centroids[res.labels]) ** 2).sum(axis=1)
+    out = []
+    for j in range(res.centroids.shape[0]):
+        members = np.flatnonzero(res.labels == j)
+        order = members[np.lexsort((idx[members], dist[members]))][:per_cluster]
+        out.append(tuple(int(idx[i]) for i in order))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- summary

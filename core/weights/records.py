@@ -124,7 +124,10 @@ class EmbeddingClusters:
     """k-means on a deterministic sample of embedding rows, plus row-norm quantiles.
 
     ``scores``: (k, Calinski–Harabasz) for every k tried; ``best_k`` maximises it.
-    ``norm_quantiles``: (q, ‖row‖₂) over *all* rows.
+    ``norm_quantiles``: (q, ‖row‖₂) over *all* rows; ``norm_bin_edges`` /
+    ``norm_counts``: their histogram (edges has one more entry than counts).
+    ``representatives``: per cluster of the best k, the row indices (token ids
+    for a token embedding) of the sample rows nearest its centre, nearest first.
     """
 
     name: str
@@ -136,6 +139,9 @@ class EmbeddingClusters:
     cluster_sizes: tuple[int, ...]
     inertia: float
     norm_quantiles: tuple[tuple[float, float], ...]
+    norm_bin_edges: tuple[float, ...] = ()
+    norm_counts: tuple[int, ...] = ()
+    representatives: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True)

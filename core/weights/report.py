@@ -227,69 +227,37 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def plot_spectra(results: Sequence[TensorStats], max_lines: int = 6, width: int = 78, height: int = 20) -> str | None:
-    """log10 σᵢ against i/k for the first matrix of up to ``max_lines`` module kinds (stored σ needed)."""
-    chosen = []
-    kinds_seen: set[str] = set()
-    for r in results:  # the first matrix of each kind: one line per kind reads better than six of one layer
-        sp = next((s for s in r.spectra if s.singular_values), None)
-        if sp is not None and r.kind not in kinds_seen and len(chosen) < max_lines:
-            kinds_seen.add(r.kind)
-            chosen.append((r, sp))
-    if not chosen:
-        return None
-    import plotext as plt
+    """log10 σᵢ against i/k for the first matrix of up to ``max_lines`` module kinds (stored σ needed).
 
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("clear")
-    for r, s in chosen:
-        k = len(s.singular_values)
-        xs = [(i + 1) / k for i in range(k)]
-        ys = [math.log10(v) if v > 0 else float("nan") for v in s.singular_values]
-        pts = [(x, y) for x, y in zip(xs, ys) if not math.isnan(y)]
-        label = r.name if s.expert is None else f"{r.name}[{s.expert}]"
-        plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label[-40:])
-    plt.title("singular value spectra")
-    plt.xlabel("i / min(m, n)")
-    plt.ylabel("log10 σ")
-    return _ANSI.sub("", plt.build())
+    The series come from :func:`lmscope.core.charts.spectra_by_kind`, the same the PNG/SVG charts draw.
+    """
+    from lmscope.core.charts import spectra_by_kind
+    from lmscope.core.plot_text import to_text
+
+    return to_text(spectra_by_kind(results, max_lines=max_lines), width, height)
 
 
 def plot_alpha_by_layer(results: Sequence[TensorStats], width: int = 78, height: int = 20) -> str | None:
-    """Power-law α by layer, one series per module kind (expert tensors averaged)."""
-    series: dict[str, dict[int, list[float]]] = {}
-    for r in results:
-        if r.layer is None:
-            continue
-        for s in r.spectra:
-            if s.alpha is not None and math.isfinite(s.alpha):
-                series.setdefault(r.kind, {}).setdefault(r.layer, []).append(s.alpha)
-    if not series:
-        return None
-    import plotext as plt
+    """Power-law α by layer, one series per module kind (expert tensors averaged; :func:`lmscope.core.charts.metric_by_layer`)."""
+    from lmscope.core.charts import metric_by_layer
+    from lmscope.core.plot_text import to_text
 
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("clear")
-    for kind, by_layer in series.items():
-        layers = sorted(by_layer)
-        plt.plot(layers, [sum(by_layer[i]) / len(by_layer[i]) for i in layers], label=kind, marker="dot")
-    plt.title("power-law exponent α by layer")
-    plt.xlabel("layer")
-    plt.ylabel("α")
-    return _ANSI.sub("", plt.build())
+    return to_text(metric_by_layer(results, "alpha"), width, height)
 
 
-def to_markdown(results: Sequence[TensorStats], summary: WeightsSummary | None) -> str:
-    """A Markdown report: summary, per-kind table, plots, embeddings, per-tensor table."""
+def to_markdown(results: Sequence[TensorStats], summary: WeightsSummary | None, *, text_plots: bool = True) -> str:
+    """A Markdown report: summary, per-kind table, plots, embeddings, per-tensor table.
+
+    ``text_plots=False`` leaves out the plotext charts (a report folder links PNG/SVG pictures instead).
+    """
     parts = ["# Weights report", ""]
     if summary is not None:
         parts += [f"Model: `{summary.model}`  ", _summary_line(summary), ""]
         parts += ["## By module kind", "", _md_table(KIND_HEADERS, kind_table_rows(summary)), ""]
-    spectra_plot = plot_spectra(results)
+    spectra_plot = plot_spectra(results) if text_plots else None
     if spectra_plot:
         parts += ["## Spectra", "", "```text", spectra_plot.rstrip(), "```", ""]
-    alpha_plot = plot_alpha_by_layer(results)
+    alpha_plot = plot_alpha_by_layer(results) if text_plots else None
     if alpha_plot:
         parts += ["## α by layer", "", "```text", alpha_plot.rstrip(), "```", ""]
     if summary is not None and summary.embeddings:

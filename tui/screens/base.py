@@ -8,7 +8,7 @@ version moved while it was hidden — switching tabs costs nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -68,6 +68,18 @@ class LmscopeScreen(Screen):
         from lmscope.core.errors import UsageError
 
         raise UsageError(f"nothing to export on the {self.VIEW_NAME or self.MODE} view")
+
+    # What "Report folder" in the export dialog writes for this view (None: the view has no pictures).
+    FOLDER_PICTURES: str | None = None
+
+    def export_folder(self, path: str) -> Any:
+        """Write this view's report folder (report.md + pictures) at ``path``; returns the core ``Folder``.
+
+        Called from the export dialog's worker thread: read state, do not touch widgets.
+        """
+        from lmscope.core.errors import UsageError
+
+        raise UsageError(f"no pictures on the {self.VIEW_NAME or self.MODE} view")
 
     def export_default_name(self) -> str:
         return f"lmscope-{self.MODE}"

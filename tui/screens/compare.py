@@ -127,6 +127,11 @@ class CompareScreen(LmscopeScreen):
     def export_text(self, fmt: str) -> str:
         return self.lm.export_compare(fmt)
 
+    FOLDER_PICTURES = "memory, parameters charts; diagrams"
+
+    def export_folder(self, path: str) -> Any:
+        return self.lm.export_compare_folder(path)
+
 
 def compare_cell(value: Any, base: Any, show: Callable[[Any], str], *, first: bool) -> Text:
     """One cell: the value, and for later columns its ratio to the first, coloured when different."""

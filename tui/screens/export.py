@@ -1,9 +1,12 @@
-"""Export: write the current view's data (not a picture of it) to JSON or Markdown.
+"""Export: write the current view's data to JSON or Markdown, or a report folder with its pictures.
 
 The dialog only asks "which format, where": the view supplies the text
 (``export_text(fmt)``, built by the core exporters) and
 ``core.export.write_atomic`` writes it through a temporary file in the same
-folder and a rename, so a crash never leaves half a file.
+folder and a rename, so a crash never leaves half a file. "Report folder"
+(views with pictures: ``FOLDER_PICTURES``) writes ``report.md`` plus the
+view's pictures as PNG and SVG (``export_folder(path)``); rendering takes a
+second or two, so it runs in a thread worker and the dialog stays responsive.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import re
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -37,6 +41,8 @@ class ExportScreen(ModalScreen[str | None]):
         self.fmt = fmt or "json"
         self._edited = False
         self.written: str | None = None
+        self.pictures: str | None = getattr(view, "FOLDER_PICTURES", None)
+        self.busy = False
 
     def compose(self) -> ComposeResult:
         view_name = getattr(self.view, "VIEW_NAME", "view")
@@ -45,6 +51,10 @@ class ExportScreen(ModalScreen[str | None]):
             with RadioSet(id="export-format"):
                 yield RadioButton("JSON", value=self.fmt == "json", id="fmt-json")
                 yield RadioButton("Markdown", value=self.fmt == "markdown", id="fmt-markdown")
+                if self.pictures:
+                    yield RadioButton("Report folder", value=self.fmt == "folder", id="fmt-folder")
+            if self.pictures:
+                yield Label(f"Folder: report.md + {self.pictures} (PNG, SVG)", id="export-pictures", classes="dialog-help")
             yield Label("Path (relative paths are in the current folder)")
             yield Input(self._default_path(), id="export-path")
             with Horizontal(classes="dialog-buttons"):
@@ -67,17 +77,21 @@ class ExportScreen(ModalScreen[str | None]):
             self._edited = True
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
-        self.action_format("markdown" if event.pressed.id == "fmt-markdown" else "json")
+        self.action_format(str(event.pressed.id).removeprefix("fmt-"))
 
     def action_format(self, fmt: str) -> None:
-        if fmt == self.fmt:
+        if fmt == self.fmt or fmt not in EXTENSIONS or (fmt == "folder" and not self.pictures):
             return
         path_input = self.query_one(Input)
         old_ext, new_ext = EXTENSIONS[self.fmt], EXTENSIONS[fmt]
         self.fmt = fmt
         self.query_one(f"#fmt-{fmt}", RadioButton).value = True
-        if path_input.value.endswith(old_ext):
-            path_input.value = path_input.value[: -len(old_ext)] + new_ext
+        value = path_input.value
+        if old_ext and value.endswith(old_ext):
+            value = value[: -len(old_ext)]
+        elif not old_ext:
+            value = value.rstrip("/")
+        path_input.value = value + new_ext
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_write()
@@ -96,6 +110,12 @@ class ExportScreen(ModalScreen[str | None]):
         if not path:
             self.notify("give a path to write to", severity="warning")
             return
+        if self.fmt == "folder":
+            if not self.busy:
+                self.busy = True
+                self.notify(f"writing {path}/ …", title="Report folder")
+                self._write_folder(path)
+            return
         if os.path.isdir(path):
             path = os.path.join(path, os.path.basename(self._default_path()))
         try:
@@ -106,6 +126,30 @@ class ExportScreen(ModalScreen[str | None]):
             return
         self.written = path
         self.app.notify(f"wrote {path}", title=f"Exported {self.fmt}")
+        self.dismiss(path)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _write_folder(self, path: str) -> None:
+        try:
+            folder = self.view.export_folder(path)
+        except Exception as err:  # noqa: BLE001 - shown, the dialog stays open
+            self.app.call_from_thread(self._folder_failed, err)
+            return
+        self.app.call_from_thread(self._folder_written, path, folder)
+
+    def _folder_failed(self, err: Exception) -> None:
+        from lmscope.tui.loader import error_line
+
+        self.busy = False
+        self.notify(error_line(err), title="Export failed", severity="error", timeout=8)
+
+    def _folder_written(self, path: str, folder: Any) -> None:
+        self.busy = False
+        self.written = path
+        pictures = sum(1 for name in folder.files if name.endswith((".png", ".svg")))
+        for note in folder.notes:
+            self.app.notify(note, title="Report folder", severity="warning", timeout=10)
+        self.app.notify(f"wrote {os.path.join(path, 'report.md')} and {pictures} picture files", title="Exported report folder")
         self.dismiss(path)
 
     def action_cancel(self) -> None:

@@ -159,13 +159,15 @@ class MemoryScreen(LmscopeScreen):
         training = settings.mode == "training"
         key = (model.model_id, model.exact_state, settings.batch, settings.dtype, settings.kv_dtype, settings.mode)
         if getattr(self, "_chart_key", None) != key:
+            from lmscope.core.charts import memory_points
+
             self._chart_key = key
-            self._series = []
-            for choice in seq_len_choices(model.context_length):
-                point = self.lm.estimate(model, _with(settings, seq_len=choice.value))
-                if point is None:
-                    continue
-                self._series.append((choice.value, point.memory.training_total_bytes if training else point.memory.inference_total_bytes))
+            lens = [choice.value for choice in seq_len_choices(model.context_length)]
+            try:  # the same series the PNG/SVG memory chart stacks (core.charts)
+                points = memory_points(model.architecture, settings, model.params, lens)
+            except Exception:  # noqa: BLE001 - the tables already notified why these settings cannot be estimated
+                points = ()
+            self._series = [(p.seq_len, p.total) for p in points]
         current = (settings.seq_len, est.memory.training_total_bytes if training else est.memory.inference_total_bytes)
         title = f"{'training' if training else 'inference'} memory, batch {settings.batch}"
         chart.show(self._series, current, title, model.context_length)
@@ -174,11 +176,10 @@ class MemoryScreen(LmscopeScreen):
     def export_text(self, fmt: str) -> str:
         return self.lm.export_main_report(fmt)
 
+    FOLDER_PICTURES = "memory, parameters, FLOPs charts"
 
-def _with(settings: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
+    def export_folder(self, path: str) -> Any:
+        return self.lm.export_main_folder(path, diagram=False, charts=True)
 
 
 def params_table(model: Any, est: Any) -> Table:

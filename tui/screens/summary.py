@@ -164,6 +164,11 @@ class SummaryScreen(LmscopeScreen):
     def export_text(self, fmt: str) -> str:
         return self.lm.export_main_report(fmt)
 
+    FOLDER_PICTURES = "the architecture diagram"
+
+    def export_folder(self, path: str) -> Any:
+        return self.lm.export_main_folder(path, diagram=True, charts=False)
+
 
 def _params_text(model: Any) -> Text:
     params = model.params

@@ -308,6 +308,25 @@ class WeightsScreen(LmscopeScreen):
             raise UsageError("no weights results yet: press r to analyse first")
         return weights_text(self._model_id or "", self.results, self.summary, fmt)
 
+    FOLDER_PICTURES = "spectra, α, stable rank, clusters"
+
+    def export_folder(self, path: str) -> Any:
+        from lmscope.core.errors import UsageError
+        from lmscope.tui.exporting import weights_folder
+
+        if not self.results:
+            raise UsageError("no weights results yet: press r to analyse first")
+        return weights_folder(list(self.results), self.summary, path, tokenizer_json=self._tokenizer_json())
+
+    def _tokenizer_json(self) -> Any:
+        """tokenizer.json beside the analysed model's config or weights, when there is one."""
+        from lmscope.core.vocab import find_tokenizer_json
+
+        model = self.lm.main_model
+        location = getattr(getattr(model, "report", None), "source", None)
+        where = getattr(location, "location", None)
+        return find_tokenizer_json(where) if where else None
+
 
 COLUMNS = ("tensor", "stable rank", "rank90", "α", "std", "shape", "mean", "zero %", "kind", "dtype")
 NAME_WIDTH = 24
