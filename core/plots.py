@@ -128,8 +128,9 @@ def _decorate(ax: Any, chart: Chart) -> None:
                     bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     for value, label in chart.vlines:
         ax.axvline(value, color="#555555", linewidth=1.0, linestyle=":")
-        ax.annotate(label, xy=(value, 0.98), xycoords=("data", "axes fraction"), xytext=(-3, 0), textcoords="offset points",
-                    fontsize=8, color="#333333", va="top", ha="right",
+        # at the bottom of the line: the top right corner holds the GPU labels of memory charts
+        ax.annotate(label, xy=(value, 0.02), xycoords=("data", "axes fraction"), xytext=(-3, 0), textcoords="offset points",
+                    fontsize=8, color="#333333", va="bottom", ha="right",
                     bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     if chart.kind in ("stacked", "lines") and len(chart.series) > 1:
         if len(chart.series) > 4:  # many lines: the legend goes under the plot, never over the data
