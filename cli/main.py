@@ -97,14 +97,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {shown(message, MAX_ERROR_CHARS)}\n")
 
 
+def add_app_options(parser: argparse._ActionsContainer, *, for_help: bool = False) -> None:
+    """The app's own options (``lmscope [MODEL …] [--offline] …``), written once.
+
+    The top-level ``--help`` lists them too (``for_help``: shown, never parsed
+    there), because error messages tell people to use ``--offline``/``--token``.
+    """
+    kw = {"default": argparse.SUPPRESS} if for_help else {}
+    if not for_help:
+        parser.add_argument("models", nargs="*", metavar="MODEL", help="model(s) to open; two or more open the comparison")
+    parser.add_argument("--offline", action="store_true", help="never touch the network (HF cache and built-in catalog only)", **kw)
+    parser.add_argument("--token", default=argparse.SUPPRESS if for_help else None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of unexpected errors", **kw)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lmscope",
+        usage="lmscope [MODEL ...] [--offline] [--token TOKEN] [-v]\n       lmscope COMMAND [options]\n       lmscope [-h] [--version]",
         description="Everything worth knowing about a language model before you download, serve or fine-tune it.",
-        epilog="Run `lmscope` alone for the TUI on a built-in model, `lmscope MODEL [MODEL2]` to open (and compare) models.",
+        epilog="Run `lmscope` alone for the app on a built-in model, `lmscope MODEL [MODEL2 …]` to open (and compare) models; "
+        "`lmscope COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"lmscope {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_app_options(parser.add_argument_group("app options (lmscope [MODEL ...])"), for_help=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="lmscope")
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         module = importlib.import_module(f"lmscope.commands.{module_name}")
@@ -114,11 +131,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _build_tui_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lmscope", description="Open the lmscope TUI.")
-    parser.add_argument("models", nargs="*", metavar="MODEL", help="model(s) to open; two or more open the comparison")
-    parser.add_argument("--offline", action="store_true", help="never touch the network")
-    parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
-    parser.add_argument("--verbose", "-v", action="store_true")
+    parser = _Parser(
+        prog="lmscope",
+        description="Open the lmscope app.",
+        epilog=f"Commands: {', '.join(COMMANDS)} (`lmscope COMMAND --help`).",
+    )
+    add_app_options(parser)
     return parser
 
 

@@ -216,3 +216,19 @@ def test_verbose_traceback_of_an_unexpected_error_is_redacted(monkeypatch, capsy
     assert main(["report", "gpt2"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("lmscope: internal error:") and token not in err and "\n" not in err.rstrip("\n")
+
+
+def test_top_level_help_lists_the_apps_own_options(capsys):
+    """Error messages tell people to use --offline/--token: `lmscope --help` must show them."""
+    from lmscope.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--offline", "--token", "--verbose", "report", "weights"):
+        assert option in out
+    # a command's usage is still its own (not the top-level usage lines)
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert capsys.readouterr().out.startswith("usage: lmscope report")
