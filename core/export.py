@@ -22,41 +22,10 @@ from pathlib import Path
 from lmscope.core.errors import SourceError
 from lmscope.core.redact import redact
 from lmscope.core.report import CompareReport, Report, lookup
+from lmscope.core.units import exact_count as _exact
+from lmscope.core.units import human_bytes, human_count, human_flops, ratio
 
 # --------------------------------------------------------------------------- units
-
-
-def _scaled(n: object, units: tuple[str, ...], base: int) -> str:
-    """``n`` in the largest unit below ``base`` (the last unit caps it); the first unit prints as an integer."""
-    if not isinstance(n, (int, float)) or isinstance(n, bool):
-        return "—"
-    value = float(n)
-    for unit in units[:-1]:
-        if abs(value) < base:
-            return f"{int(value)} {unit}" if unit == units[0] else f"{value:.2f} {unit}"
-        value /= base
-    return f"{value:.2f} {units[-1]}"
-
-
-def human_bytes(n: object) -> str:
-    """``1536`` -> ``"1.50 KiB"`` (binary units); None -> ``"—"``."""
-    return _scaled(n, ("B", "KiB", "MiB", "GiB", "TiB", "PiB"), 1024)
-
-
-def human_flops(n: object) -> str:
-    """``2.5e12`` -> ``"2.50 TFLOP"`` (decimal units)."""
-    return _scaled(n, ("FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"), 1000)
-
-
-def human_count(n: object) -> str:
-    """``8030261248`` -> ``"8.03 B"``."""
-    if not isinstance(n, (int, float)) or isinstance(n, bool):
-        return "—"
-    value = float(n)
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {unit}"
-    return f"{int(value)}"
 
 
 def human(value: object, unit: str) -> str:
@@ -72,15 +41,6 @@ def human(value: object, unit: str) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return "—" if value is None else str(value)
-
-
-def _ratio(ratio: float) -> str:
-    """``×1.19``; large ratios without decimals (``×914,999``)."""
-    return f"×{ratio:,.0f}" if ratio >= 100 else f"×{ratio:.2f}"
-
-
-def _exact(n: object) -> str:
-    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else "—"
 
 
 def _yes(value: object) -> str:
@@ -560,10 +520,10 @@ def report_to_text(report: Report, *, detailed: bool = False, width: int | None 
 def _compare_cells(row: dict) -> list[str]:
     """One comparison row's values, each model after the first with its ratio to the first."""
     cells = []
-    for i, (value, ratio) in enumerate(zip(row["values"], row["ratios"])):
+    for i, (value, value_ratio) in enumerate(zip(row["values"], row["ratios"])):
         text = human(value, str(row["unit"]))
-        if i and ratio is not None:
-            text += f" ({_ratio(ratio)})"
+        if i and value_ratio is not None:
+            text += f" ({ratio(value_ratio, 1)})"
         cells.append(text)
     return cells
 

@@ -1,12 +1,29 @@
-"""Parsing the numbers people type: ``32k`` tokens, ``24GB`` of memory, ``3.35TB/s``.
+"""Numbers as people read and type them, in one place: formatting and parsing.
 
-One parser per kind of quantity, shared by every command and the app, so
-``--seq-len 128k`` means the same thing everywhere.
+Formatting — every text view (the app's tables and chart, the CLI's text and
+Markdown, the search table, the weights report) goes through :func:`human`,
+so a number reads the same wherever it appears ("494.03 M" in the app is
+"494.03 M" in an export). JSON never goes through here: it keeps integers.
+
+* ``bytes``: binary units, GiB = 2^30 (what ``nvidia-smi`` and the
+  allocators count, and what HBM capacities really are); ``bytes-decimal``
+  gives GB = 10^9 on request.
+* ``flops``: decimal, TFLOP = 10^12 (2 per multiply-add).
+* ``count``: decimal K/M/B/T (parameters, downloads).
+* Two decimals above the base unit, thousands separators, "—" for unknown.
+
+Token lengths read in powers of two: :func:`tokens` writes ``4k`` for 4,096
+and ``1M`` for 2^20, as context lengths are quoted.
+
+Parsing — one parser per kind of quantity, shared by every command and the
+app, so ``--seq-len 128k`` and a ``128k`` typed on the Memory screen mean the
+same thing:
 
 * Counts (sequence lengths, batch sizes): ``k`` = 1024 and ``M`` = 1024² —
   context lengths are powers of two in practice (a "128k" model holds
   131,072 tokens), so ``128k`` is 131,072 and ``1M`` is 1,048,576. A plain
-  number is taken as it is (``100000``).
+  number is taken as it is (``100000``, ``131,072``); :func:`parse_count`
+  reads back whatever :func:`tokens` writes.
 * Memory sizes: binary units (``24GB`` = ``24GiB`` = 24·2³⁰ bytes) because GPU
   memory is sold in binary units whatever the label says; a bare number is GiB.
 * Bandwidths (``--gpu-bandwidth``): decimal, as vendors print them
@@ -18,12 +35,104 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Literal
 
 from lmscope.core.errors import UsageError
 
+# --------------------------------------------------------------------------- formatting
+
+Style = Literal["bytes", "bytes-decimal", "flops", "count"]
+STYLES: tuple[str, ...] = ("bytes", "bytes-decimal", "flops", "count")
+MISSING = "—"
+
+# style -> (base, unit of the plain number, larger units in order)
+_SCALES: dict[str, tuple[int, str, tuple[str, ...]]] = {
+    "bytes": (1024, "B", ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")),
+    "bytes-decimal": (1000, "B", ("kB", "MB", "GB", "TB", "PB", "EB")),
+    "flops": (1000, "FLOP", ("KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP")),
+    "count": (1000, "", ("K", "M", "B", "T")),
+}
+
+
+def _is_number(n: object) -> bool:
+    return isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n)
+
+
+def human(n: object, style: str = "count") -> str:
+    """``n`` in the largest unit of ``style`` it reaches: ``human(1536, "bytes")`` → ``"1.50 KiB"``.
+
+    Below the first step the number is a whole one with its base unit
+    (``"512 B"``, ``"999"``); above the last unit the last one grows
+    (``"1,234.00 T"``). None, NaN, booleans and non-numbers read ``"—"``.
+    """
+    if style not in _SCALES:
+        raise ValueError(f"unknown unit style {style!r} (one of {', '.join(STYLES)})")
+    if not _is_number(n):
+        return MISSING
+    base, plain, units = _SCALES[style]
+    value = float(n)  # type: ignore[arg-type]
+    if abs(value) < base:
+        whole = f"{int(n):,}" if isinstance(n, int) else f"{value:,.0f}"  # type: ignore[call-overload]
+        return f"{whole} {plain}".rstrip()
+    unit = units[0]
+    for unit in units:
+        value /= base
+        if abs(value) < base:
+            break
+    # rounding may reach the next unit (1023.999 KiB prints "1,024.00 KiB"): the
+    # value is still right, and the next unit would need a second rounding.
+    return f"{value:,.2f} {unit}"
+
+
+def human_bytes(n: object, *, decimal: bool = False) -> str:
+    """Bytes in GiB/MiB… (``decimal``: GB/MB…, 10^9)."""
+    return human(n, "bytes-decimal" if decimal else "bytes")
+
+
+def human_flops(n: object) -> str:
+    """FLOPs in decimal units: ``"70.27 TFLOP"``."""
+    return human(n, "flops")
+
+
+def human_count(n: object) -> str:
+    """A count (parameters, downloads): ``"8.03 B"``, ``"494.03 M"``, ``"512"``."""
+    return human(n, "count")
+
+
+def exact_count(n: object) -> str:
+    """Every digit, with thousands separators (``"8,030,261,248"``); ``"—"`` when unknown."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        return MISSING
+    return f"{n:,}"
+
+
+def byte_unit(decimal: bool = False) -> tuple[int, str]:
+    """(bytes per unit, name) of the chart axis: (2^30, "GiB"), or (10^9, "GB") with ``decimal``."""
+    return (10**9, "GB") if decimal else (1 << 30, "GiB")
+
+
+def ratio(value: object, base: object) -> str:
+    """``value / base`` as ``"×1.50"`` (``"×914,999"`` when large; ``""`` when it cannot be formed)."""
+    if not _is_number(value) or not _is_number(base) or base == 0:
+        return ""
+    r = float(value) / float(base)  # type: ignore[arg-type]
+    return f"×{r:,.0f}" if abs(r) >= 100 else f"×{r:.2f}"
+
+
+def tokens(n: int) -> str:
+    """A token count as ``"4k"``, ``"128k"``, ``"1M"`` (k = 1024); other counts in full (``"100,000"``)."""
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20}M"
+    if n >= 1 << 10 and n % (1 << 10) == 0:
+        return f"{n >> 10}k"
+    return f"{n:,}"
+
+
+# --------------------------------------------------------------------------- parsing
+
 MAX_COUNT = 1 << 40
 
-_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
+_COUNT = re.compile(r"^\s*(\d[\d,_]*(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
 _COUNT_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
@@ -40,7 +149,7 @@ def parse_count(text: str | int, *, name: str = "value") -> int:
         if not m:
             raise UsageError(f"{name}: not a count: {str(text)[:40]!r} (try 4096, 32k, 128k or 1M)")
         number, unit = m.groups()
-        scaled = float(number) * _COUNT_UNITS[unit.lower()]
+        scaled = float(number.replace(",", "").replace("_", "")) * _COUNT_UNITS[unit.lower()]
         if not math.isfinite(scaled) or scaled != int(scaled):
             raise UsageError(f"{name}: {text!r} is not a whole number of tokens")
         value = int(scaled)
@@ -89,3 +198,9 @@ def parse_bandwidth(text: str) -> float:
 def parse_flops(text: str) -> float:
     """Peak FLOP/s: ``"989T"``, ``"1.9P"``, ``"165"`` (TFLOP/s); decimal units."""
     return _quantity(text.replace("FLOP/s", "flops").replace("flop/s", "flops"), "FLOP/s", _FLOPS, 1e12, "989T or 165")
+
+
+def parse_token_count(text: str | int, *, name: str = "sequence length") -> int:
+    """A token count as typed (``"100k"``, ``"131072"``, ``"1M"``): :func:`parse_count` under the
+    name the app's typed sequence length and the docs use."""
+    return parse_count(text, name=name)

@@ -99,7 +99,7 @@ async def test_opens_default_model_offline_on_summary():
 
 async def test_main_flow_sliders_compare_export(tmp_path):
     """Open default → seq len with keys → numbers match core.estimate → compare → export → parse."""
-    from lmscope.tui.format import exact_count
+    from lmscope.core.units import exact_count
 
     app = make_app()
     async with app.run_test(size=(120, 40), notifications=True) as pilot:

@@ -12,6 +12,8 @@ import io
 import json
 import sys
 
+from lmscope.core.units import human_count
+
 SCHEMA_VERSION = 1
 
 
@@ -32,15 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
     parser.add_argument("--verbose", "-v", action="store_true", help="say more")
-
-
-def _human_count(n: int | None) -> str:
-    if n is None:
-        return "–"
-    for unit, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
-        if n >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return str(n)
 
 
 def _gated(value: object) -> str:
@@ -68,9 +61,9 @@ def render_table(results: list, *, title: str) -> str:
         for r in results:
             table.add_row(
                 r.model_id,
-                _human_count(r.parameters),
-                _human_count(r.downloads),
-                _human_count(r.likes),
+                human_count(r.parameters),
+                human_count(r.downloads),
+                human_count(r.likes),
                 r.license or "",
                 _gated(r.gated),
                 (r.last_modified or "")[:10],

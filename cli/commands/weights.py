@@ -93,9 +93,9 @@ def _resolve(args: argparse.Namespace) -> str:
     repo_id, rev = locate.split_hub_id(args.model)  # type: ignore[misc]
     token = resolve_token(args.token)
     plan = locate.plan_download(repo_id, args.revision or rev, token=token)
-    from lmscope.core.weights.report import human_size
+    from lmscope.core.units import human_bytes
 
-    print(f"{repo_id}: {len(plan.files)} weight file(s), {human_size(plan.total_bytes)} to download", file=sys.stderr)
+    print(f"{repo_id}: {len(plan.files)} weight file(s), {human_bytes(plan.total_bytes)} to download", file=sys.stderr)
     if not args.yes and sys.stdin.isatty():
         answer = input("download? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):

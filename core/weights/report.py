@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from lmscope.core.units import human_bytes
 from lmscope.core.weights.records import TensorStats, WeightsSummary
 
 SCHEMA_VERSION = 1
@@ -127,14 +128,6 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-def human_size(n: int) -> str:
-    """Bytes in binary units (GiB = 2^30), for text views only."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n} B"
-
-
 def tensor_table_rows(results: Sequence[TensorStats]) -> list[list[str]]:
     """Display rows (strings) for the per-tensor table; experts are averaged in one row."""
     out = []
@@ -167,7 +160,7 @@ KIND_HEADERS = ("kind", "tensors", "params", "size", "mean|w|", "std", "matrices
 
 def kind_table_rows(summary: WeightsSummary) -> list[list[str]]:
     """Display rows for the per-module-kind summary."""
-    return [[k.kind, str(k.tensors), f"{k.params:,}", human_size(k.nbytes), _fmt(k.mean_abs), _fmt(k.std), str(k.matrices),
+    return [[k.kind, str(k.tensors), f"{k.params:,}", human_bytes(k.nbytes), _fmt(k.mean_abs), _fmt(k.std), str(k.matrices),
              _fmt(k.mean_alpha, 3), _fmt(k.mean_stable_rank), _fmt(k.mean_rank_ratio, 3), _fmt(k.mean_rank_90_ratio, 3)]
             for k in summary.by_kind]
 
@@ -213,7 +206,7 @@ def _summary_line(s: WeightsSummary) -> str:
     if s.executor.name == "ray":
         where += f" via Ray at {s.executor.address} ({s.executor.tasks} task(s))"
     return (f"{state}: {s.tensors_done}/{s.tensors_total} tensors, {s.params_done:,} parameters{buffers}, "
-            f"{human_size(s.bytes_done)} of {human_size(s.bytes_total)} in {s.seconds:.1f} s on {where} ({s.format})")
+            f"{human_bytes(s.bytes_done)} of {human_bytes(s.bytes_total)} in {s.seconds:.1f} s on {where} ({s.format})")
 
 
 # ---------------------------------------------------------------- Markdown

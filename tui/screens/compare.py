@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from lmscope.tui.format import exact_count, human_bytes, human_count, human_flops, ratio, tokens
+from lmscope.core.units import exact_count, human_bytes, human_count, human_flops, ratio, tokens
 from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.settings_bar import SettingsBar

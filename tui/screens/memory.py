@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from lmscope.tui.format import exact_count, human_bytes, human_count, human_flops, tokens
+from lmscope.core.units import exact_count, human_bytes, human_count, human_flops, tokens
 from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices

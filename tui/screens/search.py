@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from lmscope.tui.format import exact_count, human_count
+from lmscope.core.units import exact_count, human_count
 from lmscope.tui.messages import SearchFinished
 from lmscope.tui.screens.base import LmscopeScreen
 

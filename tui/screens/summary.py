@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from lmscope.tui.format import exact_count, human_bytes, human_count
+from lmscope.core.units import exact_count, human_bytes, human_count
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.facts import facts_table, rows_of
 

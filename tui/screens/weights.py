@@ -29,7 +29,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
-from lmscope.tui.format import human_bytes
+from lmscope.core.units import human_bytes
 from lmscope.tui.messages import WeightsEvent, WeightsFinished
 from lmscope.tui.screens.base import LmscopeScreen
 

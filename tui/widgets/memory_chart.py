@@ -2,17 +2,30 @@
 
 The curve is a list of (seq_len, bytes) points the screen computed with the
 core estimator; this widget only draws it: log-2 x axis (one tick per power of
-two), decimal GB on y (the unit printed on GPU boxes), horizontal lines at
-24, 40, 80 and 141 GB, and the current setting as a highlighted point.
+two), the tables' unit on y (GiB; GB when the screen asks for decimal units),
+a horizontal line per common GPU, labelled by its name, and the current
+setting as a highlighted point.
+
+GPU memory is binary whatever the box says: an "80 GB" H100 holds 80 GiB of
+HBM (nvidia-smi: 81,559 MiB usable), a "24 GB" RTX 4090 24 GiB. So the lines
+sit at the nominal capacity in GiB, which is also where they belong on a GB
+axis after conversion.
 """
 
 from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-from lmscope.tui.format import gb, tokens
+from lmscope.core.units import byte_unit, tokens
 
-GPU_LINES_GB: tuple[tuple[float, str], ...] = ((24, "24 GB"), (40, "40 GB"), (80, "80 GB"), (141, "141 GB"))
+GIB = 1 << 30
+# (capacity in bytes, name, line colour): one common card per size class.
+GPU_LINES: tuple[tuple[int, str, str], ...] = (
+    (24 * GIB, "RTX 4090", "red"),
+    (40 * GIB, "A100-40G", "yellow"),
+    (80 * GIB, "H100", "green"),
+    (141 * GIB, "H200", "magenta"),
+)
 
 
 class MemoryChart(PlotextPlot):
@@ -28,8 +41,12 @@ class MemoryChart(PlotextPlot):
         self.current: tuple[int, int] | None = None
         self.title = ""
         self.context: int | None = None
+        self.decimal = False
 
-    def show(self, points: list[tuple[int, int]], current: tuple[int, int] | None, title: str, context: int | None) -> None:
+    def show(
+        self, points: list[tuple[int, int]], current: tuple[int, int] | None, title: str, context: int | None, *, decimal: bool = False
+    ) -> None:
+        self.decimal = decimal
         self.points = points
         self.current = current
         self.title = title
@@ -48,23 +65,25 @@ class MemoryChart(PlotextPlot):
             self.refresh()
             return
         xs = list(range(len(self.points)))
-        ys = [gb(b) for _, b in self.points]
+        scale, unit = byte_unit(self.decimal)
+        ys = [b / scale for _, b in self.points]
         top = max(ys)
-        plt.title(self.title)
+        floor = GPU_LINES[0][0] / scale  # the axis always reaches the smallest card
+        plt.title(f"{self.title} ({unit})")
         plt.xlabel("sequence length (tokens)")
-        shown = [(v, label) for v, label in GPU_LINES_GB if v <= max(top, 24) * 1.08]
-        for value, _label in shown:
-            plt.hline(value, "red" if value == 24 else "yellow" if value == 40 else "green" if value == 80 else "magenta")
-        ticks = list(shown)
-        if top > 141 * 1.3:
-            ticks.append((top, f"{top:,.0f} GB"))
+        shown = [(nbytes / scale, name, colour) for nbytes, name, colour in GPU_LINES if nbytes / scale <= max(top, floor) * 1.08]
+        for value, _name, colour in shown:
+            plt.hline(value, colour)
+        ticks = [(value, f"{name} {value:,.0f}") for value, name, _colour in shown]
+        if top > shown[-1][0] * 1.3:
+            ticks.append((top, f"{top:,.0f} {unit}"))
         plt.yticks([v for v, _ in ticks], [label for _, label in ticks])
         plt.plot(xs, ys, marker="braille", color="cyan")
         if self.current is not None:
             seq, nbytes = self.current
             index = next((i for i, (s, _) in enumerate(self.points) if s == seq), None)
             if index is not None:
-                plt.scatter([index], [gb(nbytes)], marker="●", color="orange")
+                plt.scatter([index], [nbytes / scale], marker="●", color="orange")
         if self.context:
             ctx_index = next((i for i, (s, _) in enumerate(self.points) if s >= self.context), None)
             if ctx_index is not None:
@@ -74,5 +93,5 @@ class MemoryChart(PlotextPlot):
         step = max(1, -(-len(xs) * 6 // room))
         ticks = xs[::step]
         plt.xticks(ticks, [tokens(self.points[i][0]) for i in ticks])
-        plt.ylim(0, max(top, 24) * 1.08)
+        plt.ylim(0, max(top, floor) * 1.08)
         self.refresh()

@@ -14,7 +14,7 @@ from dataclasses import replace
 from textual.app import ComposeResult
 from textual.containers import Grid
 
-from lmscope.tui.format import tokens
+from lmscope.core.units import tokens
 from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.widgets.slider import Choice, Slider
 
