@@ -50,6 +50,7 @@ class CompareScreen(LmscopeScreen):
     BINDINGS = [
         Binding("a,plus", "add", "Add model", id="compare.add"),
         Binding("x,delete,minus", "remove", "Remove model", id="compare.remove"),
+        Binding("s", "type_seq_len", "Type seq len", show=False, id="compare.type_seq_len"),
     ]
 
     def __init__(self) -> None:
@@ -69,6 +70,9 @@ class CompareScreen(LmscopeScreen):
     def on_settings_changed(self, event: SettingsChanged) -> None:
         event.stop()
         self.lm.set_settings(event.settings)
+
+    def action_type_seq_len(self) -> None:
+        self.query_one(SettingsBar).action_type_seq_len()
 
     def action_add(self) -> None:
         self.lm.action_compare_with()

@@ -50,9 +50,13 @@ class MemoryScreen(LmscopeScreen):
 
     MODE = "memory"
     VIEW_NAME = "memory & FLOPs"
+    SCROLL = Binding.Group("Scroll")
     BINDINGS = [
-        Binding("t", "toggle_mode", "Inference/training", id="memory.mode"),
+        Binding("t", "toggle_mode", "Mode", id="memory.mode"),
         Binding("c", "toggle_chart", "Chart", id="memory.chart"),
+        Binding("s", "type_seq_len", "Type seq len", show=False, id="memory.type_seq_len"),
+        Binding("pageup", "scroll_tables(-1)", "Scroll up", key_display="PgUp", group=SCROLL, id="memory.page_up"),
+        Binding("pagedown", "scroll_tables(1)", "Scroll down", key_display="PgDn", group=SCROLL, id="memory.page_down"),
     ]
 
     def __init__(self) -> None:
@@ -105,6 +109,17 @@ class MemoryScreen(LmscopeScreen):
         bar = self.query_one(SettingsBar)
         mode = "training" if self.lm.settings.mode == "inference" else "inference"
         bar.query_one("#mode").select(mode)
+
+    def action_type_seq_len(self) -> None:
+        self.query_one(SettingsBar).action_type_seq_len()
+
+    def action_scroll_tables(self, direction: int) -> None:
+        """Page the numbers (wide: the tables column; narrow: tables and chart, one below the other)."""
+        target = self.query_one("#memory-main" if self.has_class("narrow") else "#memory-tables")
+        if direction > 0:
+            target.scroll_page_down()
+        else:
+            target.scroll_page_up()
 
     def action_toggle_chart(self) -> None:
         chart = self.query_one("#memory-chart")

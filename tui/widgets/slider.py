@@ -2,9 +2,11 @@
 
 Textual has no slider, and the Memory & FLOPs screen lives on them: sequence
 length (powers of two), batch, dtypes, mode. A choice list (not a float range)
-keeps every value one the engine accepts. Left/Right step, PgUp/PgDn jump,
-Home/End go to the ends; every key has a description for the footer and the
-help screen. Choices may carry a warning (e.g. "past the model's context").
+keeps every value one the engine accepts. Left/Right step, shift+Left/Right
+jump, Home/End go to the ends; PageUp/PageDown are left to the screen, which
+scrolls with them (a slider that ate them hid everything below the fold). Every key has
+a description for the footer and the help screen. Choices may carry a warning
+(e.g. "past the model's context").
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ class Choice:
 class Slider(Widget, can_focus=True):
     """Pick one of ``choices`` with the keyboard (or a click)."""
 
+    STEP = Binding.Group("Step", compact=True)
     BINDINGS = [
-        Binding("left,h", "step(-1)", "Less", id="slider.less"),
-        Binding("right,l", "step(1)", "More", id="slider.more"),
-        Binding("pageup", "jump(-1)", "Much less", show=False, id="slider.page_less"),
-        Binding("pagedown", "jump(1)", "Much more", show=False, id="slider.page_more"),
+        Binding("left,h", "step(-1)", "Less", key_display="←", group=STEP, id="slider.less"),
+        Binding("right,l", "step(1)", "More", key_display="→", group=STEP, id="slider.more"),
+        Binding("shift+left", "jump(-1)", "Much less", show=False, id="slider.page_less"),
+        Binding("shift+right", "jump(1)", "Much more", show=False, id="slider.page_more"),
         Binding("home", "edge(0)", "Smallest", show=False, id="slider.first"),
         Binding("end", "edge(1)", "Largest", show=False, id="slider.last"),
     ]
@@ -66,12 +69,14 @@ class Slider(Widget, can_focus=True):
         value: Any = None,
         *,
         page: int = 4,
+        hint: str = "",
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self.label = label
         self.page = page
+        self.hint = hint  # shown after the value while focused, when there is room
         self._choices: list[Choice] = list(choices)
         self.set_reactive(Slider.index, self._index_of(value))
 
@@ -140,6 +145,8 @@ class Slider(Widget, can_focus=True):
         text.append(value_text, style="bold yellow" if choice and choice.warning else "bold")
         if choice and choice.warning:
             text.append(f" ⚠ {choice.warning}", style="yellow")
+        if self.hint and self.has_focus and text.cell_len + len(self.hint) + 2 <= self.size.width:
+            text.append(f"  {self.hint}", style="dim")
         return text
 
     def on_click(self, event: Any) -> None:  # mouse is optional: a click moves towards it
