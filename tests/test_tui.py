@@ -290,7 +290,7 @@ async def test_help_screen_lists_bindings():
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         rows = app.screen.rows
         described = {desc for _keys, desc, _where in rows}
-        assert {"Export", "Help", "Quit", "Less", "More", "Inference/training"} <= described
+        assert {"Export", "Help", "Quit", "Less", "More", "Mode", "Scroll down"} <= described
         keys = {keys for keys, _desc, _where in rows}
         assert any("F4" in k and "3" in k for k in keys)
         await pilot.press("escape")
@@ -568,15 +568,17 @@ async def test_onnx_main_model_leaves_four_compare_columns(tmp_path):
         assert len(app.compare_models) == 4
 
 
-async def test_navbar_shows_whole_id_without_ellipsis_when_only_the_marker_is_dropped():
+async def test_navbar_keeps_the_marker_at_80_columns():
+    """The engine marker is never dropped: the id shortens to its name (and then an ellipsis) first."""
     from lmscope.tui.widgets.navbar import NavBar
 
     app = make_app("Qwen/Qwen3-0.6B")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.main_model is not None)
         await pilot.pause(0.05)
-        line = str(app.screen.query_one(NavBar).render())
-        assert line.rstrip().endswith("Qwen/Qwen3-0.6B"), line
+        line = str(app.screen.query_one(NavBar).render()).rstrip()
+        assert line.endswith("Qwen3-0.6B [analytic]") and "…" not in line, line
+        assert len(line) <= 80
 
 
 async def test_token_typed_as_a_model_is_masked_on_screen():

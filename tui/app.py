@@ -269,6 +269,24 @@ class LmscopeApp(App[int]):
         self.notify(f"removed {removed.model_id}")
         self._changed()
 
+    def move_model(self, index: int, to: int) -> None:
+        """Move the ``index``-th compared model to position ``to`` (0 = the baseline, which is also the main model).
+
+        Ratios are always against the first column, so they follow. Loads still
+        pending keep their (higher) slot numbers and land after these.
+        """
+        keys = [k for k in sorted(self.slots) if self.slots[k].has_architecture]
+        if not (0 <= index < len(keys) and 0 <= to < len(keys)) or index == to:
+            return
+        # a main model without architecture (an ONNX file) stays main; the columns move after it
+        head = [self.slots[0]] if 0 in self.slots and not self.slots[0].has_architecture else []
+        ordered = [self.slots[k] for k in keys]
+        ordered.insert(to, ordered.pop(index))
+        self.slots = dict(enumerate(head + ordered))
+        if to == 0 or index == 0:
+            self.notify(f"{ordered[0].model_id} is the baseline" + ("" if head else " (and the main model)"))
+        self._changed()
+
     # --- actions ---------------------------------------------------------------------------
     def action_show(self, mode: str) -> None:
         """Switch to a main screen (closing any dialog on top)."""
@@ -280,13 +298,28 @@ class LmscopeApp(App[int]):
         if hasattr(screen, "sync"):
             self.call_after_refresh(screen.sync)
 
+    def action_copy_or_quit(self) -> None:
+        """ctrl+c: copy the selected text (screen selection or a text box's), else quit."""
+        from textual.widgets import Input
+
+        selected = self.screen.get_selected_text()
+        focused = self.screen.focused
+        if not selected and isinstance(focused, Input):
+            selected = focused.selected_text
+        if selected:
+            self.copy_to_clipboard(selected)
+            self.notify(f"copied {len(selected):,} characters", timeout=2)
+            return
+        self.exit()
+
     def action_help(self) -> None:
         from lmscope.tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
-        self.push_screen(HelpScreen(self.active_bindings, getattr(self.screen, "VIEW_NAME", "")))
+        many_controls = len(self.screen.focus_chain) > 1  # else tab / shift+tab do nothing here
+        self.push_screen(HelpScreen(self.active_bindings, getattr(self.screen, "VIEW_NAME", ""), many_controls=many_controls))
 
     def action_export(self, fmt: str | None = None) -> None:
         from lmscope.tui.screens.export import ExportScreen

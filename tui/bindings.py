@@ -33,6 +33,8 @@ GLOBAL_BINDINGS: list[Binding] = [
     Binding("ctrl+s", "export", "Export", priority=True, key_display="^s", id="app.export"),
     Binding("ctrl+o", "open_model", "Open model", priority=True, key_display="^o", show=False, id="app.open"),
     Binding("ctrl+q", "quit", "Quit", priority=True, show=False, key_display="^q", id="app.quit"),
+    # ctrl+c quits as in any terminal program, or copies when text is selected (not Textual's "press ^q" prompt)
+    Binding("ctrl+c", "copy_or_quit", "Copy selection, else quit", priority=True, show=False, key_display="^c", id="app.copy_or_quit"),
     Binding("q", "quit", "Quit", show=False, id="app.quit.q"),
 ]
 

@@ -4,7 +4,9 @@ Same sliders as Memory & FLOPs (the settings are the app's, shared). One row
 per quantity, one column per model; every column after the first shows its
 ratio to the first and is coloured where it differs (larger in yellow,
 smaller in green). ``a`` adds a model (a picker over the catalog, or any
-specifier), ``x`` removes the highlighted one.
+specifier); on the highlighted model (←/→), ``x`` removes it, ``b`` makes it
+the baseline (first column, and the main model of the other screens), and
+shift+←/→ move it; the ratios follow the new first column.
 """
 
 from __future__ import annotations
@@ -21,25 +23,73 @@ from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.settings_bar import SettingsBar
 
-# (row label, how to get the number from (model, estimate), how to show it). Numbers are None when unknown.
-Row = tuple[str, Callable[[Any, Any], Any], Callable[[Any], str]]
+# (row label, short label for narrow terminals, how to get the number from (model, estimate), how to show it).
+# Numbers are None when unknown.
+Row = tuple[str, str, Callable[[Any, Any], Any], Callable[[Any], str]]
 ROWS: tuple[Row, ...] = (
-    ("parameters", lambda m, e: e.parameters.total, human_count),
-    ("active / token", lambda m, e: e.parameters.active_per_token, human_count),
-    ("context", lambda m, e: m.context_length, lambda v: tokens(v) if v else "—"),
-    ("layers", lambda m, e: m.architecture.num_layers, exact_count),
-    ("KV heads × dim", lambda m, e: None, str),
-    ("weights", lambda m, e: e.memory.weights_bytes_selected, human_bytes),
-    ("KV / token", lambda m, e: e.memory.kv_cache_bytes_per_token, human_bytes),
-    ("KV cache", lambda m, e: e.memory.kv_cache_bytes, human_bytes),
-    ("state", lambda m, e: e.memory.state_bytes, human_bytes),
-    ("activations", lambda m, e: e.memory.activation_bytes, human_bytes),
-    ("inference total", lambda m, e: e.memory.inference_total_bytes, human_bytes),
-    ("training total", lambda m, e: e.memory.training_total_bytes, human_bytes),
-    ("prefill FLOPs", lambda m, e: e.flops.prefill_total, human_flops),
-    ("decode FLOPs / token", lambda m, e: e.flops.decode_per_token, human_flops),
-    ("training step FLOPs", lambda m, e: e.flops.training_step, human_flops),
+    ("parameters", "params", lambda m, e: e.parameters.total, human_count),
+    ("active / token", "active/tok", lambda m, e: e.parameters.active_per_token, human_count),
+    ("context", "context", lambda m, e: m.context_length, lambda v: tokens(v) if v else "—"),
+    ("layers", "layers", lambda m, e: m.architecture.num_layers, exact_count),
+    ("KV heads × dim", "KV heads×dim", lambda m, e: None, str),
+    ("weights", "weights", lambda m, e: e.memory.weights_bytes_selected, human_bytes),
+    ("KV / token", "KV/tok", lambda m, e: e.memory.kv_cache_bytes_per_token, human_bytes),
+    ("KV cache", "KV cache", lambda m, e: e.memory.kv_cache_bytes, human_bytes),
+    ("state", "state", lambda m, e: e.memory.state_bytes, human_bytes),
+    ("activations", "activations", lambda m, e: e.memory.activation_bytes, human_bytes),
+    ("inference total", "infer total", lambda m, e: e.memory.inference_total_bytes, human_bytes),
+    ("training total", "train total", lambda m, e: e.memory.training_total_bytes, human_bytes),
+    ("prefill FLOPs", "prefill", lambda m, e: e.flops.prefill_total, human_flops),
+    ("decode FLOPs / token", "decode/tok", lambda m, e: e.flops.decode_per_token, human_flops),
+    ("training step FLOPs", "train step", lambda m, e: e.flops.training_step, human_flops),
 )
+CELL_PADDING = 1  # DataTable's default, each side
+MIN_NAME_WIDTH = 10
+
+
+def wrap_name(model_id: str, width: int) -> list[str]:
+    """``model_id`` in lines of at most ``width`` cells: the organisation on a line of its own
+    when the id does not fit, then the name broken after "-", "_" or "." (mid-word only if one piece is too long)."""
+    if len(model_id) <= width:
+        return [model_id]
+    if "/" in model_id:
+        org, name = model_id.split("/", 1)
+        return wrap_name(org + "/", width) + wrap_name(name, width)
+    import re
+
+    pieces = re.findall(r"[^/\-_.]+[/\-_.]?|[/\-_.]", model_id)
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        while len(piece) > width:  # one piece longer than the column: hard break
+            lines.append(piece[:width])
+            piece = piece[width:]
+        line += piece
+    if line:
+        lines.append(line)
+    return lines
+
+
+def layout_for(width: int, cells: list[list[tuple[str, str]]]) -> tuple[bool, bool]:
+    """(short labels?, value and ratio on two lines?) for ``width`` cells, the widest layout that fits.
+
+    ``cells[row][model]`` = (value text, ratio text). Wide first: full labels and
+    one-line cells; then short labels; then each value above its ratio, which
+    halves the columns (four models fit in 80 columns).
+    """
+    n = len(cells[0]) if cells else 0
+    for short, two_lines in ((False, False), (True, False), (True, True)):
+        label_w = max(len(row[1] if short else row[0]) for row in ROWS)
+        need = label_w + 2 * CELL_PADDING
+        for i in range(n):
+            col = [max(len(v), len(r)) if two_lines else len(v) + (len(r) + 2 if r else 0) for v, r in (row[i] for row in cells)]
+            need += max(max(col), MIN_NAME_WIDTH) + 2 * CELL_PADDING
+        if need <= width:
+            return short, two_lines
+    return True, True
 
 
 class CompareScreen(LmscopeScreen):
@@ -49,7 +99,10 @@ class CompareScreen(LmscopeScreen):
     VIEW_NAME = "comparison"
     BINDINGS = [
         Binding("a,plus", "add", "Add model", id="compare.add"),
-        Binding("x,delete,minus", "remove", "Remove model", id="compare.remove"),
+        Binding("x,delete,minus", "remove", "Remove", id="compare.remove"),
+        Binding("b", "baseline", "Baseline", id="compare.baseline"),
+        Binding("shift+left,less_than_sign", "move(-1)", "Move left", key_display="shift+←", show=False, id="compare.move_left"),
+        Binding("shift+right,greater_than_sign", "move(1)", "Move right", key_display="shift+→", show=False, id="compare.move_right"),
         Binding("s", "type_seq_len", "Type seq len", show=False, id="compare.type_seq_len"),
     ]
 
@@ -77,16 +130,36 @@ class CompareScreen(LmscopeScreen):
     def action_add(self) -> None:
         self.lm.action_compare_with()
 
+    def highlighted(self) -> int:
+        """Index of the highlighted model (the cursor's column; the names column counts as the first model)."""
+        column = self.query_one(DataTable).cursor_column - 1  # column 0 holds the row names
+        return max(0, min(column, len(self.lm.compare_models) - 1))
+
     def action_remove(self) -> None:
-        table = self.query_one(DataTable)
-        column = table.cursor_column - 1  # column 0 holds the row names
         models = self.lm.compare_models
-        if column < 0 or column >= len(models):
-            column = len(models) - 1
         if len(models) <= 1:
             self.notify("nothing to remove: add a model with a", severity="warning")
             return
-        self.lm.remove_model(column)
+        self.lm.remove_model(self.highlighted())
+
+    def action_baseline(self) -> None:
+        index = self.highlighted()
+        if index:
+            self.lm.move_model(index, 0)
+            self.query_one(DataTable).move_cursor(column=1)
+
+    def action_move(self, step: int) -> None:
+        index = self.highlighted()
+        to = index + step
+        if 0 <= to < len(self.lm.compare_models):
+            self.lm.move_model(index, to)
+            self.query_one(DataTable).move_cursor(column=to + 1)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Remove, baseline and move need two models (help and footer leave them out otherwise)."""
+        if action in ("remove", "baseline", "move"):
+            return len(self.lm.compare_models) > 1
+        return True
 
     def refresh_view(self) -> None:
         models = self.lm.compare_models
@@ -100,6 +173,7 @@ class CompareScreen(LmscopeScreen):
             self._bar_model = main.model_id
         cursor = table.cursor_column
         table.clear(columns=True)
+        self.refresh_bindings()  # remove/baseline/move need two models
         estimates = [self.lm.estimate(m, settings) for m in models]
         models = [m for m, e in zip(models, estimates) if e is not None]
         self.current_estimates = [e for e in estimates if e is not None]
@@ -113,20 +187,31 @@ class CompareScreen(LmscopeScreen):
             )
         if not models:
             return
-        table.add_column("", key="name", width=max(len(label) for label, _get, _show in ROWS))
-        for i, m in enumerate(models):
-            table.add_column(Text(f"{m.model_id}\n[{m.marker}]"), key=f"m{i}")
-        for label, get, show in ROWS:
-            if label == "KV heads × dim":
-                shapes = [f"{m.architecture.num_kv_heads} × {m.architecture.head_dim}" for m in models]
-                cells = [Text(v, style="yellow" if i and v != shapes[0] else "") for i, v in enumerate(shapes)]
-                table.add_row(Text(label, style="bold"), *cells)
-                continue
-            values = [get(m, e) for m, e in zip(models, self.current_estimates)]
-            cells = [compare_cell(v, values[0], show, first=(i == 0)) for i, v in enumerate(values)]
-            table.add_row(Text(label, style="bold"), *cells)
-        if cursor:
-            table.move_cursor(column=min(cursor, len(models)))
+        grid = [compare_row(label, get, show, models, self.current_estimates) for label, _short, get, show in ROWS]
+        short, two_lines = layout_for(table.size.width - 2 or self.size.width - 2, [[(v.plain, r.plain) for v, r in row] for row in grid])
+        self.table_layout = (short, two_lines)  # tests read it
+        label_w = max(len(row[1] if short else row[0]) for row in ROWS)
+        table.add_column("", key="name", width=label_w)
+        widths = []
+        for i in range(len(models)):
+            col = [max(len(v), len(r)) if two_lines else len(v) + (len(r) + 2 if r else 0) for v, r in ((row[i][0].plain, row[i][1].plain) for row in grid)]
+            widths.append(max(max(col), MIN_NAME_WIDTH))
+        headers = [wrap_name(m.model_id, w) for m, w in zip(models, widths)]
+        table.header_height = max(len(h) for h in headers) + 1
+        for i, (m, lines, w) in enumerate(zip(models, headers, widths)):
+            header = Text("\n".join(lines))
+            header.append(f"\n[{m.marker}]", style="green" if m.marker.startswith("exact") else "yellow")
+            table.add_column(header, key=f"m{i}", width=w)
+        for (label, short_label, _get, _show), row in zip(ROWS, grid):
+            out = []
+            for value, r in row:
+                cell = value.copy()
+                if r.plain:
+                    cell.append("\n" if two_lines else "  ")
+                    cell.append_text(r)
+                out.append(cell)
+            table.add_row(Text(short_label if short else label, style="bold"), *out, height=2 if two_lines else 1)
+        table.move_cursor(column=max(1, min(cursor, len(models))))  # a model, never the names column
 
     def export_text(self, fmt: str) -> str:
         return self.lm.export_compare(fmt)
@@ -137,18 +222,23 @@ class CompareScreen(LmscopeScreen):
         return self.lm.export_compare_folder(path)
 
 
-def compare_cell(value: Any, base: Any, show: Callable[[Any], str], *, first: bool) -> Text:
-    """One cell: the value, and for later columns its ratio to the first, coloured when different."""
+def compare_row(label: str, get: Callable[[Any, Any], Any], show: Callable[[Any], str], models: list[Any], estimates: list[Any]) -> list[tuple[Text, Text]]:
+    """One row's cells as (value, ratio to the first column) pairs, coloured where they differ."""
+    if label == "KV heads × dim":
+        shapes = [f"{m.architecture.num_kv_heads} × {m.architecture.head_dim}" for m in models]
+        return [(Text(v, style="yellow" if i and v != shapes[0] else ""), Text()) for i, v in enumerate(shapes)]
+    values = [get(m, e) for m, e in zip(models, estimates)]
+    return [compare_cell(v, values[0], show, first=(i == 0)) for i, v in enumerate(values)]
+
+
+def compare_cell(value: Any, base: Any, show: Callable[[Any], str], *, first: bool) -> tuple[Text, Text]:
+    """One cell: the value, and for later columns its ratio to the first ("=" when equal), coloured when different."""
     if value is None:
-        return Text("—", style="dim")
+        return Text("—", style="dim"), Text()
     text = Text(show(value))
     if first or not isinstance(value, (int, float)) or not isinstance(base, (int, float)):
-        return text
+        return text, Text()
     if value == base:
-        text.append("  =", style="dim")
-        return text
+        return text, Text("=", style="dim")
     text.stylize("yellow" if value > base else "green")
-    r = ratio(value, base)
-    if r:
-        text.append(f"  {r}", style="bold yellow" if value > base else "bold green")
-    return text
+    return text, Text(ratio(value, base), style="bold yellow" if value > base else "bold green")

@@ -22,7 +22,19 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
-from lmscope.tui.exporting import EXTENSIONS
+from lmscope.tui.exporting import EXTENSIONS, FORMATS
+
+
+class FormatChoice(RadioSet):
+    """A RadioSet where the arrows choose (Textual's only move a highlight until Enter/Space)."""
+
+    def action_next_button(self) -> None:
+        super().action_next_button()
+        self.action_toggle_button()
+
+    def action_previous_button(self) -> None:
+        super().action_previous_button()
+        self.action_toggle_button()
 
 
 class ExportScreen(ModalScreen[str | None]):
@@ -33,6 +45,9 @@ class ExportScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "write", "Write file", priority=True, key_display="^s", id="export.write"),
         Binding("ctrl+j", "format('json')", "JSON", show=False, id="export.json"),
         Binding("ctrl+k", "format('markdown')", "Markdown", show=False, id="export.markdown"),
+        # Up/Down choose the format from anywhere in the dialog, the path box included
+        Binding("up", "cycle_format(-1)", "Previous format", show=False, id="export.format_previous"),
+        Binding("down", "cycle_format(1)", "Next format", show=False, id="export.format_next"),
     ]
 
     def __init__(self, view: Any, fmt: str | None = None) -> None:
@@ -48,7 +63,7 @@ class ExportScreen(ModalScreen[str | None]):
         view_name = getattr(self.view, "VIEW_NAME", "view")
         with Vertical(id="export-box", classes="dialog"):
             yield Label(f"Export the {view_name} view", classes="dialog-title")
-            with RadioSet(id="export-format"):
+            with FormatChoice(id="export-format"):
                 yield RadioButton("JSON", value=self.fmt == "json", id="fmt-json")
                 yield RadioButton("Markdown", value=self.fmt == "markdown", id="fmt-markdown")
                 if self.pictures:
@@ -60,7 +75,7 @@ class ExportScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Write", variant="primary", id="export-write")
                 yield Button("Cancel", id="export-cancel")
-            yield Label("Enter or ^s write (atomic replace) · Esc cancel", classes="dialog-help")
+            yield Label("↑↓ format · Enter or ^s write (atomic replace) · Esc cancel", classes="dialog-help")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -78,6 +93,9 @@ class ExportScreen(ModalScreen[str | None]):
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self.action_format(str(event.pressed.id).removeprefix("fmt-"))
+
+    def action_cycle_format(self, step: int) -> None:
+        self.action_format(FORMATS[(FORMATS.index(self.fmt) + step) % len(FORMATS)])
 
     def action_format(self, fmt: str) -> None:
         if fmt == self.fmt or fmt not in EXTENSIONS or (fmt == "folder" and not self.pictures):
@@ -124,6 +142,7 @@ class ExportScreen(ModalScreen[str | None]):
         except Exception as err:  # noqa: BLE001 - shown, the dialog stays open
             self.notify(error_line(err), title="Export failed", severity="error", timeout=8)
             return
+        path = os.path.abspath(path)  # the notice says exactly where the file is
         self.written = path
         self.app.notify(f"wrote {path}", title=f"Exported {self.fmt}")
         self.dismiss(path)

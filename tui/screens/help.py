@@ -2,7 +2,9 @@
 
 Built from the live bindings of the screen underneath (app-wide keys, the
 screen's own, and the focused widget's), so it can never disagree with the
-footer. Escape, F1 or ? closes it.
+footer. Only lmscope's own keys are listed (bindings with an id) and only
+those enabled right now: a widget's generic keys (a table's cursor keys,
+Textual's copy) are not help for this screen. Escape, F1 or ? closes it.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", show=False, id="help.close.question"),
     ]
 
-    def __init__(self, active_bindings: dict[str, Any], view_name: str = "") -> None:
+    def __init__(self, active_bindings: dict[str, Any], view_name: str = "", *, many_controls: bool = True) -> None:
         super().__init__(id="help")
-        self.rows = help_rows(active_bindings)
+        self.rows = help_rows(active_bindings, many_controls=many_controls)
         self.view_name = view_name
 
     def compose(self) -> ComposeResult:
@@ -55,20 +57,28 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def help_rows(active_bindings: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(keys, description, where) per action, keys of the same action joined, app keys last."""
+FOCUS_ACTIONS = ("focus_next", "focus_previous", "app.focus_next", "app.focus_previous")
+
+
+def help_rows(active_bindings: dict[str, Any], *, many_controls: bool = True) -> list[tuple[str, str, str]]:
+    """(keys, description, where) per action, keys of the same action joined, app keys last.
+
+    Kept: our own bindings (they carry an id) that are enabled now, and
+    tab / shift+tab where the screen has more than one control to move between.
+    """
     grouped: dict[tuple[str, str], list[str]] = {}
     where_of: dict[tuple[str, str], str] = {}
     for key, active in active_bindings.items():
         binding = active.binding
-        if not binding.description or binding.system:
+        if not binding.description or binding.system or not active.enabled:
+            continue
+        if binding.id is None and not (many_controls and binding.action in FOCUS_ACTIONS):
             continue
         node = active.node
         where = _where(node)
         ident = (binding.action, binding.description)
         display = binding.key_display or key
-        if display == "question_mark":
-            display = "?"
+        display = {"question_mark": "?", "pageup": "PgUp", "pagedown": "PgDn"}.get(display, display)
         grouped.setdefault(ident, [])
         if display not in grouped[ident]:
             grouped[ident].append(display)
@@ -88,4 +98,8 @@ def _where(node: Any) -> str:
         return "everywhere"
     if isinstance(node, Screen):
         return "this screen"
+    from lmscope.tui.widgets.settings_bar import SettingsBar
+
+    if isinstance(node, SettingsBar):
+        return "slider"
     return type(node).__name__.lower()

@@ -25,27 +25,24 @@ class NavBar(Widget):
         self.mode = mode
 
     def render(self) -> Text:
-        wide = self.size.width >= 110
-        text = Text(" lmscope ", style="bold reverse") if self.size.width >= 100 else Text()
+        width = self.size.width
+        wide = width >= 110
+        text = Text(" lmscope ", style="bold reverse") if width >= 100 else Text()
         for mode, title, fkey, _digit in SCREENS:
             label = title if wide or mode != "memory" else "Memory"
-            chunk = f" {fkey.upper()} {label} "
+            # narrow: one space between tabs (the reversed active tab still stands out)
+            chunk = f" {fkey.upper()} {label} " if width >= 100 else f"{fkey.upper()} {label}"
             if mode == self.mode:
                 text.append(chunk, style="bold reverse blue")
             else:
                 text.append(chunk)
+            if width < 100:
+                text.append(" ")
         model = getattr(self.app, "main_model", None)
         if model is not None:
-            right = Text()
-            right.append(f" {model.model_id} ", style="bold")
-            marker = model.marker
-            right.append(f"[{marker}]", style="green" if marker.startswith("exact") else "yellow")
-            room = self.size.width - text.cell_len - 1
-            if room > 8:
-                if right.cell_len > room:
-                    # no room for the marker: the whole id if it fits, else its start and an ellipsis
-                    name = model.model_id
-                    right = Text(" " + (name if len(name) + 1 <= room else name[: max(4, room - 2)] + "…"), style="bold")
+            room = width - text.cell_len - 1
+            right = model_label(model.model_id, model.marker, room)
+            if right is not None:
                 text.append(" " * max(1, room - right.cell_len))
                 text.append_text(right)
         else:
@@ -53,3 +50,17 @@ class NavBar(Widget):
             if loading:
                 text.append(f"  opening {loading}…", style="italic")
         return text
+
+
+def model_label(model_id: str, marker: str, room: int) -> Text | None:
+    """The model and its engine marker in ``room`` cells: the whole id, else its name after the "/",
+    else that name shortened with "…"; the marker ("[exact ✓]") is always kept. None when nothing fits."""
+    marker_text = Text(f"[{marker}]", style="green" if marker.startswith("exact") else "yellow")
+    name = model_id.rsplit("/", 1)[-1]
+    for candidate in (model_id, name):
+        if len(candidate) + 2 + marker_text.cell_len <= room:
+            return Text(f" {candidate} ", style="bold") + marker_text
+    space = room - 2 - marker_text.cell_len
+    if space >= 6:
+        return Text(f" {name[: space - 1]}… ", style="bold") + marker_text
+    return None

@@ -37,8 +37,8 @@ class Slider(Widget, can_focus=True):
     BINDINGS = [
         Binding("left,h", "step(-1)", "Less", key_display="←", group=STEP, id="slider.less"),
         Binding("right,l", "step(1)", "More", key_display="→", group=STEP, id="slider.more"),
-        Binding("shift+left", "jump(-1)", "Much less", show=False, id="slider.page_less"),
-        Binding("shift+right", "jump(1)", "Much more", show=False, id="slider.page_more"),
+        Binding("shift+left", "jump(-1)", "Much less", show=False, key_display="shift+←", id="slider.page_less"),
+        Binding("shift+right", "jump(1)", "Much more", show=False, key_display="shift+→", id="slider.page_more"),
         Binding("home", "edge(0)", "Smallest", show=False, id="slider.first"),
         Binding("end", "edge(1)", "Largest", show=False, id="slider.last"),
     ]
