@@ -413,3 +413,32 @@ def test_unknown_future_dtype_is_accepted_by_byte_range(tmp_path):
     path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0\0")
     (info,) = read_safetensors_header(path)
     assert (info.dtype, info.shape, info.nbytes) == ("F2_NEW", (8,), 2)
+
+
+def test_a_generic_folder_name_is_replaced_by_a_telling_one(tmp_path, monkeypatch):
+    """A checkpoint saved as ``…/model`` (or opened as ``.`` from inside it) is not called "model"."""
+    import json
+
+    from lmscope.core.sources.local import folder_model_name
+    from lmscope.core.sources.resolve import resolve
+
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 256}
+    named = tmp_path / "runs" / "llama-sft" / "model"
+    named.mkdir(parents=True)
+    (named / "config.json").write_text(json.dumps({**config, "_name_or_path": "meta-llama/Llama-3.2-1B"}))
+    assert resolve(str(named), offline=True).model_id == "meta-llama/Llama-3.2-1B"
+    monkeypatch.chdir(named)
+    assert resolve(".", offline=True).model_id == "meta-llama/Llama-3.2-1B"
+
+    # _name_or_path a path on another machine: the parent names it
+    (named / "config.json").write_text(json.dumps({**config, "_name_or_path": "/scratch/user/out/model"}))
+    assert folder_model_name(named, json.loads((named / "config.json").read_text())) == "llama-sft/model"
+    # a telling folder name is kept as it is
+    telling = tmp_path / "tiny-llama"
+    telling.mkdir()
+    assert folder_model_name(telling, {"_name_or_path": "something/else"}) == "tiny-llama"
+    # generic all the way up: the path itself
+    generic = tmp_path / "output" / "model"
+    generic.mkdir(parents=True)
+    assert folder_model_name(generic, {}) == str(generic.resolve())

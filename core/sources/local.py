@@ -13,6 +13,7 @@ can compare what the files store with what the class holds.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from lmscope.core.architecture import ConfigFiles
@@ -175,6 +176,38 @@ def cache_snapshot_id(folder: Path) -> tuple[str, str] | None:
     return None
 
 
+_HUB_STYLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
+# Folder names that say nothing about the model (a checkpoint saved as ``out/model``, or ``.``).
+GENERIC_FOLDER_NAMES = frozenset(
+    {"model", "models", "checkpoint", "checkpoints", "weights", "hf", "huggingface", "snapshot", "final",
+     "latest", "output", "outputs", "export", "merged", "main", "ckpt", "pretrained", ""}
+)
+
+
+def folder_model_name(folder: Path, config: dict | None = None) -> str:
+    """A name for a local model folder that says which model it is.
+
+    The folder's own name when it is telling; for a generic one (``model``,
+    ``checkpoint``, ``.`` inside such a folder): the config's
+    ``_name_or_path`` when it names a model (not a path on some other
+    machine), else ``parent/model``, else the whole path.
+    """
+    resolved = folder.resolve()
+    name = resolved.name
+    if name.lower() not in GENERIC_FOLDER_NAMES:
+        return name
+    claimed = (config or {}).get("_name_or_path")
+    if isinstance(claimed, str):
+        claimed = claimed.strip()
+        # a Hub-style id ("org/name" or "name"), never a path on the machine that saved it
+        if _HUB_STYLE_ID.fullmatch(claimed) and claimed.rsplit("/", 1)[-1].lower() not in GENERIC_FOLDER_NAMES:
+            return claimed
+    parent = resolved.parent.name
+    if parent and parent.lower() not in GENERIC_FOLDER_NAMES:
+        return f"{parent}/{name}"
+    return str(resolved)
+
+
 def source_from_folder(folder: Path, *, model_id: str | None = None, kind: str = "local") -> ModelSource:
     """A :class:`ModelSource` for a folder holding config.json (and maybe weights).
 
@@ -188,7 +221,7 @@ def source_from_folder(folder: Path, *, model_id: str | None = None, kind: str =
         if cached is not None:
             model_id, revision = cached
     return ModelSource(
-        model_id=model_id or folder.resolve().name,
+        model_id=model_id or folder_model_name(folder, files.config),
         kind=kind,
         files=files,
         location=str(folder),
@@ -207,7 +240,7 @@ def source_from_config_path(path: Path) -> ModelSource:
         return ModelSource(model_id=path.stem, kind="config", files=files, location=str(path))
     stored, notes = stored_tensors_in(folder, files.safetensors_index)
     cached = cache_snapshot_id(folder)
-    model_id, revision = cached if cached is not None else (folder.resolve().name, None)
+    model_id, revision = cached if cached is not None else (folder_model_name(folder, files.config), None)
     return ModelSource(
         model_id=model_id, kind="config", files=files, location=str(path), revision=revision, stored=stored, notes=notes
     )

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich import box
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +21,7 @@ from textual.widgets import Static
 from lmscope.core.units import exact_count, human_bytes, human_count, human_flops, tokens
 from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.screens.base import LmscopeScreen
+from lmscope.tui.widgets.number_table import NumberTable
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
 
 
@@ -31,18 +30,15 @@ TABLES_MIN_WIDTH = 68  # the tables column beside the chart; it grows when the n
 SCROLLBAR_WIDTH = 2
 
 
-def number_table(title: str, *, exact_header: str) -> Table:
+def number_table(title: str, *, exact_header: str) -> NumberTable:
     """Three columns: what, the human-readable value, the exact integer.
 
     Only the label column may wrap: when space runs short a label folds onto a
     second line, but a number is never cut (the screen also widens the tables
     column to the tables' natural width, see ``MemoryScreen.fit_tables``).
+    The per-dtype caption wraps between whole values (``NumberTable``).
     """
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=True, padding=(0, 1), show_header=False)
-    table.add_column("what", overflow="fold")
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column(exact_header, justify="right", style="dim", no_wrap=True)
-    return table
+    return NumberTable(title, exact_header)
 
 
 class MemoryScreen(LmscopeScreen):
@@ -62,7 +58,7 @@ class MemoryScreen(LmscopeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.current_estimate: Any = None  # the core Estimate the tables show (tests read it)
-        self._tables: dict[str, Table] = {}  # what the three Statics show, measured by fit_tables
+        self._tables: dict[str, NumberTable] = {}  # what the three Statics show, measured by fit_tables
 
     def compose_body(self) -> ComposeResult:
         yield SettingsBar(self.lm.settings, id="memory-settings")
@@ -197,7 +193,7 @@ class MemoryScreen(LmscopeScreen):
         return self.lm.export_main_folder(path, diagram=False, charts=True)
 
 
-def params_table(model: Any, est: Any) -> Table:
+def params_table(model: Any, est: Any) -> NumberTable:
     params = est.parameters
     table = number_table(f"Parameters [{model.marker}]", exact_header="count")
     table.add_row("total", human_count(params.total), exact_count(params.total))
@@ -211,7 +207,7 @@ def params_table(model: Any, est: Any) -> Table:
     return table
 
 
-def memory_table(est: Any, model: Any) -> Table:
+def memory_table(est: Any, model: Any) -> NumberTable:
     mem = est.memory
     s = est.settings
     training = s.mode == "training"
@@ -234,14 +230,11 @@ def memory_table(est: Any, model: Any) -> Table:
             table.add_row(f"  train {name}", human_bytes(nbytes), exact_count(nbytes))
     style = "bold" if training else "dim"
     table.add_row(Text("training total", style=style), Text(human_bytes(mem.training_total_bytes), style=style), exact_count(mem.training_total_bytes))
-    others = "  ".join(f"{d} {human_bytes(b)}" for d, b in mem.weights_bytes.items())
-    table.caption = f"weights by dtype: {others}"
-    table.caption_justify = "left"
-    table.caption_style = "dim"
+    table.caption_items = ["weights by dtype:"] + [f"{d} {human_bytes(b)}" for d, b in mem.weights_bytes.items()]
     return table
 
 
-def flops_table(est: Any) -> Table:
+def flops_table(est: Any) -> NumberTable:
     f = est.flops
     s = est.settings
     table = number_table(f"FLOPs (batch {s.batch} × {tokens(s.seq_len)})", exact_header="FLOPs")

@@ -28,12 +28,14 @@ def show(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+        value = dict(value)  # (key, value) pairs, e.g. quantization details: "fmt = e4m3", not "fmt, e4m3"
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [show(v) for v in value]
         text = ", ".join(items[:12])
         return text + (f", … ({len(items)} in all)" if len(items) > 12 else "")
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {show(v)}" for k, v in list(value.items())[:12])
+        return ", ".join(f"{k} = {show(v)}" for k, v in list(value.items())[:12])
     if is_dataclass(value):
         return ", ".join(f"{name}={show(v)}" for name, v in rows_of(value))
     text = " ".join(str(value).split())
@@ -58,8 +60,8 @@ def facts_table(title: str, rows: list[tuple[str, Any]], *, empty: str = "—") 
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_header=False, expand=True, padding=(0, 1))
     table.add_column("name", style="dim", no_wrap=True, max_width=24)
     table.add_column("value", ratio=1)
-    if not rows:
-        table.add_row(Text(empty, style="dim"), "")
+    if not rows:  # in the wrapping column: the narrow name column cut "none (offline, catalog …"
+        table.add_row("", Text(empty, style="dim"))
     for name, value in rows:
         table.add_row(name, value if isinstance(value, Text) else show(value))
     return table

@@ -33,10 +33,23 @@ FFN_GLYPHS: dict[FFN, tuple[str, str, str]] = {
 }
 
 
+def layers_per_row(n: int, most: int) -> int:
+    """Glyphs per row: balanced rows (48 layers in 46 cells read 24 + 24, not 46 + 2), on a multiple of 8 or 4 when that costs no row."""
+    if n <= most:
+        return max(n, 1)
+    rows = -(-n // most)
+    per_row = -(-n // rows)
+    for multiple in (8, 4):
+        rounded = -(-per_row // multiple) * multiple
+        if rounded <= most and -(-n // rounded) == rows:
+            return rounded
+    return per_row
+
+
 def layer_map(arch: Architecture, width: int = 64) -> Group:
     """The map as rich renderables, wrapped to ``width`` cells."""
     layers = arch.layers
-    per_row = max(8, min(64, width - 10))
+    per_row = layers_per_row(len(layers), max(8, min(64, width - 10)))
     rows: list[Text] = []
     for start in range(0, len(layers), per_row):
         chunk = layers[start : start + per_row]
