@@ -34,7 +34,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options every model-reading command shares (CONTRACT.md names)."""
     from lmscope.core.results import DTYPES
 
-    parser.add_argument("--seq-len", type=count_arg, default=4096, metavar="N", help="sequence length: 4096, 32k, 128k, 1M (k = 1024; default 4096)")
+    parser.add_argument(
+        "--seq-len", type=count_arg, default=None, metavar="N",
+        help="sequence length: 4096, 32k, 128k, 1M (k = 1024; default 4096, or an encoder's own maximum when shorter)",
+    )
     parser.add_argument("--batch", type=count_arg, default=1, metavar="N", help="batch size (default 1)")
     parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto", help="weight dtype (auto = the checkpoint's)")
     parser.add_argument("--kv-dtype", choices=DTYPES, default=None, help="KV cache dtype (default: the weight dtype; 16-bit when weights are int8/int4, and the compute dtype for quantized checkpoints with --dtype auto)")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lmscope.core.errors import SourceError
 from lmscope.core.redact import redact
-from lmscope.core.report import CompareReport, Report, lookup
+from lmscope.core.report import CONTEXT_OVERFLOW, CompareReport, Report, lookup
 from lmscope.core.units import exact_count as _exact
 from lmscope.core.units import human_bytes, human_count, human_flops, ratio
 
@@ -135,6 +135,20 @@ def _checkpoint_dtype(arch: dict, quant: dict | None) -> str:
     return f"{quant.get('method')}{bits} weights (other tensors {dtype})"
 
 
+def weights_label(weights_bytes: dict, selected: object, dtype: str) -> str:
+    """What the weights in a total are, matching a "weights …" row: "weights bf16", or "checkpoint
+    weights" when the checkpoint's own size (an MLX 4-bit file: 4.29 GiB) differs from the generic
+    row of its dtype (int4: 5.68 GiB) — one figure per label."""
+    if "checkpoint" in weights_bytes and selected == weights_bytes["checkpoint"] and weights_bytes.get(dtype) != selected:
+        return f"checkpoint weights, {dtype}"
+    return f"weights {dtype}"
+
+
+def _warnings(d: dict) -> list[str]:
+    """Notes that change how to read every number (a length past the context): first in every format."""
+    return [n for n in d.get("notes") or [] if CONTEXT_OVERFLOW in n]
+
+
 def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str, str]]]]:
     """(title, rows) pairs shared by the text and Markdown views."""
     params = d.get("parameters") or {}
@@ -229,7 +243,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             )
         rows += [
             ("activations (inference)", human_bytes(mem.get("activation_bytes"))),
-            (f"inference total (weights {weight_dtype})", human_bytes(mem.get("inference_total_bytes"))),
+            (f"inference total ({weights_label(weights, mem.get('weights_bytes_selected'), str(weight_dtype))})", human_bytes(mem.get("inference_total_bytes"))),
             ("training total", human_bytes(mem.get("training_total_bytes"))),
         ]
         if detailed:
@@ -252,6 +266,8 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
             ("training step", human_flops(flops.get("training_step"))),
         ]
         rows += _roofline_rows(flops.get("roofline"))
+        if caps and caps.get("can_generate") is False:  # an encoder: no tokens to decode one by one
+            rows = [r for r in rows if not r[0].startswith("decode")]
         sections.append(("FLOPs", rows))
 
     if detailed and params.get("by_component"):
@@ -491,6 +507,8 @@ def report_to_text(report: Report, *, detailed: bool = False, width: int | None 
     dtype = d["settings"]["dtype"] + (f" ({resolved['weights']})" if resolved.get("weights") and d["settings"]["dtype"] == "auto" else "")
     title = f"{d['model_id']} — {d['settings']['batch']} × {d['settings']['seq_len']:,} tokens, dtype {dtype}"
     console.print(title, style="bold")
+    for warning in _warnings(d):
+        console.print(f"⚠ {warning}", style="yellow")
     for name, rows in _summary_sections(d, detailed):
         if not rows:
             continue
@@ -536,6 +554,9 @@ def compare_to_text(compare: CompareReport, *, width: int | None = None) -> str:
     console = _console(width or max(100, 30 + 26 * len(ids)))
     s = compare.settings
     console.print(f"Comparison — {s.batch} × {s.seq_len:,} tokens, dtype {s.dtype}, ratios vs {ids[0]}", style="bold")
+    for report in compare.reports:
+        for warning in _warnings(report.to_dict()):
+            console.print(f"⚠ {report.model_id}: {warning}", style="yellow")
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
     table.add_column("")
     for mid in ids:
@@ -568,6 +589,7 @@ def report_to_markdown(report: Report, *, detailed: bool = True) -> str:
     out = [f"# {d['model_id']}", "", f"Settings: batch {s['batch']}, sequence {s['seq_len']:,}, weights {dtype}, KV cache {kv}.", ""]
     if d.get("analysis_timestamp"):
         out += [f"Analysis date: {d['analysis_timestamp']} · lmscope {d.get('lmscope_version')}", ""]
+    out += [f"> ⚠ {_md_escape(w)}" for w in _warnings(d)] + ([""] if _warnings(d) else [])
     for name, rows in _summary_sections(d, detailed):
         if not rows:
             continue
@@ -589,6 +611,8 @@ def compare_to_markdown(compare: CompareReport) -> str:
         "",
         f"Settings: batch {s.batch}, sequence {s.seq_len:,}, dtype {s.dtype}. Ratios are against {ids[0]}.",
         "",
+        *(f"> ⚠ {_md_escape(r.model_id)}: {_md_escape(w)}" for r in compare.reports for w in _warnings(r.to_dict())),
+        *([""] if any(_warnings(r.to_dict()) for r in compare.reports) else []),
         "| | " + " | ".join(_md_escape(i) for i in ids) + " |",
         "|---|" + "---:|" * len(ids),
     ]

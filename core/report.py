@@ -131,6 +131,37 @@ class Report:
 # --------------------------------------------------------------------------- building
 
 
+CONTEXT_OVERFLOW = "exceeds the model's context length"  # every format shows notes holding it first
+DEFAULT_SEQ_LEN = 4096
+
+
+def context_note(capabilities: Capabilities | None, seq_len: int) -> str | None:
+    """The warning for a length past the model's context (encoders too: BERT's 512 learned
+    positions are a hard limit), or None."""
+    context = capabilities.max_context_length if capabilities is not None else None
+    if context and seq_len > context:
+        return f"sequence length {seq_len:,} {CONTEXT_OVERFLOW} {context:,}; the estimates extrapolate"
+    return None
+
+
+def notes_at(notes: tuple[str, ...], capabilities: Capabilities | None, seq_len: int) -> tuple[str, ...]:
+    """``notes`` with the context warning for ``seq_len`` (a report re-estimated at new settings)."""
+    kept = [n for n in notes if CONTEXT_OVERFLOW not in n]
+    overflow = context_note(capabilities, seq_len)
+    return tuple(kept + [overflow] if overflow else kept)
+
+
+def default_seq_len(architecture: Architecture | None) -> int:
+    """The sequence length to use when none is asked for: 4,096 — or, for a model that cannot
+    generate (an encoder such as BERT), the longest it supports when that is shorter."""
+    if architecture is None:
+        return DEFAULT_SEQ_LEN
+    caps = derive_capabilities(architecture, None)
+    if not caps.can_generate and caps.max_context_length:
+        return min(DEFAULT_SEQ_LEN, caps.max_context_length)
+    return DEFAULT_SEQ_LEN
+
+
 def build_report(
     source: ModelSource,
     settings: Settings,
@@ -139,6 +170,7 @@ def build_report(
     partial: bool = False,
     skip_tokenizer: bool = False,
     onnx_detail: bool = False,
+    seq_len_given: bool = True,
 ) -> Report:
     """Analyse ``source`` under ``settings``.
 
@@ -156,6 +188,9 @@ def build_report(
     tens of MB); tokenizer facts, chat template and the stage evidence they
     give are then unknown. ``onnx_detail``: for an ONNX file, also run the
     bounded graph analysis (shape inference, layer boundaries, hazards).
+
+    ``seq_len_given=False``: the user asked for no length, so use the model's
+    :func:`default_seq_len` instead of ``settings.seq_len``.
     """
     notes: list[str] = list(source.notes)
     architecture = source.architecture
@@ -181,6 +216,8 @@ def build_report(
     if architecture is None:
         return _partial_report(source, settings, tokenizer, notes, parse_error, exact=exact, partial=partial, onnx_graph=onnx_graph)
     notes.extend(architecture.notes)
+    if not seq_len_given:
+        settings = replace(settings, seq_len=default_seq_len(architecture))
 
     from lmscope.core.params import count_parameters
 
@@ -234,9 +271,9 @@ def build_report(
             f"the id names {name_quant.method or 'a'} {_bits_text(name_quant.bits)}quantization but the files do not say: "
             "shown as 'from the name'; the estimates follow the files and --dtype"
         )
-    context = capabilities.max_context_length
-    if context and settings.seq_len > context and capabilities.can_generate:
-        notes.append(f"sequence length {settings.seq_len:,} exceeds the model's context length {context:,}; the estimates extrapolate")
+    overflow = context_note(capabilities, settings.seq_len)
+    if overflow:
+        notes.append(overflow)
     return Report(
         source=source,
         settings=settings,
@@ -1012,9 +1049,18 @@ class CompareReport:
         )  # type: ignore[return-value]
 
 
-def build_compare(sources: list[ModelSource], settings: Settings, *, exact: bool = True) -> CompareReport:
-    """Reports for several sources under the same settings."""
+def build_compare(sources: list[ModelSource], settings: Settings, *, exact: bool = True, seq_len_given: bool = True) -> CompareReport:
+    """Reports for several sources under the same settings.
+
+    ``seq_len_given=False``: the shortest of the models' :func:`default_seq_len`
+    (one length for all, so every row compares like with like).
+    """
     if len(sources) < 2:
         raise UsageError("compare needs at least two models")
-    reports = tuple(build_report(s, settings, exact=exact) for s in sources)
+    reports = tuple(build_report(s, settings, exact=exact, seq_len_given=seq_len_given) for s in sources)
+    lengths = {r.settings.seq_len for r in reports}
+    if len(lengths) > 1 or (lengths and settings.seq_len not in lengths):
+        settings = replace(settings, seq_len=min(lengths))
+        if len(lengths) > 1:
+            reports = tuple(build_report(s, settings, exact=exact) for s in sources)
     return CompareReport(reports=reports, settings=settings)

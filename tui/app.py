@@ -82,6 +82,8 @@ class LmscopeApp(App[int]):
         self.token = token
         self.exact_enabled = (not loader.exact_disabled()) if exact is None else exact
         self.settings = settings or Settings()
+        # until the user picks a length, each main model gets a default it supports (BERT: 512)
+        self.seq_len_chosen = settings is not None
         self.slots: dict[int, LoadedModel] = {}
         self.pending: dict[int, str] = {}
         self.failures: dict[str, str] = {}
@@ -132,6 +134,8 @@ class LmscopeApp(App[int]):
         """New settings from a slider: every view re-estimates."""
         if settings == self.settings:
             return
+        if settings.seq_len != self.settings.seq_len:
+            self.seq_len_chosen = True
         self.settings = settings
         self._changed()
 
@@ -204,6 +208,12 @@ class LmscopeApp(App[int]):
             return
         self.slots[slot] = model
         self.failures.pop(model.spec, None)
+        if slot == 0 and not self.seq_len_chosen and model.architecture is not None:
+            from dataclasses import replace
+
+            from lmscope.core.report import default_seq_len
+
+            self.settings = replace(self.settings, seq_len=default_seq_len(model.architecture))
         show = getattr(message, "show", None)
         if show:
             self.action_show(show)

@@ -104,12 +104,16 @@ def estimate_for(model: LoadedModel, settings: Settings) -> Estimate:
 
 def report_at(model: LoadedModel, settings: Settings) -> Any:
     """The model's report re-estimated at ``settings`` with the best parameters known (what Export writes)."""
+    from lmscope.core.report import notes_at
+
     report = model.report
+    notes = notes_at(report.notes, report.capabilities, settings.seq_len)  # the context warning follows the length
     if not model.has_architecture:
-        return replace(report, settings=settings)
+        return replace(report, settings=settings, notes=notes)
     return replace(
         report,
         settings=settings,
+        notes=notes,
         estimate=estimate_for(model, settings),
         parameters_exact=model.exact if model.exact is not None else report.parameters_exact,
     )
@@ -134,7 +138,8 @@ def search_offline(query: str, limit: int = 50) -> list[SearchRow]:
     """The core's offline search (built-in catalog + local HF cache), with family and parameter counts.
 
     Parameter counts of catalog/cache hits come from the analytic engine on
-    their configs (a few ms each); the worker calls this, never the UI thread.
+    their configs (``core.hub.search.offline_parameters``, a few ms each); the
+    worker calls this, never the UI thread.
     """
     from lmscope.core.hub.search import MAX_LIMIT
     from lmscope.core.hub.search import search_offline as core_search_offline
@@ -142,23 +147,8 @@ def search_offline(query: str, limit: int = 50) -> list[SearchRow]:
     families = {e.model_id: e.family for e in catalog_entries()}
     rows = []
     for r in core_search_offline(query, limit=min(limit, MAX_LIMIT)):
-        rows.append(SearchRow(r.model_id, params=_offline_params(r.model_id), where=r.source, family=families.get(r.model_id)))
+        rows.append(SearchRow(r.model_id, params=r.parameters, where=r.source, family=families.get(r.model_id)))
     return rows
-
-
-def _offline_params(model_id: str) -> int | None:
-    """Analytic total of a catalog or cached model (None when it cannot be parsed)."""
-    try:
-        from lmscope.core.params import count_parameters
-        from lmscope.core.parse import architecture_from_config
-        from lmscope.core.sources.resolve import resolve
-
-        source = resolve(model_id, offline=True)
-        if source.architecture is not None:
-            return count_parameters(source.architecture).total
-        return count_parameters(architecture_from_config(source.files)).total
-    except Exception:  # noqa: BLE001 - a listing shows "—" rather than failing
-        return None
 
 
 def search_hub(query: str, *, token: str | None = None, limit: int = 30) -> list[SearchRow]:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.models) < 2:
         raise UsageError("compare needs at least two models")
     sources = [resolve_from_args(spec, args) for spec in args.models]
-    compare = build_compare(sources, settings_from_args(args), exact=use_exact(args))
+    compare = build_compare(sources, settings_from_args(args), exact=use_exact(args), seq_len_given=args.seq_len is not None)
     if args.verbose and not args.quiet:
         for report in compare.reports:
             for note in report.notes:

@@ -63,7 +63,7 @@ def request_from_args(args: argparse.Namespace):
     from lmscope.core.plan import PlanRequest
 
     return PlanRequest(
-        seq_len=args.seq_len,
+        seq_len=args.seq_len or 4096,  # --seq-len defaults to None (report/compare pick a model's own default)
         batch=args.batch,
         dtype=args.dtype,
         kv_dtype=args.kv_dtype,

@@ -86,8 +86,10 @@ def settings_from_args(args: argparse.Namespace):
     """The :class:`Settings` the common options describe."""
     from lmscope.core.results import Settings
 
+    from lmscope.core.report import DEFAULT_SEQ_LEN
+
     return Settings(
-        seq_len=args.seq_len,
+        seq_len=args.seq_len or DEFAULT_SEQ_LEN,  # None: not given (build_report picks the model's default)
         batch=args.batch,
         dtype=args.dtype,
         kv_dtype=args.kv_dtype,
@@ -164,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         exact=use_exact(args),
         skip_tokenizer=getattr(args, "skip_tokenizer", False),
         onnx_detail=bool(args.detailed),
+        seq_len_given=args.seq_len is not None,
     )
     if args.verbose and not args.quiet:
         for note in report.notes:

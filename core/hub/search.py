@@ -10,7 +10,8 @@ inside lmscope and the repos already in the HF cache.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+
 from lmscope.core.errors import HubError, UsageError
 from lmscope.core.hub.client import call, hf, hub_settings, token_arg
 from lmscope.core.hub.info import iso_time, license_of
@@ -164,8 +165,27 @@ def cached_repo_ids(cache_dir: str | None = None) -> list[str]:
     return sorted(out)
 
 
+def offline_parameters(model_id: str) -> int | None:
+    """Analytic parameter total of a catalog or cached model (None when it cannot be parsed).
+
+    The same figure for the app's search table and ``search --format json``
+    (a few ms per model: configs only).
+    """
+    try:
+        from lmscope.core.params import count_parameters
+        from lmscope.core.parse import architecture_from_config
+        from lmscope.core.sources.resolve import resolve
+
+        source = resolve(model_id, offline=True)
+        if source.architecture is not None:
+            return count_parameters(source.architecture).total
+        return count_parameters(architecture_from_config(source.files)).total
+    except Exception:  # noqa: BLE001 - a listing shows "—" rather than failing
+        return None
+
+
 def search_offline(query: str, *, limit: int = 20, author: str | None = None) -> list[SearchResult]:
-    """Matches for ``query`` in the built-in catalog and the local HF cache (no network)."""
+    """Matches for ``query`` in the built-in catalog and the local HF cache (no network), with parameter counts."""
     if not 1 <= int(limit) <= MAX_LIMIT:
         raise UsageError(f"--limit must be between 1 and {MAX_LIMIT} (got {limit})")
     words = [w for w in (query or "").lower().split() if w]
@@ -193,4 +213,4 @@ def search_offline(query: str, *, limit: int = 20, author: str | None = None) ->
         if model_id not in seen and match(model_id):
             seen.add(model_id)
             out.append(SearchResult(model_id=model_id, source="cache"))
-    return out[: int(limit)]
+    return [replace(r, parameters=offline_parameters(r.model_id)) for r in out[: int(limit)]]

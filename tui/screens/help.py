@@ -53,6 +53,9 @@ class HelpScreen(ModalScreen[None]):
         table.caption = f"Screens: {screens} (digits when no text box has focus)"
         return table
 
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()  # arrows and PgUp/PgDn scroll a long list
+
     def action_close(self) -> None:
         self.dismiss(None)
 

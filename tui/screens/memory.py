@@ -148,7 +148,8 @@ class MemoryScreen(LmscopeScreen):
             self._tables["params"] = params_table(model, est)
             self.query_one("#memory-params", Static).update(self._tables["params"])
         self._tables["memory"] = memory_table(est, model)
-        self._tables["flops"] = flops_table(est)
+        caps = getattr(model.report, "capabilities", None)
+        self._tables["flops"] = flops_table(est, generative=caps is None or caps.can_generate)
         self.query_one("#memory-memory", Static).update(self._tables["memory"])
         self.query_one("#memory-flops", Static).update(self._tables["flops"])
         self.fit_tables()
@@ -214,7 +215,10 @@ def memory_table(est: Any, model: Any) -> NumberTable:
     context = model.context_length
     past = f"  ⚠ past the {tokens(context)} context" if context and s.seq_len > context else ""
     table = number_table(f"Memory at {tokens(s.seq_len)} tokens × batch {s.batch}{past}", exact_header="bytes")
-    table.add_row(f"weights ({est.weight_dtype or s.dtype})", human_bytes(mem.weights_bytes_selected), exact_count(mem.weights_bytes_selected))
+    from lmscope.core.export import weights_label
+
+    label = weights_label(mem.weights_bytes, mem.weights_bytes_selected, est.weight_dtype or s.dtype)
+    table.add_row(label, human_bytes(mem.weights_bytes_selected), exact_count(mem.weights_bytes_selected))
     table.add_row(f"KV cache ({est.kv_dtype or s.kv_dtype or 'auto'})", human_bytes(mem.kv_cache_bytes), exact_count(mem.kv_cache_bytes))
     table.add_row("  KV per token", human_bytes(mem.kv_cache_bytes_per_token), exact_count(mem.kv_cache_bytes_per_token))
     for kind, nbytes in mem.kv_per_layer_kind.items():
@@ -234,16 +238,19 @@ def memory_table(est: Any, model: Any) -> NumberTable:
     return table
 
 
-def flops_table(est: Any) -> NumberTable:
+def flops_table(est: Any, *, generative: bool = True) -> NumberTable:
+    """Prefill, decode and training FLOPs; an encoder (``generative=False``) has no decode and no causal half."""
     f = est.flops
     s = est.settings
     table = number_table(f"FLOPs (batch {s.batch} × {tokens(s.seq_len)})", exact_header="FLOPs")
     table.add_row("prefill total", human_flops(f.prefill_total), exact_count(f.prefill_total))
     table.add_row("  linear", human_flops(f.prefill_linear), exact_count(f.prefill_linear))
     table.add_row("  attn (no causal skip)", human_flops(f.prefill_attention), exact_count(f.prefill_attention))
-    table.add_row("  attn (causal half)", human_flops(f.prefill_attention_causal), exact_count(f.prefill_attention_causal))
-    table.add_row("decode / token", human_flops(f.decode_per_token), exact_count(f.decode_per_token))
+    if generative:
+        table.add_row("  attn (causal half)", human_flops(f.prefill_attention_causal), exact_count(f.prefill_attention_causal))
+        table.add_row("decode / token", human_flops(f.decode_per_token), exact_count(f.decode_per_token))
     table.add_row("training step", human_flops(f.training_step), exact_count(f.training_step))
     table.add_row("prefill intensity", f"{f.prefill_intensity:,.1f} FLOP/B", "")
-    table.add_row("decode intensity", f"{f.decode_intensity:,.2f} FLOP/B", "")
+    if generative:
+        table.add_row("decode intensity", f"{f.decode_intensity:,.2f} FLOP/B", "")
     return table

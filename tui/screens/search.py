@@ -21,6 +21,9 @@ from lmscope.tui.messages import SearchFinished
 from lmscope.tui.screens.base import LmscopeScreen
 
 DEBOUNCE_SECONDS = 0.3
+# (key, label) of the result columns, most useful first: narrow terminals show the leading ones that fit
+COLUMNS = (("model", "model"), ("params", "params"), ("where", "from"), ("downloads", "downloads"), ("likes", "likes"),
+           ("license", "license"), ("gated", "gated"), ("family", "family"))
 
 
 class SearchScreen(LmscopeScreen):
@@ -45,15 +48,12 @@ class SearchScreen(LmscopeScreen):
         yield Input(placeholder="search models: qwen3, llama 8b, gemma… (Enter opens)", id="search-input")
         yield Static(id="search-status")
         table: DataTable = DataTable(id="search-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("model", key="model")
-        table.add_column("params", key="params")
-        table.add_column("from", key="where")
-        table.add_column("downloads", key="downloads")
-        table.add_column("likes", key="likes")
-        table.add_column("license", key="license")
-        table.add_column("gated", key="gated")
-        table.add_column("family", key="family")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
         yield table
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill_table)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -125,20 +125,7 @@ class SearchScreen(LmscopeScreen):
         self.results = list(message.results)
         self.shown_query = message.query
         self.where = message.where
-        table = self.query_one(DataTable)
-        table.clear()
-        for row in self.results:
-            table.add_row(
-                Text(row.model_id, style="bold"),
-                human_count(row.params),
-                row.where,
-                exact_count(row.downloads),
-                exact_count(row.likes),
-                row.license or "—",
-                _gated(row.gated),
-                row.family or "",
-                key=row.model_id,
-            )
+        self._fill_table()
         status = f"{len(self.results)} result{'s' if len(self.results) != 1 else ''} from the {self.where}"
         if message.query.strip():
             status += f" for {message.query!r}"
@@ -147,6 +134,28 @@ class SearchScreen(LmscopeScreen):
             text.append(f"  — {message.error}", style="yellow")
             self.notify(message.error, title="Hub search failed; searched what is here", severity="warning")
         self.query_one("#search-status", Static).update(text)
+
+    def _fill_table(self) -> None:
+        """The results, in as many leading columns as fit whole (model and params always)."""
+        from lmscope.tui.widgets.fit import columns_that_fit
+
+        table = self.query_one(DataTable)
+        rows = [
+            (row.model_id, human_count(row.params), row.where, exact_count(row.downloads), exact_count(row.likes),
+             row.license or "—", _gated(row.gated), row.family or "")
+            for row in self.results
+        ]
+        widths = [max([len(label), *(len(r[i]) for r in rows)]) for i, (_key, label) in enumerate(COLUMNS)]
+        room = (table.size.width or self.size.width) - 2  # the vertical scrollbar
+        shown = columns_that_fit(widths, room, padding=table.cell_padding)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        for key, label in COLUMNS[:shown]:
+            table.add_column(label, key=key)
+        for row, cells in zip(self.results, rows):
+            table.add_row(Text(cells[0], style="bold"), *cells[1:shown], key=row.model_id)
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
 
     def settled(self) -> bool:
         return self.shown_query == self.query_one(Input).value

@@ -152,7 +152,9 @@ class SummaryScreen(LmscopeScreen):
         self.query_one("#summary-metadata", Static).update(
             facts_table("Hub metadata", rows_of(report.source.metadata, skip=("files", "tags", "safetensors_params_by_dtype")), empty="none (offline, catalog or local source)")
         )
-        notes = list(getattr(report, "notes", ()) or ())
+        from lmscope.tui.loader import report_at
+
+        notes = list(report_at(model, self.lm.settings).notes)  # at the current settings (a length past the context)
         if model.exact_state == "exact":
             notes.insert(0, "parameters confirmed by the exact engine (meta-device instantiation)" if model.marker == "exact ✓" else f"exact engine corrected the analytic count ({exact_count(model.analytic.total)})")
         elif model.exact_reason:

@@ -58,6 +58,9 @@ class WeightsScreen(LmscopeScreen):
         self._run_id = 0
         self._model_id: str | None = None
         self._auto_select = False  # move the cursor to the first matrix that arrives
+        self._cells: list[tuple[str, ...]] = []  # display cells per result, all COLUMNS
+        self._widths = [len(label) for label in COLUMNS]  # widest cell per column so far
+        self._shown = len(COLUMNS)  # leading columns that fit the table's width
         self.selected: int | None = None  # index into results of the tensor on the detail line / plot
 
     def compose_body(self) -> ComposeResult:
@@ -81,6 +84,34 @@ class WeightsScreen(LmscopeScreen):
         super().on_mount()
         self.query_one(DataTable).focus()
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_columns)
+
+    def _fit_columns(self) -> bool:
+        """Show only the leading columns that fit whole (a cut "mean" column helps nobody); True if rebuilt.
+
+        The detail line under the table and the exports keep every field.
+        """
+        table = self.query_one(DataTable)
+        from lmscope.tui.widgets.fit import columns_that_fit
+
+        room = table.size.width - 2  # the vertical scrollbar
+        if room <= 2:
+            return False
+        shown = columns_that_fit(self._widths, room, padding=table.cell_padding)
+        if shown == self._shown:
+            return False
+        self._shown = shown
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        for label in COLUMNS[:shown]:
+            table.add_column(label, key=label)
+        for i, (t, cells) in enumerate(zip(self.results, self._cells)):
+            table.add_row(*cells[:shown], key=f"{i + 1}:{t.name}")
+        if self._cells:
+            table.move_cursor(row=min(cursor, len(self._cells) - 1), animate=False)
+        return True
+
     def refresh_view(self) -> None:
         model = self.lm.main_model
         if model is not None and model.model_id != self._model_id and not self.running:
@@ -95,6 +126,8 @@ class WeightsScreen(LmscopeScreen):
         from lmscope.tui.widgets.spectrum import SpectrumPanel
 
         self.query_one(DataTable).clear()
+        self._cells = []
+        self._widths = [len(label) for label in COLUMNS]
         self.selected = None
         self.query_one("#weights-detail", Static).update("")
         self.query_one(SpectrumPanel).show(None, None)
@@ -239,7 +272,7 @@ class WeightsScreen(LmscopeScreen):
             self.device = spectrum.device
             self._update_status()
         table = self.query_one(DataTable)
-        table.add_row(
+        cells = (
             short_name(t.name),
             f"{spectrum.stable_rank:.1f}" if spectrum else "",
             f"{spectrum.rank_90}/{spectrum.design_rank}" if spectrum else "",
@@ -250,8 +283,12 @@ class WeightsScreen(LmscopeScreen):
             f"{100 * t.zero_fraction:.2f}",
             t.kind,
             t.dtype,
-            key=f"{index + 1}:{t.name}",
         )
+        self._cells.append(cells)
+        self._widths = [max(w, len(c)) for w, c in zip(self._widths, cells)]
+        if self._fit_columns():  # a wider cell pushed a column out: the table was rebuilt with this row
+            return
+        table.add_row(*cells[: self._shown], key=f"{index + 1}:{t.name}")
         if self._auto_select and spectrum is not None:
             # The first matrix: put the cursor on it (its highlight event draws it too).
             self._auto_select = False
