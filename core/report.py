@@ -127,6 +127,12 @@ class Report:
         """The JSON report of CONTRACT.md (schema_version 1), JSON-safe."""
         return _json_safe(_report_dict(self))
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the summary (the Markdown export without the per-step detail)."""
+        from lmscope.core.export import report_to_markdown
+
+        return report_to_markdown(self, detailed=False)
+
 
 # --------------------------------------------------------------------------- building
 
@@ -1033,6 +1039,12 @@ class CompareReport:
             values = [lookup(d, path) for d in dicts]
             out.append({"fact": path, "label": label, "values": values, "differs": [v != values[0] for v in values]})
         return out
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the side-by-side table (the Markdown export)."""
+        from lmscope.core.export import compare_to_markdown
+
+        return compare_to_markdown(self)
 
     def to_dict(self) -> dict[str, object]:
         """JSON for ``lmscope compare --format json``: the settings, each report, and the comparison rows."""

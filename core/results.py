@@ -76,6 +76,17 @@ class ParameterBreakdown:
     # ``active_per_token`` then equals ``total`` and is shown as unknown.
     active_known: bool = True
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter: a two-column table, human figure and every digit."""
+        from lmscope.core.units import exact_count, human_count
+
+        rows = [("total", self.total), ("active / token", self.active_per_token), ("embedding", self.embedding),
+                ("matmul / token", self.matmul_per_token)]
+        rows += [(f"&nbsp;&nbsp;{k.replace('_', ' ')}", v) for k, v in sorted(self.by_component.items(), key=lambda kv: -kv[1])]
+        lines = [f"**Parameters** ({self.method})", "", "| | | |", "|---|---:|---:|"]
+        lines += [f"| {name} | {human_count(n)} | {exact_count(n)} |" for name, n in rows]
+        return "\n".join(lines) + "\n"
+
 
 @dataclass(frozen=True)
 class FlopsEstimate:
@@ -126,3 +137,23 @@ class Estimate:
     weight_dtype: str = ""  # how the weights are counted (auto → the checkpoint's, e.g. int4 for GPTQ)
     compute_dtype: str = ""  # activations and recurrent state
     kv_dtype: str = ""  # the KV cache
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: memory and FLOPs at these settings, as the app's Memory screen shows them."""
+        from lmscope.core.units import exact_count, human_bytes, human_flops
+
+        s, m, f = self.settings, self.memory, self.flops
+        rows = [
+            (f"weights ({self.weight_dtype or s.dtype})", human_bytes(m.weights_bytes_selected), m.weights_bytes_selected),
+            (f"KV cache ({self.kv_dtype or s.kv_dtype or 'auto'})", human_bytes(m.kv_cache_bytes), m.kv_cache_bytes),
+            ("state", human_bytes(m.state_bytes), m.state_bytes),
+            ("activations", human_bytes(m.activation_bytes), m.activation_bytes),
+            ("**inference total**", human_bytes(m.inference_total_bytes), m.inference_total_bytes),
+            ("training total", human_bytes(m.training_total_bytes), m.training_total_bytes),
+            ("prefill FLOPs", human_flops(f.prefill_total), f.prefill_total),
+            ("decode FLOPs / token", human_flops(f.decode_per_token), f.decode_per_token),
+            ("training step FLOPs", human_flops(f.training_step), f.training_step),
+        ]
+        lines = [f"**Estimate** at {s.seq_len:,} tokens × batch {s.batch}, {s.mode}", "", "| | | |", "|---|---:|---:|"]
+        lines += [f"| {name} | {human} | {exact_count(n)} |" for name, human, n in rows]
+        return "\n".join(lines) + "\n"

@@ -92,7 +92,10 @@ def test_search_command_in_process_text_table(mock_hub, capsys):
 
     assert search.run(_search_args(["qwen"])) == 0
     out = capsys.readouterr().out
-    assert QWEN in out and "Qwen/Qwen3-8B" in out and "751.6M" in out and "apache-2.0" in out
+    from lmscope.core.units import human_count
+
+    shown = human_count(mock_hub.repos[QWEN].safetensors["total"])  # the one formatter every view uses
+    assert QWEN in out and "Qwen/Qwen3-8B" in out and shown in out and "apache-2.0" in out
 
 
 def test_search_command_offline_says_so(hub_env, capsys):
