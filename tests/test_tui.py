@@ -663,7 +663,7 @@ async def test_memory_screen_shows_every_exact_integer_in_full(size, model, keys
     """No exact integer is cut off (no ``…``, every digit on one line) at either terminal size."""
     from textual.widgets import Static
 
-    from lmscope.tui.format import exact_count
+    from lmscope.core.units import exact_count
 
     app = make_app(*([model] if model else []))
     async with app.run_test(size=size) as pilot:

@@ -54,10 +54,14 @@ def wrap_name(model_id: str, width: int) -> list[str]:
         return [model_id]
     if "/" in model_id:
         org, name = model_id.split("/", 1)
-        return wrap_name(org + "/", width) + wrap_name(name, width)
+        return _wrap_pieces(org + "/", width) + _wrap_pieces(name, width)
+    return _wrap_pieces(model_id, width)
+
+
+def _wrap_pieces(text: str, width: int) -> list[str]:
     import re
 
-    pieces = re.findall(r"[^/\-_.]+[/\-_.]?|[/\-_.]", model_id)
+    pieces = re.findall(r"[^/\-_.]+[/\-_.]?|[/\-_.]", text)
     lines: list[str] = []
     line = ""
     for piece in pieces:

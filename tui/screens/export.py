@@ -28,13 +28,23 @@ from lmscope.tui.exporting import EXTENSIONS, FORMATS
 class FormatChoice(RadioSet):
     """A RadioSet where the arrows choose (Textual's only move a highlight until Enter/Space)."""
 
-    def action_next_button(self) -> None:
-        super().action_next_button()
-        self.action_toggle_button()
+    BINDINGS = [
+        Binding("down,right", "choose(1)", "Next format", show=False, id="export.format.next_button"),
+        Binding("up,left", "choose(-1)", "Previous format", show=False, id="export.format.previous_button"),
+    ]
 
-    def action_previous_button(self) -> None:
-        super().action_previous_button()
-        self.action_toggle_button()
+    def action_choose(self, step: int) -> None:
+        buttons = list(self.query(RadioButton))
+        if not buttons:
+            return
+        current = self.pressed_index if self.pressed_index >= 0 else 0
+        index = (current + step) % len(buttons)
+        with self.prevent(RadioButton.Changed):  # set the buttons here, say so once below
+            for i, button in enumerate(buttons):
+                button.value = i == index
+        self._pressed_button = buttons[index]
+        self._selected = index
+        self.post_message(self.Changed(self, buttons[index]))
 
 
 class ExportScreen(ModalScreen[str | None]):
