@@ -200,6 +200,10 @@ class CompareScreen(LmscopeScreen):
         for i in range(len(models)):
             col = [max(len(v), len(r)) if two_lines else len(v) + (len(r) + 2 if r else 0) for v, r in ((row[i][0].plain, row[i][1].plain) for row in grid)]
             widths.append(max(max(col), MIN_NAME_WIDTH))
+        room = (table.size.width or self.size.width) - 2
+        whole = [max(w, len(m.model_id)) for w, m in zip(widths, models)]
+        if label_w + sum(w + 2 * CELL_PADDING for w in whole) + 2 * CELL_PADDING <= room:
+            widths = whole  # room for every id on one line
         headers = [wrap_name(m.model_id, w) for m, w in zip(models, widths)]
         table.header_height = max(len(h) for h in headers) + 1
         for i, (m, lines, w) in enumerate(zip(models, headers, widths)):
