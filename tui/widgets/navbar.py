@@ -63,4 +63,6 @@ def model_label(model_id: str, marker: str, room: int) -> Text | None:
     space = room - 2 - marker_text.cell_len
     if space >= 6:
         return Text(f" {name[: space - 1]}… ", style="bold") + marker_text
+    if room >= 8:  # a long transient marker ("analytic · exact…"): the name alone
+        return Text(" " + (name if len(name) + 1 <= room else name[: room - 2] + "…"), style="bold")
     return None
