@@ -159,6 +159,15 @@ class CompareScreen(LmscopeScreen):
             self.lm.move_model(index, to)
             self.query_one(DataTable).move_cursor(column=to + 1)
 
+    def table_room(self) -> int:
+        """Cells the table can use (before the first layout the table has no size yet: the screen's, or the app's)."""
+        width = self.query_one(DataTable).size.width or self.size.width or self.app.size.width
+        return width - 2  # the vertical scrollbar
+
+    def on_resize(self) -> None:
+        if getattr(self, "_laid_out_for", None) != self.table_room():
+            self.sync(force=True)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Remove, baseline and move need two models (help and footer leave them out otherwise)."""
         if action in ("remove", "baseline", "move"):
@@ -192,15 +201,16 @@ class CompareScreen(LmscopeScreen):
         if not models:
             return
         grid = [compare_row(label, get, show, models, self.current_estimates) for label, _short, get, show in ROWS]
-        short, two_lines = layout_for(table.size.width - 2 or self.size.width - 2, [[(v.plain, r.plain) for v, r in row] for row in grid])
+        room = self.table_room()
+        short, two_lines = layout_for(room, [[(v.plain, r.plain) for v, r in row] for row in grid])
         self.table_layout = (short, two_lines)  # tests read it
+        self._laid_out_for = room
         label_w = max(len(row[1] if short else row[0]) for row in ROWS)
         table.add_column("", key="name", width=label_w)
         widths = []
         for i in range(len(models)):
             col = [max(len(v), len(r)) if two_lines else len(v) + (len(r) + 2 if r else 0) for v, r in ((row[i][0].plain, row[i][1].plain) for row in grid)]
             widths.append(max(max(col), MIN_NAME_WIDTH))
-        room = (table.size.width or self.size.width) - 2
         whole = [max(w, len(m.model_id)) for w, m in zip(widths, models)]
         if label_w + sum(w + 2 * CELL_PADDING for w in whole) + 2 * CELL_PADDING <= room:
             widths = whole  # room for every id on one line

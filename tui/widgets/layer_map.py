@@ -61,17 +61,27 @@ def layer_map(arch: Architecture, width: int = 64) -> Group:
             glyph, colour, _ = FFN_GLYPHS.get(layer.ffn, ("?", "white", layer.ffn.value))
             ffns.append(glyph, style=colour)
         rows.extend((mixers, ffns))
-    legend = Text("legend ", style="dim")
+    # the legend wraps between whole entries ("E MoE experts"), never inside one
+    entries: list[Text] = []
     seen_mixers = {layer.mixer for layer in layers}
     seen_ffns = {layer.ffn for layer in layers}
     for mixer, (glyph, colour, name) in MIXER_GLYPHS.items():
         if mixer in seen_mixers:
-            legend.append(glyph, style=f"bold {colour}")
-            legend.append(f" {name}  ")
+            entries.append(Text.assemble((glyph, f"bold {colour}"), f" {name}"))
     for ffn, (glyph, colour, name) in FFN_GLYPHS.items():
         if ffn in seen_ffns:
-            legend.append(glyph, style=colour)
-            legend.append(f" {name}  ")
+            entries.append(Text.assemble((glyph, colour), f" {name}"))
+    legend = Text("legend ", style="dim")
+    line_len = legend.cell_len
+    for entry in entries:
+        if line_len > len("legend ") and line_len + 2 + entry.cell_len > width:
+            legend.append("\n       ")
+            line_len = len("legend ")
+        elif line_len > len("legend "):
+            legend.append("  ")
+            line_len += 2
+        legend.append_text(entry)
+        line_len += entry.cell_len
     counts = ", ".join(f"{n} {kind}" for kind, n in arch.layer_counts().items())
     summary = Text(f"{len(layers)} layers: {counts}", style="dim")
     if arch.encoder_layers:
