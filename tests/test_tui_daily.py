@@ -64,7 +64,7 @@ async def test_a_bad_typed_length_is_refused_and_the_box_stays():
         await pilot.press("s", *"lots", "enter")
         await pilot.pause(0.1)
         assert app.settings.seq_len == 4096
-        assert any("not a token count" in str(n.message) for n in app._notifications)
+        assert any("not a count" in str(n.message) for n in app._notifications)
         await pilot.press("escape")
         assert app.screen.focused.id == "seq_len"
         assert not app.screen.query_one("#seq_len_input").has_class("-typing")
