@@ -234,7 +234,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
         if mem.get("state_bytes"):
             rows.append(("fixed state", human_bytes(mem.get("state_bytes"))))
         fd = mem.get("flash_decoding")
-        if fd:
+        if fd and caps.get("can_generate") is not False:  # an encoder decodes nothing
             rows.append(
                 (
                     "decode attention scratch",
@@ -267,7 +267,7 @@ def _summary_sections(d: dict, detailed: bool) -> list[tuple[str, list[tuple[str
         ]
         rows += _roofline_rows(flops.get("roofline"))
         if caps and caps.get("can_generate") is False:  # an encoder: no tokens to decode one by one
-            rows = [r for r in rows if not r[0].startswith("decode")]
+            rows = [r for r in rows if "decode" not in r[0]]
         sections.append(("FLOPs", rows))
 
     if detailed and params.get("by_component"):
