@@ -17,7 +17,7 @@ import pytest
 
 from lmscope.core.weights import WeightsOptions, analyze_weights, distributed, report
 
-ray = pytest.importorskip("ray")  # the optional extra lmscope[ray]
+import ray  # the optional extra lmscope[ray]; in the dev extra, so the suite runs it
 
 
 @pytest.fixture(scope="module")

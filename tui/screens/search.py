@@ -150,8 +150,10 @@ class SearchScreen(LmscopeScreen):
         shown = columns_that_fit(widths, room, padding=table.cell_padding)
         cursor = table.cursor_row
         table.clear(columns=True)
-        for key, label in COLUMNS[:shown]:
-            table.add_column(label, key=key)
+        # Explicit widths: DataTable's own auto-width is measured lazily and was seen stale when the
+        # table is refilled twice in quick succession (results, then the resize after first layout).
+        for (key, label), width in zip(COLUMNS[:shown], widths):
+            table.add_column(label, key=key, width=width)
         for row, cells in zip(self.results, rows):
             table.add_row(Text(cells[0], style="bold"), *cells[1:shown], key=row.model_id)
         if rows:

@@ -286,9 +286,10 @@ class WeightsScreen(LmscopeScreen):
         )
         self._cells.append(cells)
         self._widths = [max(w, len(c)) for w, c in zip(self._widths, cells)]
-        if self._fit_columns():  # a wider cell pushed a column out: the table was rebuilt with this row
-            return
-        table.add_row(*cells[: self._shown], key=f"{index + 1}:{t.name}")
+        # A wider cell that pushes a column out rebuilds the table with this row already in it; the
+        # selection below must still run, or the first matrix is skipped when it is the widening row.
+        if not self._fit_columns():
+            table.add_row(*cells[: self._shown], key=f"{index + 1}:{t.name}")
         if self._auto_select and spectrum is not None:
             # The first matrix: put the cursor on it (its highlight event draws it too).
             self._auto_select = False
