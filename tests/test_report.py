@@ -125,7 +125,7 @@ def test_unknown_model_type_note(monkeypatch):
     from lmscope.core import exact
     monkeypatch.setattr(exact, "exact_available", lambda: True)
     monkeypatch.setattr(exact, "exact_parameters", lambda config: None)
-    import lmscope.core.report as report_module
+    import lmscope.core.report.build as report_module
 
     monkeypatch.setattr(report_module, "_transformers_knows", lambda model_type: False)
     report = _report("openai-community/gpt2", exact=True)

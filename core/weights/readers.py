@@ -195,7 +195,7 @@ def _gguf_tensors(path: Path) -> list[LazyTensor]:
         import gguf
     except ImportError:  # pragma: no cover - gguf is a runtime dependency
         raise SourceError("reading GGUF needs the gguf package (pip install gguf)") from None
-    from lmscope.core.sources.gguf_source import read_gguf_header
+    from lmscope.core.sources.gguf_header import read_gguf_header
 
     read_gguf_header(path)  # bounded validation first: counts, lengths and offsets vs the file size
     try:
