@@ -97,6 +97,80 @@ def test_a_version_the_config_contradicts_is_refused():
     assert any("config wins" in e for e in lineage.evidence)
 
 
+REMOTE = Path(__file__).parent / "fixtures" / "remote_code"
+
+
+def _default(model_type: str) -> dict:
+    """transformers' own config class defaults for ``model_type`` (an oracle the rules did not write)."""
+    from transformers import CONFIG_MAPPING
+
+    data = CONFIG_MAPPING[model_type]().to_dict()
+    data["model_type"] = model_type
+    return data
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        # genuine configs: each repo's name says which generation it is (Mistral-7B-v0.1, Mixtral-8x7B,
+        # falcon-7b of 2023, T5 of 2019 with ReLU, Mamba-2.8b of state-spaces' Mamba-1 paper, glm-4-9b)
+        (lambda: _config("mistralai--Mistral-7B-v0.1"), "Mistral 7B v0.1"),
+        (lambda: _config("mistralai--Mixtral-8x7B-v0.1"), "Mixtral 8x7B"),
+        (lambda: _config("tiiuae--falcon-7b"), "Falcon 1"),
+        (lambda: _config("google-t5--t5-small"), "T5 v1.0"),
+        (lambda: _config("state-spaces--mamba-2.8b-hf"), "Mamba 1"),
+        (lambda: _config("THUDM--glm-4-9b-chat"), "GLM-4"),
+        (lambda: _config("openai-community--gpt2"), "GPT-2"),
+        (lambda: _config("google-bert--bert-base-uncased"), "BERT"),
+        (lambda: _config("FacebookAI--roberta-base"), "RoBERTa"),
+        # transformers' config defaults (their docstrings name the checkpoint they describe)
+        (lambda: _default("mamba2"), "Mamba 2"),
+        (lambda: _default("opt"), "OPT"),
+        (lambda: _default("bloom"), "BLOOM"),
+        (lambda: _default("gptj"), "GPT-J"),
+        (lambda: _default("gpt_neox"), "GPT-NeoX"),
+        (lambda: _default("olmo2"), "OLMo 2"),
+        (lambda: _default("internlm3"), "InternLM3"),
+        (lambda: _default("starcoder2"), "StarCoder2"),
+        (lambda: _default("xlm-roberta"), "XLM-RoBERTa"),
+        (lambda: _default("mt5"), "mT5"),
+        (lambda: dict(_default("t5"), feed_forward_proj="gated-gelu"), "T5 v1.1"),  # google/t5-v1_1-*
+        (lambda: dict(_default("mistral"), vocab_size=32768), "Mistral 7B v0.3"),  # v0.3's extended vocabulary
+    ],
+)
+def test_generation_of_other_families_from_the_config_alone(config, expected):
+    lineage = _lineage("someone/renamed-finetune", config())
+    assert lineage.generation == expected
+    assert lineage.generation_source == "config"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "config", "expected"),
+    [
+        # the id decides where the config allows several generations (or the code is shared with Llama)
+        ("THUDM/chatglm3-6b", lambda: json.loads((REMOTE / "THUDM--chatglm3-6b" / "config.json").read_text()), "ChatGLM3"),
+        ("internlm/internlm2_5-7b-chat", lambda: json.loads((REMOTE / "internlm--internlm2-chat-7b" / "config.json").read_text()), "InternLM2.5"),
+        ("01-ai/Yi-1.5-9B", lambda: _config("meta-llama--Llama-2-7b-hf"), "Yi 1.5"),
+        ("tiiuae/Falcon3-7B-Base", lambda: _config("meta-llama--Llama-3.1-8B"), "Falcon 3"),
+        ("google/flan-t5-small", lambda: dict(_default("t5"), feed_forward_proj="gated-gelu"), "Flan-T5"),
+        ("mistralai/Mistral-7B-Instruct-v0.2", lambda: dict(_config("mistralai--Mistral-7B-v0.1"), sliding_window=None), "Mistral 7B v0.2"),
+        ("ibm-granite/granite-3.1-8b-instruct", lambda: _default("granite"), "Granite 3.1"),
+        ("microsoft/deberta-v3-base", lambda: _default("deberta-v2"), "DeBERTa v3"),
+    ],
+)
+def test_generation_of_other_families_from_the_id(model_id, config, expected):
+    assert _lineage(model_id, config()).generation == expected
+
+
+def test_a_shared_config_without_a_version_in_the_id_is_not_guessed():
+    # InternLM2 and 2.5 (and ChatGLM2 and 3) share their configs: no id, no answer
+    for folder in ("internlm--internlm2-chat-7b", "THUDM--chatglm3-6b"):
+        config = json.loads((REMOTE / folder / "config.json").read_text())
+        lineage = _lineage("someone/renamed-finetune", config)
+        assert lineage.generation is None
+        assert any("not decided" in e for e in lineage.evidence)
+
+
 @pytest.mark.parametrize(
     ("model_id", "word", "expected"),
     [
