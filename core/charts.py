@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lmscope.core.units import fixed, tokens, unit_for
+
 # Charts kinds the renderers know:
 #   stacked  - stacked areas over x (memory vs sequence length)
 #   lines    - one line per series
@@ -85,28 +87,18 @@ class Chart:
 def scale_for(values: Sequence[float], unit: str) -> tuple[float, str]:
     """(divisor, unit label) that puts the largest of ``values`` in a readable range.
 
-    ``unit``: "params" (K/M/B/T), "flops" (KFLOP … EFLOP, decimal), "bytes" (decimal GB).
+    ``unit``: "params" (K/M/B/T), "flops" (KFLOP … EFLOP, decimal), "bytes" (decimal GB, as GPUs are sold).
+    The unit is the one :func:`lmscope.core.units.human` would write the largest value in.
     """
-    top = max((abs(v) for v in values), default=0.0)
     if unit == "bytes":
         return 1e9, "GB"
-    steps = {
-        "params": ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")),
-        "flops": ((1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "KFLOP")),
-    }[unit]
-    for size, name in steps:
-        if top >= size:
-            return size, name
-    return 1.0, "FLOP" if unit == "flops" else ""
+    top = max((abs(v) for v in values), default=0.0)
+    return unit_for(top, "count" if unit == "params" else unit)
 
 
 def token_label(n: int) -> str:
-    """A token count as "4k", "128k", "1M" (k = 1024, as context lengths are quoted)."""
-    if n >= 1 << 20 and n % (1 << 20) == 0:
-        return f"{n >> 20}M"
-    if n >= 1 << 10 and n % (1 << 10) == 0:
-        return f"{n >> 10}k"
-    return f"{n:,}"
+    """A token count as "4k", "128k", "1M" (k = 1024, as context lengths are quoted): :func:`lmscope.core.units.tokens`."""
+    return tokens(n)
 
 
 def component_label(name: str) -> str:
@@ -215,7 +207,7 @@ def parameters_by_component(params: Any) -> Chart:
     div, unit = scale_for([v for _, v in items], "params")
     labels = tuple(component_label(k) for k, _ in items)
     series = Series("parameters", tuple(float(i) for i in range(len(items))), tuple(v / div for _, v in items), labels)
-    total = f"{params.total / div:,.2f} {unit}" if unit else f"{params.total:,}"
+    total = fixed(params.total, unit, divisor=div) if unit else f"{params.total:,}"
     return Chart(
         name="parameters",
         title=f"Parameters by component (total {total}, {params.method})",

@@ -32,6 +32,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from lmscope.core.architecture import FFN, Architecture, LayerSpec, Mixer
+from lmscope.core.units import human_bytes, human_count
 
 STYLES = ("simple", "detailed")
 FONT = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
@@ -156,21 +157,6 @@ def _fit(width: float, lines: list[str], size: float, title: str = "", title_siz
 
 
 # --------------------------------------------------------------------------- words
-
-
-def count(n: int) -> str:
-    """``8030261248`` → ``"8.03 B"`` (parameters)."""
-    for size, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n:,}"
-
-
-def _bytes(n: int) -> str:
-    for size, unit in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n:,} B"
 
 
 def mixer_name(layer: LayerSpec) -> str:
@@ -352,9 +338,9 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
         emb_lines.append(f"  + learned positions {arch.position_embeddings:,}")
     if arch.token_type_embeddings:
         emb_lines.append(f"  + token types {arch.token_type_embeddings}")
-    emb_lines.append(f"{count(params.by_component.get('embeddings', 0))} params")
+    emb_lines.append(f"{human_count(params.by_component.get('embeddings', 0))} params")
     head_lines = [f"hidden {h:,} → vocab {arch.vocab_size:,}"]
-    head_lines.append("tied to the token embedding" if arch.tied_embeddings else f"{count(params.by_component.get('lm_head', 0))} params")
+    head_lines.append("tied to the token embedding" if arch.tied_embeddings else f"{human_count(params.by_component.get('lm_head', 0))} params")
 
     groups = layer_groups(arch)
     cards: list[tuple[str, list[tuple[str, list[str], str]], str]] = []  # title, [(sub title, lines, kind)], footer
@@ -369,7 +355,7 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
         if layer.ffn is not FFN.NONE or layer.linear_ffn:
             subs.append((ffn_name(arch, layer), ffn_lines(arch, layer), layer.ffn.value if layer.ffn is not FFN.NONE else "dense"))
         per = sum(layer_parameters(arch, layer).values())
-        footer = f"{count(per)} params per layer · × {len(idx)} = {count(per * len(idx))} · layers {_ranges(idx)}"
+        footer = f"{human_count(per)} params per layer · × {len(idx)} = {human_count(per * len(idx))} · layers {_ranges(idx)}"
         cards.append((f"× {len(idx)}   {group_title}", subs, footer))
 
     mixers: dict[str, int] = {}
@@ -381,7 +367,7 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
             ffns[ffn_name(arch, layer)] = ffns.get(ffn_name(arch, layer), 0) + 1
     simple_lines = [f"{n} × {name}" for name, n in mixers.items()] + [f"{n} × {name}" for name, n in ffns.items()]
     block_params = sum(v for k, v in params.by_component.items() if k not in ("embeddings", "lm_head", "encoder", "vision", "projector", "other"))
-    simple_lines.append(f"{count(block_params)} params in the blocks")
+    simple_lines.append(f"{human_count(block_params)} params in the blocks")
 
     side = _side_boxes(arch, params)
 
@@ -408,9 +394,9 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
 
     # --- title
     title = model_id
-    total = f"{count(params.total)} parameters ({params.method})"
+    total = f"{human_count(params.total)} parameters ({params.method})"
     if params.active_per_token != params.total:
-        total += f" · {count(params.active_per_token)} active per token"
+        total += f" · {human_count(params.active_per_token)} active per token"
     subtitle = f"{arch.family} · {arch.architecture_class or arch.model_type} · {total}"
     facts = f"{len(arch.layers)} layers · hidden {h:,}" + (f" · vocab {arch.vocab_size:,}" if arch.vocab_size else "")
     if arch.max_position_embeddings:
@@ -522,34 +508,34 @@ def _side_boxes(arch: Architecture, params: Any) -> list[tuple[str, list[str], s
         if v.image_size and v.patch_size:
             patches = (v.image_size // v.patch_size) ** 2
             lines.append(f"image {v.image_size} px · patch {v.patch_size} → {patches:,} patches")
-        lines.append(f"{count(params.by_component.get('vision', 0))} params")
+        lines.append(f"{human_count(params.by_component.get('vision', 0))} params")
         out.append((f"Vision tower ({v.kind})", lines, "vision"))
         if v.projector != "none":
-            out.append((f"Projector ({v.projector})", [f"vision {v.hidden_size:,} → text {arch.hidden_size:,}", f"{count(params.by_component.get('projector', 0))} params"], "vision"))
+            out.append((f"Projector ({v.projector})", [f"vision {v.hidden_size:,} → text {arch.hidden_size:,}", f"{human_count(params.by_component.get('projector', 0))} params"], "vision"))
     if arch.encoder_layers:
         heads = arch.dim("encoder_heads", arch.num_heads)
         first = arch.encoder_layers[0]
         inter = first.intermediate_size or arch.intermediate_size
         lines = ["bidirectional full attention + dense FFN", f"hidden {arch.hidden_size:,} · {heads} heads · FFN {inter:,}",
-                 f"{count(params.by_component.get('encoder', 0))} params"]
+                 f"{human_count(params.by_component.get('encoder', 0))} params"]
         out.append((f"Encoder layers × {len(arch.encoder_layers)}", lines, "encoder"))
     return out
 
 
 def _key_figures(arch: Architecture, params: Any, est: Any) -> list[tuple[str, str]]:
-    rows = [("parameters", count(params.total))]
+    rows = [("parameters", human_count(params.total))]
     if params.active_per_token != params.total:
-        rows.append(("active / token", count(params.active_per_token)))
+        rows.append(("active / token", human_count(params.active_per_token)))
     for name, n in sorted(params.by_component.items(), key=lambda kv: -kv[1])[:6]:
-        rows.append((f"  {name.replace('_', ' ')}", count(n)))
+        rows.append((f"  {name.replace('_', ' ')}", human_count(n)))
     if est is not None:
         s = est.settings
         mem = est.memory
-        rows.append((f"weights ({est.weight_dtype or s.dtype})", _bytes(mem.weights_bytes_selected)))
-        rows.append((f"KV cache / token ({est.kv_dtype or s.kv_dtype})", _bytes(mem.kv_cache_bytes_per_token)))
-        rows.append((f"KV cache at {s.batch} × {s.seq_len:,}", _bytes(mem.kv_cache_bytes)))
+        rows.append((f"weights ({est.weight_dtype or s.dtype})", human_bytes(mem.weights_bytes_selected)))
+        rows.append((f"KV cache / token ({est.kv_dtype or s.kv_dtype})", human_bytes(mem.kv_cache_bytes_per_token)))
+        rows.append((f"KV cache at {s.batch} × {s.seq_len:,}", human_bytes(mem.kv_cache_bytes)))
         if mem.state_bytes:
-            rows.append(("fixed state", _bytes(mem.state_bytes)))
+            rows.append(("fixed state", human_bytes(mem.state_bytes)))
     if arch.torch_dtype:
         rows.append(("checkpoint dtype", arch.torch_dtype))
     if arch.quantization is not None:

@@ -23,24 +23,9 @@ from lmscope.core.errors import SourceError
 from lmscope.core.redact import redact
 from lmscope.core.report import CONTEXT_OVERFLOW, CompareReport, Report, lookup
 from lmscope.core.units import exact_count as _exact
-from lmscope.core.units import human_bytes, human_count, human_flops, ratio
+from lmscope.core.units import display, human_bytes, human_count, human_flops, ratio
 
 # --------------------------------------------------------------------------- units
-
-
-def human(value: object, unit: str) -> str:
-    """Format ``value`` for a unit name: params, bytes, flops, tokens."""
-    if unit == "bytes":
-        return human_bytes(value)
-    if unit == "flops":
-        return human_flops(value)
-    if unit == "params":
-        return human_count(value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return "—" if value is None else str(value)
 
 
 def _yes(value: object) -> str:
@@ -539,7 +524,7 @@ def _compare_cells(row: dict) -> list[str]:
     """One comparison row's values, each model after the first with its ratio to the first."""
     cells = []
     for i, (value, value_ratio) in enumerate(zip(row["values"], row["ratios"])):
-        text = human(value, str(row["unit"]))
+        text = display(value, str(row["unit"]))
         if i and value_ratio is not None:
             text += f" ({ratio(value_ratio, 1)})"
         cells.append(text)
@@ -565,7 +550,7 @@ def compare_to_text(compare: CompareReport, *, width: int | None = None) -> str:
         table.add_row(str(row["label"]), *_compare_cells(row))
     table.add_section()
     for fact in compare.facts():
-        cells = [("* " if differs else "") + human(value, "") for value, differs in zip(fact["values"], fact["differs"])]
+        cells = [("* " if differs else "") + display(value, "") for value, differs in zip(fact["values"], fact["differs"])]
         table.add_row(str(fact["label"]), *cells)
     console.print(table)
     console.print("* differs from the first model")
@@ -619,7 +604,7 @@ def compare_to_markdown(compare: CompareReport) -> str:
     for row in compare.rows():
         out.append(f"| {row['label']} | " + " | ".join(_compare_cells(row)) + " |")
     for fact in compare.facts():
-        cells = [(f"**{human(v, '')}**" if differs else human(v, "")) for v, differs in zip(fact["values"], fact["differs"])]
+        cells = [(f"**{display(v, '')}**" if differs else display(v, "")) for v, differs in zip(fact["values"], fact["differs"])]
         out.append(f"| {fact['label']} | " + " | ".join(_md_escape(c) for c in cells) + " |")
     out += ["", "Bold: differs from the first model.", ""]
     return redact("\n".join(out)) + "\n"

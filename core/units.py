@@ -58,6 +58,32 @@ def _is_number(n: object) -> bool:
     return isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n)
 
 
+def _scale_of(style: str) -> tuple[int, str, tuple[str, ...]]:
+    if style not in _SCALES:
+        raise ValueError(f"unknown unit style {style!r} (one of {', '.join(STYLES)})")
+    return _SCALES[style]
+
+
+def unit_for(n: float, style: str = "count") -> tuple[int, str]:
+    """(divisor, unit name) :func:`human` writes ``n`` in: ``unit_for(3 << 30, "bytes")`` → ``(2**30, "GiB")``.
+
+    Why public: a chart scales a whole axis by its largest value and must pick
+    the unit the text views would pick for it; below the first step it is
+    ``(1, base unit)``.
+    """
+    base, plain, units = _scale_of(style)
+    value = abs(float(n))
+    if value < base:
+        return 1, plain
+    divisor, unit = 1, units[0]
+    for unit in units:
+        value /= base
+        divisor *= base
+        if value < base:
+            break
+    return divisor, unit
+
+
 def human(n: object, style: str = "count") -> str:
     """``n`` in the largest unit of ``style`` it reaches: ``human(1536, "bytes")`` → ``"1.50 KiB"``.
 
@@ -65,11 +91,9 @@ def human(n: object, style: str = "count") -> str:
     (``"512 B"``, ``"999"``); above the last unit the last one grows
     (``"1,234.00 T"``). None, NaN, booleans and non-numbers read ``"—"``.
     """
-    if style not in _SCALES:
-        raise ValueError(f"unknown unit style {style!r} (one of {', '.join(STYLES)})")
+    base, plain, units = _scale_of(style)
     if not _is_number(n):
         return MISSING
-    base, plain, units = _SCALES[style]
     value = float(n)  # type: ignore[arg-type]
     if abs(value) < base:
         whole = f"{int(n):,}" if isinstance(n, int) else f"{value:,.0f}"  # type: ignore[call-overload]
@@ -82,6 +106,49 @@ def human(n: object, style: str = "count") -> str:
     # rounding may reach the next unit (1023.999 KiB prints "1,024.00 KiB"): the
     # value is still right, and the next unit would need a second rounding.
     return f"{value:,.2f} {unit}"
+
+
+# one fixed unit by name: a column or a sentence that keeps its unit whatever the size
+_FIXED: dict[str, float] = {
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+    "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+    "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12,
+    "GFLOP": 1e9, "TFLOP": 1e12, "PFLOP": 1e15,
+}
+
+
+def fixed(n: object, unit: str, decimals: int = 2, *, divisor: float | None = None) -> str:
+    """``n`` in one named unit: ``fixed(3 << 29, "GiB")`` → ``"1.50 GiB"``, ``fixed(989e12, "T", 0)`` → ``"989 T"``.
+
+    Why beside :func:`human`: a table column (GPU list) or an assumption
+    sentence ("overhead 0.50 GiB") keeps one unit whatever the size, where
+    :func:`human` would change unit. ``divisor`` scales by a unit chosen
+    elsewhere (a chart title in its axis' unit). ``"—"`` when unknown.
+    """
+    if not _is_number(n):
+        return MISSING
+    scale = divisor if divisor is not None else _FIXED[unit]
+    return f"{float(n) / scale:,.{decimals}f} {unit}".rstrip()  # type: ignore[arg-type]
+
+
+# unit names of report rows (COMPARE_METRICS, *_human keys) -> formatter style
+_UNIT_STYLE = {"bytes": "bytes", "flops": "flops", "params": "count"}
+
+
+def display(value: object, unit: str = "") -> str:
+    """A report value for its unit name: params/bytes/flops read as :func:`human`; other numbers in full.
+
+    ``display(494_032_768, "params")`` → ``"494.03 M"``; ``display(131072, "tokens")`` →
+    ``"131,072"``; ``display(True)`` → ``"yes"``; None → ``"—"``; text as it is.
+    """
+    style = _UNIT_STYLE.get(unit)
+    if style is not None:
+        return human(value, style)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return MISSING if value is None else str(value)
 
 
 def human_bytes(n: object, *, decimal: bool = False) -> str:

@@ -12,7 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmscope.core.errors import UsageError
-from lmscope.core.units import exact_count, human, human_bytes, human_count, human_flops, parse_token_count, ratio, tokens
+from lmscope.core.units import (
+    display,
+    exact_count,
+    fixed,
+    human,
+    human_bytes,
+    human_count,
+    human_flops,
+    parse_token_count,
+    ratio,
+    tokens,
+    unit_for,
+)
 
 
 @pytest.mark.parametrize(
@@ -71,3 +83,31 @@ def test_parse_token_count_refuses_with_one_line(text):
 def test_tokens_reads_back(n):
     """Whatever a screen labels a length, the parser reads as that same length."""
     assert parse_token_count(tokens(n)) == n
+
+
+def test_unit_for_is_the_unit_human_writes():
+    # oracle: the definitions (KiB = 2^10, GiB = 2^30, M = 10^6, TFLOP = 10^12)
+    assert unit_for(1023, "bytes") == (1, "B")
+    assert unit_for(3 << 30, "bytes") == (2**30, "GiB")
+    assert unit_for(494_032_768, "count") == (10**6, "M")
+    assert unit_for(2.5e12, "flops") == (10**12, "TFLOP")
+    assert unit_for(999, "flops") == (1, "FLOP")
+
+
+def test_fixed_keeps_one_unit():
+    assert fixed(3 << 29, "GiB") == "1.50 GiB"
+    assert fixed(2**29, "GiB") == "0.50 GiB"  # human() would say 512.00 MiB
+    assert fixed(989 * 10**12, "T", 0) == "989 T"
+    assert fixed(3_350 * 10**9, "GB", 0) == "3,350 GB"
+    assert fixed(1_500_000, "M", divisor=10**6) == "1.50 M"
+    assert fixed(None, "GiB") == "—"
+
+
+def test_display_by_report_unit():
+    assert display(494_032_768, "params") == "494.03 M"
+    assert display(3 << 30, "bytes") == "3.00 GiB"
+    assert display(2.5e12, "flops") == "2.50 TFLOP"
+    assert display(131_072, "tokens") == "131,072"
+    assert display(True) == "yes" and display(False) == "no"
+    assert display(None, "bytes") == "—" and display(None) == "—"
+    assert display("gqa") == "gqa"

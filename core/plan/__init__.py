@@ -30,6 +30,7 @@ from lmscope.core.plan.serving import Serving, serving
 from lmscope.core.plan.solve import largest_fitting
 from lmscope.core.plan.split import Split, split_plan
 from lmscope.core.results import ParameterBreakdown
+from lmscope.core.units import fixed
 
 SCHEMA_VERSION = 1
 
@@ -106,7 +107,7 @@ def fits_at(facts: ModelFacts, req: PlanRequest, hw: Accelerator, seq_len: int, 
 def _assumptions(facts: ModelFacts, req: PlanRequest, hw: Accelerator, mem: PlanMemory) -> list[str]:
     out = [
         f"memory is per GPU and never pooled: each of the {req.count} GPU(s) must hold its own share",
-        f"framework overhead {mem.overhead_bytes / 2**30:.2f} GiB per GPU: "
+        f"framework overhead {fixed(mem.overhead_bytes, 'GiB')} per GPU: "
         + ("Metal/CPU runtime 0.5 GiB" if hw.unified or hw.cpu else
            "CUDA context and non-torch memory 0.5 GiB"
            + (", NCCL buffers 0.5 GiB" if req.count > 1 else "")
@@ -115,7 +116,7 @@ def _assumptions(facts: ModelFacts, req: PlanRequest, hw: Accelerator, mem: Plan
     if hw.unified:
         out.append(
             f"Apple unified memory: the GPU may wire about {hw.wirable_fraction:.0%} of RAM by default "
-            f"(macOS iogpu.wired_limit_mb; 2/3 up to 36 GB, 3/4 above): {hw.usable_bytes / 2**30:.1f} GiB usable"
+            f"(macOS iogpu.wired_limit_mb; 2/3 up to 36 GB, 3/4 above): {fixed(hw.usable_bytes, 'GiB', 1)} usable"
         )
     if req.mode == "inference":
         tp = req.tensor_parallel

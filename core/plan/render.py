@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from lmscope.core.export import human_bytes, to_yaml
+from lmscope.core.export import to_yaml
 from lmscope.core.hardware import Accelerator, list_accelerators
 from lmscope.core.redact import redact
+from lmscope.core.units import fixed, human_bytes
 
 FORMATS = ("text", "json", "markdown", "yaml")
 
@@ -164,9 +165,9 @@ def gpus_table(fmt: str = "text", extra: list[Accelerator] | None = None) -> str
     lines = [f"{'name':<11} {'memory':>10} {'bandwidth':>11} {'16-bit':>9} {'fp8':>9} {'fp4':>9}  interconnect"]
     for r in rows:
         pf = r["peak_flops"]
-        tf = lambda k: f"{pf[k] / 1e12:,.0f} T" if pf.get(k) else "—"
-        link = f"{r['interconnect']} {r['interconnect_bytes_per_s'] / 1e9:,.0f} GB/s" if r["interconnect"] else "—"
-        lines.append(f"{r['name']:<11} {human_bytes(r['memory_bytes']):>10} {r['bandwidth_bytes_per_s'] / 1e9:>6,.0f} GB/s "
+        tf = lambda k: fixed(pf[k], "T", 0) if pf.get(k) else "—"
+        link = f"{r['interconnect']} {fixed(r['interconnect_bytes_per_s'], 'GB', 0)}/s" if r["interconnect"] else "—"
+        lines.append(f"{r['name']:<11} {human_bytes(r['memory_bytes']):>10} {fixed(r['bandwidth_bytes_per_s'], 'GB', 0):>9}/s "
                      f"{tf('bf16' if pf.get('bf16') else 'fp16'):>9} {tf('fp8'):>9} {tf('fp4'):>9}  {link}")
     lines.append("")
     lines.append("Dense peak FLOP/s (vendor sparsity figures halved); sources: lmscope plan --list-gpus --format json")

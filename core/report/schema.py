@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lmscope.core.architecture import Architecture
 from lmscope.core.results import Estimate, Settings
 from lmscope.core.sources.base import ModelSource, StoredTensors
+from lmscope.core.units import display
 
 if TYPE_CHECKING:
     from lmscope.core.report.build import Report
@@ -339,15 +340,13 @@ def add_human_strings(d: dict) -> None:
     Additive keys only (CONTRACT names keep their integers); nested dicts of
     integers get a sibling dict (``weights_bytes_human``).
     """
-    from lmscope.core.export import human  # lazy: export imports this module
-
     for section, unit in _HUMAN_SECTIONS.items():
         block = d.get(section)
         if isinstance(block, dict):
-            _humanize_block(block, unit, human)
+            _humanize_block(block, unit)
 
 
-def _humanize_block(block: dict, unit: str, human) -> None:
+def _humanize_block(block: dict, unit: str) -> None:
     additions: dict[str, object] = {}
     for key, value in block.items():
         if key.endswith(_NOT_HUMAN) or key in ("method", "note"):
@@ -356,11 +355,11 @@ def _humanize_block(block: dict, unit: str, human) -> None:
         if isinstance(value, bool):
             continue
         if isinstance(value, int):
-            additions[f"{key}_human"] = human(value, key_unit)
+            additions[f"{key}_human"] = display(value, key_unit)
         elif isinstance(value, dict) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
-            additions[f"{key}_human"] = {k: human(v, key_unit) for k, v in value.items()}
+            additions[f"{key}_human"] = {k: display(v, key_unit) for k, v in value.items()}
         elif isinstance(value, dict):
-            _humanize_block(value, key_unit, human)
+            _humanize_block(value, key_unit)
     block.update(additions)
 
 
