@@ -228,6 +228,10 @@ class Architecture:
     lm_head: bool = True  # the class has an output projection (False for *Model base classes)
     lm_head_bias: bool = False
     extra_dims: tuple[tuple[str, int], ...] = ()  # family-specific sizes, by name
+    # Projections the class holds as ONE module ("qkv": q, k and v in one matrix, GPT-2's c_attn, Phi-3's
+    # qkv_proj; "gate_up": the gated MLP's two input matrices in one, Phi-3's gate_up_proj). The weights are
+    # the same; what changes is the module an adapter (LoRA) or a per-module quantizer sees.
+    fused_projections: tuple[str, ...] = ()
     # Trained with dropout (any dropout probability in the config > 0). Decides whether training
     # activations hold 1-byte dropout masks; True for hand-built GPT-3-style layers (Korthikanti).
     dropout: bool = True

@@ -54,8 +54,8 @@ HEAD_MAPPINGS = (
 )
 
 
-@functools.lru_cache(maxsize=None)
-def _meta_total(canonical: str) -> int:
+@functools.lru_cache(maxsize=8)
+def _meta_model(canonical: str):
     import torch
     from transformers import CONFIG_MAPPING
 
@@ -66,8 +66,31 @@ def _meta_total(canonical: str) -> int:
     hf_config = CONFIG_MAPPING[model_type].from_dict({k: v for k, v in config.items() if k != "auto_map"})
     cls = head_class(model_type, archs[0])
     with torch.device("meta"):
-        model = cls._from_config(hf_config)
-    return sum(p.numel() for p in model.parameters())
+        return cls._from_config(hf_config)
+
+
+@functools.lru_cache(maxsize=None)
+def _meta_total(canonical: str) -> int:
+    return sum(p.numel() for p in _meta_model(canonical).parameters())
+
+
+def meta_linear_modules(config: dict) -> list[tuple[int, int]]:
+    """(in, out) of every ``nn.Linear``/``Conv1D`` module of ``config``'s class but its output head and pooler —
+    the modules PEFT's ``target_modules="all-linear"`` adapts (walked on the class, not named by lmscope)."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    model = _meta_model(json.dumps(config, sort_keys=True, default=str))
+    head = model.get_output_embeddings()
+    out = []
+    for name, module in model.named_modules():
+        if module is head or "pooler" in name.split("."):
+            continue
+        if isinstance(module, torch.nn.Linear):
+            out.append((module.in_features, module.out_features))
+        elif isinstance(module, Conv1D):
+            out.append((module.weight.shape[0], module.weight.shape[1]))
+    return out
 
 
 def meta_total(config: dict) -> int:

@@ -286,15 +286,29 @@ def test_linear_matrices_match_the_transformers_class(name):
     assert linear_parameters(arch_of(name)) == sum(i * o * n for i, o, n in shapes)
 
 
-# Classes that fuse projections into one module (GPT-2's c_attn, Phi-3's qkv_proj and gate_up_proj): PEFT's
-# all-linear adapts the fused module once, r·(h + 3h), while lmscope adapts q, k and v apart, 3·r·(h + h).
-# A known engine gap (the Architecture does not record fusion), kept visible: strict, so a fix turns it red.
+# Classes that fuse projections into one module (GPT-2's c_attn, Phi-3's qkv_proj and gate_up_proj) are adapted
+# once per fused module, r·(h + q + k + v): Architecture.fused_projections records the fusion.
 FUSED_PROJECTIONS = {"openai-community--gpt2", "microsoft--Phi-3-mini-4k-instruct", "microsoft--Phi-3.5-mini-instruct"}
 
 
 def _lora_cases() -> list:
-    gap = pytest.mark.xfail(strict=True, reason="fused projections: lmscope counts LoRA on the parts, PEFT on the fused module")
-    return [pytest.param(n, marks=gap) if n in FUSED_PROJECTIONS else n for n in _dense_native()]
+    return _dense_native()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FUSED_PROJECTIONS))
+def test_fused_projections_are_one_module_each(name):
+    """The class holds fewer linear modules than there are projections (the fusion is real), and lmscope's
+    adapter modules are exactly as many as the class's."""
+    from lmscope.core.estimate.lora import adapter_modules
+
+    shapes = _oracle().oracle_linear_shapes(name)
+    arch = arch_of(name)
+    modules = sum(n for _, _, n in shapes)
+    assert arch.fused_projections
+    from lmscope.core.estimate.shapes import linear_matrices
+
+    assert sum(m.count for m in adapter_modules(arch)) == modules < sum(m.count for m in linear_matrices(arch))
 
 
 @pytest.mark.slow

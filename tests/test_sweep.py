@@ -48,3 +48,46 @@ def test_unknown_types_are_refused_not_approximated_silently():
               "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}
     params = count_parameters(architecture_from_config(config))
     assert params.method == "approximate" and "never_heard_of_it" in params.note
+
+
+def _dense_decoder_configs() -> list:
+    """(type, label, config) for every verified type's swept configs that build a dense, text-only decoder."""
+    from lmscope.core.architecture import Objective
+    from lmscope.core.errors import ConfigError
+    from lmscope.core.parse import architecture_from_config
+    from meta_oracle import meta_total
+
+    out = []
+    for model_type in sorted(VERIFIED_MODEL_TYPES & set(TYPES)):
+        try:
+            configs = sweep_configs.configs_for(model_type)
+        except Exception:  # noqa: BLE001, S112 - the config class itself cannot make a default (counted in the sweep)
+            continue
+        for label, config in configs:
+            try:
+                arch = architecture_from_config(config)
+            except ConfigError:
+                continue
+            if arch.objective is Objective.CAUSAL_LM and arch.moe is None and arch.vision is None and not arch.encoder_layers:
+                try:
+                    meta_total(config)
+                except Exception:  # noqa: BLE001, S112 - transformers cannot build this variation (the sweep counts it)
+                    continue
+                out.append(pytest.param(config, id=f"{model_type}-{label}"))
+    return out
+
+
+@pytest.mark.parametrize("config", _dense_decoder_configs())
+def test_lora_modules_are_the_class_modules(config):
+    """LoRA adapts modules: lmscope's adapter modules (fused projections merged) are, shape for shape, the
+    nn.Linear/Conv1D modules of the class that PEFT's all-linear adapts (output head excluded)."""
+    from meta_oracle import meta_linear_modules
+
+    from lmscope.core.estimate.lora import adapter_modules, lora_trainable_parameters
+    from lmscope.core.parse import architecture_from_config
+
+    arch = architecture_from_config(config)
+    expected = sorted(meta_linear_modules(config))
+    ours = sorted((m.d_in, m.d_out) for m in adapter_modules(arch) for _ in range(m.count))
+    assert ours == expected
+    assert lora_trainable_parameters(arch, 8) == sum(8 * (i + o) for i, o in expected)

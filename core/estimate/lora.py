@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from lmscope.core.architecture import Architecture
 from lmscope.core.errors import ConfigError
 from lmscope.core.estimate.memory import nf4_bytes
-from lmscope.core.estimate.shapes import linear_matrices, linear_parameters
+from lmscope.core.estimate.shapes import Matrix, linear_matrices, linear_parameters
 from lmscope.core.estimate.training import training_activation_bytes
 
 ADAPTER_BYTES_PER_PARAM = 16  # 2 weight + 2 grad + 12 fp32 master/m/v
@@ -59,14 +59,48 @@ class LoraEstimate:
 LORA_TARGETS = ("all", "qv")
 # The query and value projections (the LoRA paper's W_q, W_v); MLA's q (or its low-rank pair) and kv_b_proj,
 # which produces the values; seq2seq cross-attention's q and v.
-_QV = frozenset({"q_proj", "v_proj", "q_a_proj", "q_b_proj", "kv_b_proj", "cross.q_proj", "cross.v_proj"})
+_QV = frozenset({"q_proj", "v_proj", "qkv_proj", "q_a_proj", "q_b_proj", "kv_b_proj", "cross.q_proj", "cross.v_proj"})
+
+
+# Fused modules: (the fusion name on Architecture.fused_projections, the parts it holds, the fused module's name)
+_FUSIONS = (("qkv", ("q_proj", "k_proj", "v_proj"), "qkv_proj"), ("gate_up", ("gate_proj", "up_proj"), "gate_up_proj"))
+
+
+def adapter_modules(arch: Architecture) -> tuple[Matrix, ...]:
+    """The layers' linear modules as the class holds them: :func:`linear_matrices` with the parts of each fused
+    projection (``Architecture.fused_projections``) merged into one module of their summed output width.
+
+    Why: an adapter belongs to a module, so r·(d_in + d_out) is paid once for a fused qkv_proj (h → q+k+v),
+    not three times (PEFT's all-linear on GPT-2's c_attn or Phi-3's qkv_proj). Routed experts stay apart.
+    OPT's embedding projections (a narrower word embedding) are linear modules too.
+    """
+    mats = list(linear_matrices(arch))
+    for fusion, parts, fused_name in _FUSIONS:
+        if fusion not in arch.fused_projections:
+            continue
+        for prefix in ("", "encoder."):
+            found = [m for m in mats if m.name in {prefix + p for p in parts} and m.group != "experts"]
+            if len(found) != len(parts) or len({(m.d_in, m.count, m.group) for m in found}) != 1:
+                continue  # a layout without every part (or with parts of different inputs) is not fused here
+            first = found[0]
+            merged = Matrix(prefix + fused_name, first.d_in, sum(m.d_out for m in found), first.count, first.group)
+            mats = [merged if m is first else m for m in mats if m is first or m not in found]
+    proj = arch.dim("word_embed_proj_dim", arch.hidden_size)
+    if proj != arch.hidden_size:  # OPT-350m: narrower embeddings projected in and out (linears PEFT adapts too)
+        mats += [Matrix("project_in", proj, arch.hidden_size, 1, "embeddings"),
+                 Matrix("project_out", arch.hidden_size, proj, 1, "embeddings")]
+    return tuple(mats)
 
 
 def lora_matrices(arch: Architecture, targets: str = "all") -> tuple:
-    """The matrices LoRA adapts: every linear of the layers ("all", PEFT's all-linear) or "qv" (Hu et al. 2021)."""
+    """The modules LoRA adapts: every linear of the layers ("all", PEFT's all-linear) or "qv" (Hu et al. 2021).
+
+    Fused projections count as one module (:func:`adapter_modules`); with "qv" a fused qkv module is adapted
+    whole (its query and value cannot be adapted apart).
+    """
     if targets not in LORA_TARGETS:
         raise ConfigError(f"unknown LoRA targets {targets!r}; choose all or qv")
-    mats = linear_matrices(arch)
+    mats = adapter_modules(arch)
     if targets == "all":
         return mats
     return tuple(m for m in mats if m.name.removeprefix("encoder.") in _QV)

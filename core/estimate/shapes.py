@@ -137,8 +137,8 @@ def encoder_length(arch: Architecture, seq_len: int) -> int:
 
 
 def mamba_dt_rank(arch: Architecture) -> int:
-    """Mamba-1's ``time_step_rank`` "auto" value: ceil(hidden / 16)."""
-    return max(1, math.ceil(arch.hidden_size / 16))
+    """Mamba-1's ``time_step_rank``: the config's value (the parser resolves "auto" to ceil(hidden / 16))."""
+    return arch.dim("time_step_rank") or max(1, math.ceil(arch.hidden_size / 16))
 
 
 def mamba_intermediate(arch: Architecture) -> int:

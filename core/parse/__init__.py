@@ -47,8 +47,8 @@ from lmscope.core.parse.state_space import _mamba, _mamba2
 from lmscope.core.parse.vision import _vit, _vlm
 
 __all__ = [
-    "MAX_EXPERTS", "MAX_HEADS", "MAX_HIDDEN", "MAX_INTERMEDIATE", "MAX_LAYERS", "MAX_POSITIONS", "MAX_VOCAB",
-    "MODEL_TYPE_ALIASES", "ConfigUnsupported", "architecture_from_config", "config_has_dropout", "describes_model",
+    "FUSED_PROJECTIONS", "MAX_EXPERTS", "MAX_HEADS", "MAX_HIDDEN", "MAX_INTERMEDIATE", "MAX_LAYERS", "MAX_POSITIONS",
+    "MAX_VOCAB", "MODEL_TYPE_ALIASES", "ConfigUnsupported", "architecture_from_config", "config_has_dropout", "describes_model",
 ]
 
 
@@ -105,7 +105,32 @@ def architecture_from_config(files: ConfigFiles | dict, model_id: str | None = N
         if text is not None and isinstance(text.raw("torch_dtype", "dtype"), str):
             kwargs["torch_dtype"] = text.raw("torch_dtype", "dtype")
     kwargs["dropout"] = config_has_dropout(files.config)
+    kwargs.setdefault("fused_projections", FUSED_PROJECTIONS.get(model_type, ()))
     return Architecture(model_type=model_type, family=family, architecture_class=arch0, **kwargs)
+
+
+# Projections each family's class holds as one module (its modeling code's module names in the comment).
+# Why a table: fusion is a fact of the code, not of the config; PEFT adapts the fused module once.
+FUSED_PROJECTIONS: dict[str, tuple[str, ...]] = {
+    "gpt2": ("qkv",),  # c_attn
+    "gpt_bigcode": ("qkv",),  # c_attn (q and one shared k/v head)
+    "phi3": ("qkv", "gate_up"),  # qkv_proj, gate_up_proj
+    "falcon": ("qkv",),  # query_key_value
+    "bloom": ("qkv",),  # query_key_value
+    "gpt_neox": ("qkv",),  # query_key_value
+    "persimmon": ("qkv",),  # query_key_value
+    "mpt": ("qkv",),  # Wqkv
+    "dbrx": ("qkv",),  # Wqkv
+    "codegen": ("qkv",),  # qkv_proj
+    "glm": ("gate_up",),  # gate_up_proj
+    "glm4": ("gate_up",),  # gate_up_proj
+    # remote code
+    "chatglm": ("qkv", "gate_up"),  # query_key_value, dense_h_to_4h
+    "qwen": ("qkv",),  # c_attn (w1 and w2 apart)
+    "baichuan": ("qkv",),  # W_pack
+    "internlm2": ("qkv",),  # wqkv
+    "phi3small": ("qkv", "gate_up"),  # query_key_value, up_proj (2·ff_intermediate_size)
+}
 
 
 def config_has_dropout(config: dict) -> bool:
