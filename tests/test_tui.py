@@ -404,7 +404,7 @@ async def test_weights_stream_from_a_local_checkpoint(tmp_path):
         await wait_for(pilot, lambda: not screen.running and screen.results, timeout=60)
         assert len(screen.results) == len(tensors)
         assert screen.query_one("#weights-table").row_count == len(tensors)
-        assert f"tensor {len(tensors)}/{len(tensors)}" in screen_text(app)
+        assert f"{len(tensors)}/{len(tensors)} tensors" in screen_text(app)
         by_name = {t.name: t for t in screen.results}
         q = by_name["model.layers.0.self_attn.q_proj.weight"]
         assert q.spectra and abs(q.spectra[0].spectral_norm - float(np.linalg.svd(tensors[q.name].astype(np.float64), compute_uv=False)[0])) < 1e-6
@@ -602,9 +602,9 @@ async def test_weights_run_is_not_labelled_with_a_model_opened_during_it(tmp_pat
     gate = threading.Event()
     real = loader.weights_events
 
-    def gated(model, cancel):
+    def gated(model, cancel, **kw):
         gate.wait(30)
-        yield from real(model, cancel)
+        yield from real(model, cancel, **kw)
 
     monkeypatch.setattr(loader, "weights_events", gated)
     app = make_app(str(first))

@@ -192,7 +192,7 @@ async def test_progress_and_cancel_still_work(tiny_bert):
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         screen = await run_analysis(pilot, app)
         text = str(screen.query_one("#weights-progress-text").content)
-        assert f"tensor {len(tensors)}/{len(tensors)}" in text
+        assert f"{len(tensors)}/{len(tensors)} tensors" in text
         assert screen.query_one("#weights-progress").percentage == 1.0
         # Mid-run events show tensor i/N, bytes and the ETA (fed directly: a real run is too fast to catch).
         from lmscope.core.weights.records import WeightsEvent as EngineEvent
@@ -201,7 +201,7 @@ async def test_progress_and_cancel_still_work(tiny_bert):
         screen.on_weights_event(WeightsEvent(screen._run_id, EngineEvent(2, 5, 2048, 8192, 1.0, 3.0)))
         await pilot.pause()
         text = str(screen.query_one("#weights-progress-text").content)
-        assert "tensor 2/5" in text and "ETA 3 s" in text
+        assert "2/5 tensors" in text and "ETA\u00a03\u00a0s" in text
         assert screen.query_one("#weights-progress").percentage == pytest.approx(0.4)
         screen.running = True
         screen._cancel = threading.Event()
@@ -276,3 +276,216 @@ async def test_markdown_export_has_every_column(tiny_bert):
         assert "| " + " | ".join(CSV_COLUMNS) + " |" in md
         assert all(name in md for name in tensors)
         assert "## By module kind" in md
+
+
+async def _table_names(screen) -> list[str]:
+    from textual.widgets import DataTable
+
+    table = screen.query_one("#weights-table", DataTable)
+    return [str(table.get_row_at(r)[0]) for r in range(table.row_count)]
+
+
+async def test_sort_filter_and_kind_summary_with_the_keys(tiny_bert):
+    """s / S sort by the metrics (order from core.weights.table, checked against the records), k and /
+    filter, t shows the per-kind summary and Enter on a kind filters the tensors by it."""
+    from textual.widgets import DataTable
+
+    from lmscope.core.weights.report import kind_table_rows
+
+    folder, tensors = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await run_analysis(pilot, app)
+        table = screen.query_one("#weights-table", DataTable)
+        results = screen.results
+        # s cycles: as analysed -> layer -> kind -> name -> stable rank (largest first)
+        for _ in range(4):
+            await pilot.press("s")
+        await pilot.pause(0.1)
+        assert screen.sort == "stable_rank" and screen.descending
+        stable = {t.name: t.spectra[0].stable_rank for t in results if t.spectra}
+        expected = sorted(stable, key=lambda n: -stable[n]) + [t.name for t in results if not t.spectra]
+        assert [results[i].name for i in screen.view] == expected
+        assert [str(c.label) for c in table.columns.values()][:2] == ["tensor", "stable rank"]
+        await pilot.press("S")
+        await pilot.pause(0.1)
+        assert [results[i].name for i in screen.view][: len(stable)] == sorted(stable, key=lambda n: stable[n])
+        assert "sort stable rank" in str(screen.query_one("#weights-view").content)
+        # a metric that is not a column of its own gets one, right after the name
+        while screen.sort != "condition_number":
+            await pilot.press("s")
+        await pilot.pause(0.1)
+        assert [str(c.label) for c in table.columns.values()][1] == "condition number"
+        # k: one kind at a time
+        await pilot.press("k")
+        await pilot.pause(0.1)
+        first_kind = screen.kind
+        assert first_kind is not None
+        assert {results[i].kind for i in screen.view} == {first_kind} and table.row_count == len(screen.view)
+        # / with an expression (and a bad one, refused in one line)
+        await pilot.press("slash")
+        await pilot.pause(0.1)
+        box = screen.query_one("#weights-filter")
+        assert box.display and app.focused is box
+        box.value = "layer:0 std>0.5"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        want = {t.name for t in results if t.layer == 0 and t.std > 0.5}
+        assert {results[i].name for i in screen.view} == want and want
+        assert not box.display and app.focused is table and screen.kind is None
+        await pilot.press("slash")
+        box.value = "alpha>>2"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert screen.filter_text == "layer:0 std>0.5"  # unchanged
+        await pilot.press("escape")  # closes the box, does not cancel anything
+        await pilot.pause(0.1)
+        assert not box.display
+        # t: the per-kind summary, the CLI's numbers
+        await pilot.press("t")
+        await pilot.pause(0.1)
+        cli_rows = {row[0]: row for row in kind_table_rows(screen.summary)}
+        shown = {str(table.get_row_at(r)[0]): [str(c) for c in table.get_row_at(r)] for r in range(table.row_count)}
+        assert set(shown) == set(cli_rows)
+        labels = [str(c.label) for c in table.columns.values()]
+        from lmscope.core.weights.report import KIND_HEADERS
+
+        for kind, cells in shown.items():
+            for label, cell in zip(labels, cells):
+                assert cell == cli_rows[kind][KIND_HEADERS.index(label)]
+        row = list(shown).index("mlp_up") if "mlp_up" in shown else 0
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        chosen = list(shown)[row]
+        assert not screen.by_kind and screen.kind == chosen
+        assert screen.view and {results[i].kind for i in screen.view} == {chosen}
+
+
+async def test_cancel_is_listed_in_help_only_while_running(tiny_bert):
+    from lmscope.tui.screens.help import help_rows
+
+    folder, _ = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await run_analysis(pilot, app)
+
+        def described() -> set[str]:
+            return {d for _k, d, _w in help_rows(app.active_bindings)}
+
+        assert "Cancel" not in described() and "Sort by the next column" in described()
+        screen.running = True
+        screen.refresh_bindings()
+        await pilot.pause()
+        assert "Cancel" in described()
+
+
+async def test_progress_line_is_whole_at_80_columns(tiny_bert):
+    from lmscope.core.weights.records import WeightsEvent as EngineEvent
+    from lmscope.tui.messages import WeightsEvent
+    from lmscope.tui.screens.weights import progress_text
+
+    folder, _ = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await run_analysis(pilot, app)
+        # a long run of a big checkpoint: 5-digit counts, mixed units, a long ETA
+        big = EngineEvent(12345, 47123, 1023 * 2**20, 1300 * 2**30, 4000.0, 98765.0)
+        screen.on_weights_event(WeightsEvent(screen._run_id, big))
+        await pilot.pause(0.1)
+        widget = screen.query_one("#weights-progress-text")
+        text = progress_text(big)
+        assert "12345/47123 tensors" in text and "ETA\u00a098,765\u00a0s" in text
+        lines = widget.render_lines(widget.region.reset_offset)  # what is drawn, line by line
+        drawn = "".join("".join(seg.text for seg in line) for line in lines)
+        assert "".join(drawn.split()) == "".join(text.split())  # every character on screen
+
+
+async def test_resume_after_cancel_keeps_the_tensors_done(tiny_bert, monkeypatch):
+    """Esc mid-run, then r: only the tensors not done are analysed, and the table ends complete
+    and equal to a fresh run's (every tensor once)."""
+    import threading
+
+    from lmscope.core.weights import engine
+
+    folder, tensors = tiny_bert
+    started: list[str] = []
+    release = threading.Event()
+    real = engine.analyze_tensor
+
+    def slow_tensor(t, device, opts):
+        started.append(t.name)
+        if len(started) == 4:
+            release.wait(30)
+        return real(t, device, opts)
+
+    monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
+    app = make_app(str(folder))
+    try:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await wait_for(pilot, lambda: app.main_model is not None)
+            await pilot.press("f6")
+            await pilot.pause()
+            screen = app.screen
+            await pilot.press("r")
+            await wait_for(pilot, lambda: len(started) == 4 and len(screen.results) == 3, timeout=30)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not screen.running, timeout=5)
+            assert screen.interrupted and "r resumes" in str(screen.query_one("#weights-status").content)
+            done = [t.name for t in screen.results]
+            release.set()
+            for thread in threading.enumerate():
+                if thread.name == "lmscope-weights":
+                    thread.join(10)  # the abandoned engine finished its tensor and stopped
+            before = len(started)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
+            again = started[before:]
+            assert not set(again) & set(done)  # nothing done twice
+            assert sorted(t.name for t in screen.results) == sorted(tensors)
+            assert screen.summary.tensors_done == screen.summary.tensors_total == len(tensors)
+            assert not screen.interrupted
+            # ctrl+r starts from scratch
+            before = len(started)
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
+            assert len(started) - before == len(tensors)
+    finally:
+        release.set()
+
+
+async def test_ray_is_offered_only_when_importable(tiny_bert, monkeypatch):
+    from lmscope.core.weights import distributed
+    from lmscope.tui import loader
+    from lmscope.tui.screens.help import help_rows
+
+    folder, _ = tiny_bert
+    asked = []
+    real = loader.weights_events
+
+    def spy(model, cancel, ray=None, resume=None):
+        asked.append(ray)
+        return real(model, cancel, ray=None, resume=resume)  # the run itself stays local in this test
+
+    monkeypatch.setattr(loader, "weights_events", spy)
+    app = make_app(str(folder))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await run_analysis(pilot, app)
+        monkeypatch.setattr(distributed, "ray_available", lambda: False)
+        screen.refresh_bindings()
+        screen._update_view_line()
+        await pilot.pause()
+        assert "pip install 'lmscope[ray]'" in str(screen.query_one("#weights-view").content)
+        assert not any("Ray" in d for _k, d, _w in help_rows(app.active_bindings))
+        await pilot.press("e")
+        assert screen.executor is None  # not offered: the key does nothing
+        monkeypatch.setattr(distributed, "ray_available", lambda: True)
+        screen.refresh_bindings()
+        await pilot.pause()
+        assert any("Ray" in d for _k, d, _w in help_rows(app.active_bindings))
+        await pilot.press("e")
+        await pilot.pause()
+        assert screen.executor == "" and "on Ray" in str(screen.query_one("#weights-view").content)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
+        assert asked == [None, ""]

@@ -213,10 +213,14 @@ def weights_engine_available() -> bool:
     return True
 
 
-def weights_events(model: LoadedModel, cancel: Any) -> Any:
-    """The weights engine's event iterator for this model (blocking generator: worker only)."""
+def weights_events(model: LoadedModel, cancel: Any, ray: str | None = None, resume: Any = None) -> Any:
+    """The weights engine's event iterator for this model (blocking generator: worker only).
+
+    ``ray``: None runs in this process; a string is a Ray address ("" = ``RAY_ADDRESS`` or a
+    local cluster). ``resume``: a :class:`~lmscope.core.weights.records.Resume` of a cancelled run.
+    """
     from lmscope.core.weights import analyze_weights
     from lmscope.core.weights.records import WeightsOptions
 
-    options = WeightsOptions(device="auto", keep_singular_values=True, cancel=cancel)
-    return analyze_weights(model.report.source, options)
+    options = WeightsOptions(device="auto", keep_singular_values=True, cancel=cancel, ray=ray)
+    return analyze_weights(model.report.source, options, resume=resume)

@@ -34,6 +34,7 @@ from lmscope.core.weights.records import (
     EmbeddingClusters,
     ExecutorInfo,
     KindSummary,
+    Resume,
     SpectrumStats,
     TensorStats,
     WeightsEvent,
@@ -51,7 +52,8 @@ NORM_BINS = 40  # histogram of embedding row norms (the weights report's picture
 REPRESENTATIVES = 10  # rows named per embedding cluster (cluster_representatives.json)
 
 
-def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) -> Iterator[WeightsEvent]:
+def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None,
+                    resume: Resume | None = None) -> Iterator[WeightsEvent]:
     """Analyse a checkpoint tensor by tensor; yield a :class:`WeightsEvent` per tensor, then the summary.
 
     ``path_or_source``: a weights file or folder, a :class:`WeightsCollection`,
@@ -60,6 +62,10 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) 
     subclasses (before the first event) for unreadable inputs. With
     ``options.ray`` set the tensors are analysed by Ray tasks, one per shard
     (:mod:`.distributed`); the events and the report are the same.
+
+    ``resume``: the records of a cancelled run of the same selection. They are
+    kept as they are (not re-analysed); the events count them as done (the
+    first event's index follows them) and the summary covers every tensor.
     """
     opts = options or WeightsOptions()
     collection, label = _collection(path_or_source)
@@ -67,37 +73,47 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) 
     if opts.skip:
         skip = set(opts.skip)
         selected = [t for t in selected if t.name not in skip]
+    wanted = {t.name for t in selected}
+    earlier = [r for r in (resume.results if resume else ()) if r.name in wanted]
+    done_names = {r.name for r in earlier}
+    todo = [t for t in selected if t.name not in done_names]
     total = len(selected)
     bytes_total = sum(t.nbytes for t in selected)
     start = time.perf_counter()
     created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    bytes_done = 0
-    results: list[TensorStats] = []
-    clusters: list[EmbeddingClusters] = []
+    results: list[TensorStats] = list(earlier)
+    bytes_before = bytes_done = sum(r.nbytes for r in earlier)
+    clusters: list[EmbeddingClusters] = [c for c in (resume.clusters if resume else ()) if c.name in done_names]
+    seconds_before = resume.seconds if resume else 0.0
     notes: list[str] = []
+    if earlier:
+        notes.append(f"resumed after a cancel: {len(earlier)} tensor(s) kept from the earlier run")
     cancelled = False
     if opts.ray is not None:
         from lmscope.core.weights import distributed
 
         repo = _hub_identity(path_or_source, label, opts)
         address = distributed.connect(distributed.resolve_address(opts.ray))
-        tasks = distributed.plan_tasks(selected, *repo)
+        tasks = distributed.plan_tasks(todo, *repo)
         executor = ExecutorInfo(name="ray", address=address, tasks=len(tasks))
         device_label = f"ray workers ({opts.device})"
-        batches: Iterator[_Batch] = _ray_batches(tasks, selected, opts, notes)
+        batches: Iterator[_Batch] = _ray_batches(tasks, todo, opts, notes)
     else:
         device = devices.select_device(opts.device) if opts.spectra else "cpu"
         executor = ExecutorInfo()
         device_label = devices.describe(device)
-        batches = _local_batches(selected, device, opts)
+        batches = _local_batches(todo, device, opts)
     for batch in batches:
         clusters.extend(batch.clusters)
         for stats in batch.results:
             results.append(stats)
             bytes_done += stats.nbytes
             elapsed = time.perf_counter() - start
-            eta = elapsed / bytes_done * (bytes_total - bytes_done) if bytes_done else None
-            yield WeightsEvent(len(results), total, bytes_done, bytes_total, elapsed, eta, result=stats)
+            rate_bytes = bytes_done - bytes_before  # this run's pace: the earlier run's time is not in ``elapsed``
+            eta = elapsed / rate_bytes * (bytes_total - bytes_done) if rate_bytes > 0 else None
+            mine = tuple(c for c in batch.clusters if c.name == stats.name)
+            yield WeightsEvent(len(results), total, bytes_done, bytes_total, seconds_before + elapsed, eta,
+                               result=stats, clusters=mine)
         if batch.cancelled:
             cancelled = True
             break
@@ -106,7 +122,7 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None) 
         device_label = _ray_devices(results) or device_label
     if cancelled:
         notes.append(f"cancelled after {len(results)} of {total} tensors")
-    elapsed = time.perf_counter() - start
+    elapsed = seconds_before + time.perf_counter() - start
     repo_id, revision = _hub_identity(path_or_source, label, opts)
     summary = WeightsSummary(
         model=label,

@@ -191,6 +191,8 @@ class WeightsEvent:
 
     ``index`` is 1-based; ``eta_seconds`` extrapolates from bytes done so far
     (None before the first tensor). Exactly one of ``result`` / ``summary`` is set.
+    ``clusters`` travel with the token-embedding tensor they belong to, so a
+    consumer that stops early (the app's cancel) still has them for a resume.
     """
 
     index: int
@@ -201,10 +203,25 @@ class WeightsEvent:
     eta_seconds: float | None
     result: TensorStats | None = None
     summary: WeightsSummary | None = None
+    clusters: tuple[EmbeddingClusters, ...] = ()  # the embedding clusters of ``result``, when it has them
+
 
     @property
     def is_final(self) -> bool:
         return self.summary is not None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What a cancelled run already has: its records are kept, and only the other tensors are analysed.
+
+    ``seconds`` (the earlier run's time) is added to the summary's; the report
+    of the resumed run covers every tensor, as an uninterrupted run would.
+    """
+
+    results: tuple[TensorStats, ...] = ()
+    clusters: tuple[EmbeddingClusters, ...] = ()
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

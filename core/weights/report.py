@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 
 from lmscope.core.units import human_bytes
-from lmscope.core.weights.records import TensorStats, WeightsSummary
+from lmscope.core.weights.records import KindSummary, TensorStats, WeightsSummary
 
 SCHEMA_VERSION = 1
 CSV_COLUMNS = (
@@ -160,9 +160,14 @@ KIND_HEADERS = ("kind", "tensors", "params", "size", "mean|w|", "std", "matrices
 
 def kind_table_rows(summary: WeightsSummary) -> list[list[str]]:
     """Display rows for the per-module-kind summary."""
+    return kind_rows(summary.by_kind)
+
+
+def kind_rows(kinds: Sequence[KindSummary]) -> list[list[str]]:
+    """Display rows (strings, :data:`KIND_HEADERS`) for per-kind aggregates (the CLI's table and the app's)."""
     return [[k.kind, str(k.tensors), f"{k.params:,}", human_bytes(k.nbytes), _fmt(k.mean_abs), _fmt(k.std), str(k.matrices),
              _fmt(k.mean_alpha, 3), _fmt(k.mean_stable_rank), _fmt(k.mean_rank_ratio, 3), _fmt(k.mean_rank_90_ratio, 3)]
-            for k in summary.by_kind]
+            for k in kinds]
 
 
 def to_text(results: Sequence[TensorStats], summary: WeightsSummary | None, width: int = 200) -> str:
