@@ -1,12 +1,19 @@
 """Remote-code families (no class in transformers to build): the analytic count against each model's
 module layout, written out here from its modeling file, and against the published size.
 
-Configs are the models' config.json files as published on the Hub (URLs below; the copies cited were
-found in public GitHub repositories), trimmed of keys no count reads. Published sizes are the model
-cards' / Hub pages' parameter counts.
+Genuine configs (tests/fixtures/remote_code, sources in its SOURCES.tsv): ChatGLM3-6B and
+InternLM2-chat-7b, each checked against the element count its own safetensors index stores. The others
+below are the models' config.json files as remembered from the Hub, trimmed of keys no count reads: a
+genuine copy of Baichuan2-7B/13B, MiniCPM-2B, Qwen-7B and Phi-3-small was not found in the public
+repositories searched (paths such as <org>/<name>/config.json, models/<name>/config.json and repositories
+holding the models' modeling files). Published sizes are the model cards' / Hub pages' parameter counts.
+DeciLM is covered by a genuine config: nvidia/Llama-3_3-Nemotron-Super-49B-v1 (tests/test_params.py).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -23,16 +30,12 @@ QWEN_7B = {
     "torch_dtype": "bfloat16", "use_dynamic_ntk": True, "use_logn_attn": True, "vocab_size": 151936,
 }
 
-# https://huggingface.co/THUDM/chatglm3-6b/blob/main/config.json
-CHATGLM3_6B = {
-    "architectures": ["ChatGLMModel"], "model_type": "chatglm", "add_bias_linear": False, "add_qkv_bias": True,
-    "ffn_hidden_size": 13696, "hidden_size": 4096, "kv_channels": 128, "layernorm_epsilon": 1e-05,
-    "multi_query_attention": True, "multi_query_group_num": 2, "num_attention_heads": 32, "num_layers": 28,
-    "original_rope": True, "padded_vocab_size": 65024, "post_layer_norm": True, "rmsnorm": True,
-    "seq_length": 8192, "tie_word_embeddings": False, "torch_dtype": "float16",
-}
+REMOTE = Path(__file__).parent / "fixtures" / "remote_code"
 
-# https://huggingface.co/baichuan-inc/Baichuan2-7B-Base/blob/main/config.json
+# THUDM/chatglm3-6b's config.json, genuine (SOURCES.tsv)
+CHATGLM3_6B = json.loads((REMOTE / "THUDM--chatglm3-6b" / "config.json").read_text())
+
+# https://huggingface.co/baichuan-inc/Baichuan2-7B-Base/blob/main/config.json (as remembered; no genuine copy found)
 BAICHUAN2_7B = {
     "architectures": ["BaichuanForCausalLM"], "model_type": "baichuan", "hidden_act": "silu", "hidden_size": 4096,
     "intermediate_size": 11008, "max_position_embeddings": 4096, "model_max_length": 4096,
@@ -40,23 +43,19 @@ BAICHUAN2_7B = {
     "torch_dtype": "bfloat16", "vocab_size": 125696,
 }
 
-# https://huggingface.co/baichuan-inc/Baichuan2-13B-Base/blob/main/config.json (ALiBi, no positions in the config)
+# https://huggingface.co/baichuan-inc/Baichuan2-13B-Base/blob/main/config.json (as remembered; ALiBi, no positions)
 BAICHUAN2_13B = {
     "architectures": ["BaichuanForCausalLM"], "model_type": "baichuan", "hidden_act": "silu", "hidden_size": 5120,
     "intermediate_size": 13696, "model_max_length": 4096, "num_attention_heads": 40, "num_hidden_layers": 40,
     "rms_norm_eps": 1e-06, "tie_word_embeddings": False, "torch_dtype": "bfloat16", "vocab_size": 125696,
 }
 
-# https://huggingface.co/internlm/internlm2-7b/blob/main/config.json
-INTERNLM2_7B = {
-    "architectures": ["InternLM2ForCausalLM"], "model_type": "internlm2", "bias": False, "hidden_act": "silu",
-    "hidden_size": 4096, "intermediate_size": 14336, "max_position_embeddings": 32768,
-    "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05,
-    "rope_scaling": None, "rope_theta": 1000000, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-    "vocab_size": 92544,
-}
+# internlm/internlm2-chat-7b's config.json, genuine, at a revision that still says model_type "internlm"
+# (the class it names, InternLM2ForCausalLM, decides the code)
+INTERNLM2_7B = json.loads((REMOTE / "internlm--internlm2-chat-7b" / "config.json").read_text())
 
-# https://huggingface.co/openbmb/MiniCPM-2B-sft-bf16/blob/main/config.json (tie_word_embeddings: the class default, true)
+# https://huggingface.co/openbmb/MiniCPM-2B-sft-bf16/blob/main/config.json (as remembered; no genuine copy found;
+# tie_word_embeddings: the class default, true)
 MINICPM_2B = {
     "architectures": ["MiniCPMForCausalLM"], "model_type": "minicpm", "hidden_act": "silu", "hidden_size": 2304,
     "intermediate_size": 5760, "max_position_embeddings": 4096, "num_attention_heads": 36,
@@ -93,7 +92,7 @@ CASES = {
         7.72e9),
     # modeling_chatglm.py: embedding; per layer RMSNorm, query_key_value (h → (32+2·2)·128, bias),
     # dense (no bias), RMSNorm, dense_h_to_4h (h → 2·ffn), dense_4h_to_h; final RMSNorm; output_layer.
-    # Published: 6.24B (Hub).
+    # Published: 6.24B (Hub); the stored count is exact (test below).
     "ChatGLM3-6B": (CHATGLM3_6B, lambda c: (
         2 * c["padded_vocab_size"] * c["hidden_size"] + c["hidden_size"]
         + c["num_layers"] * (2 * c["hidden_size"]
@@ -105,7 +104,7 @@ CASES = {
     "Baichuan2-7B": (BAICHUAN2_7B, lambda c: _llama_layout(c, tied=False), 7.51e9),
     "Baichuan2-13B": (BAICHUAN2_13B, lambda c: _llama_layout(c, tied=False), 13.9e9),
     # modeling_internlm2.py: tok_embeddings, wqkv (GQA, bias=config.bias), wo, w1/w3/w2, two RMSNorms, output.
-    # Published: 7.74B (Hub).
+    # Published: 7.74B (Hub); the stored count is exact (test below).
     "InternLM2-7B": (INTERNLM2_7B, lambda c: _llama_layout(c, tied=False), 7.74e9),
     # modeling_minicpm.py: a Llama layout with the head tied to the embeddings.
     # Published: 2.7B in all, 2.4B without embeddings (model card).
@@ -132,6 +131,40 @@ def test_remote_code_family_matches_its_layout_and_published_size(name):
     assert abs(params.total / published - 1) < 0.005, params.total
 
 
+# Element counts the checkpoints' own model.safetensors.index.json files store (total_size / 2 bytes, 16-bit),
+# copied with the configs (SOURCES.tsv). ChatGLM3 also stores its rotary inv_freq buffer: kv_channels / 4 = 32
+# elements (a buffer, not a parameter of the class).
+STORED_ELEMENTS = {
+    "ChatGLM3-6B": (12_487_168_064 // 2, CHATGLM3_6B["kv_channels"] // 4),
+    "InternLM2-7B": (15_475_417_088 // 2, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STORED_ELEMENTS))
+def test_genuine_configs_count_what_their_checkpoints_store(name):
+    config = CASES[name][0]
+    stored, buffers = STORED_ELEMENTS[name]
+    params = count_parameters(architecture_from_config(config))
+    assert params.method == "analytic", params.note
+    assert params.total == stored - buffers
+
+
+def test_internlm2_under_its_older_model_type_runs_the_internlm2_code():
+    arch = architecture_from_config(INTERNLM2_7B)
+    assert INTERNLM2_7B["model_type"] == "internlm"
+    assert arch.model_type == "internlm2" and arch.num_kv_heads == 8
+
+
+def test_baichuan_position_scheme_follows_the_serving_engines():
+    """vLLM's baichuan.py: BaichuanForCausalLM with hidden_size 4096 is Baichuan2-7B (RoPE), any other width
+    (Baichuan-13B, Baichuan2-13B) ALiBi; the 13B config names only model_max_length as its context."""
+    b13 = architecture_from_config(BAICHUAN2_13B)
+    assert b13.position_encoding == "alibi" and b13.rope is None
+    assert b13.max_position_embeddings == BAICHUAN2_13B["model_max_length"]
+    b7 = architecture_from_config(BAICHUAN2_7B)
+    assert b7.position_encoding == "rope" and b7.rope is not None and b7.rope.theta == 10000.0
+
+
 def test_qwen_v1_ffn_is_half_of_intermediate_size():
     arch = architecture_from_config(QWEN_7B)
     assert arch.intermediate_size == 11008  # the width of w1 and w2 each, not the config's 22016
@@ -149,7 +182,7 @@ def test_every_verified_remote_code_type_has_a_case_or_a_fixture():
     sys.path.insert(0, str(Path(__file__).parent))
     import oracle
 
-    covered = {str(c["model_type"]) for c, _, _ in CASES.values()}
+    covered = {architecture_from_config(c).model_type for c, _, _ in CASES.values()}
     covered |= {str(oracle.load_config(n).get("model_type")) for n in oracle.config_names()}
     assert VERIFIED_REMOTE_CODE_TYPES <= covered
 

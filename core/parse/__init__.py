@@ -39,6 +39,7 @@ from lmscope.core.parse.reader import (
     MAX_POSITIONS,
     MAX_VOCAB,
     MODEL_TYPE_ALIASES,
+    CLASS_MODEL_TYPES,
     ConfigUnsupported,
     _Reader,
     _show,
@@ -85,6 +86,8 @@ def architecture_from_config(files: ConfigFiles | dict, model_id: str | None = N
     archs = root.raw("architectures") or []
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise ConfigError("config.json: field 'architectures' must be a list of strings")
+    if archs:
+        model_type = CLASS_MODEL_TYPES.get((model_type, archs[0]), model_type)
     name_hint = model_id if isinstance(model_id, str) and model_id else root.str("_name_or_path")
     family = detect_family(model_type, tuple(archs), name=name_hint)
     builder = _BUILDERS.get(model_type, _decoder)

@@ -17,6 +17,7 @@ from lmscope.core.errors import ConfigError
 from lmscope.core.parse.decoder_families import (
     _apertus,
     _arcee,
+    _baichuan,
     _bloom,
     _chatglm,
     _cohere,
@@ -164,6 +165,7 @@ _DECODER_HOOKS: dict[str, Callable[[_Reader, dict], None]] = {
     "lfm2": _lfm2,
     "nemotron_h": _nemotron_h,
     "chatglm": _chatglm,
+    "baichuan": _baichuan,
     "mimo": _mimo,
     "nemotron-nas": _decilm,
     "opt": _opt,

@@ -6,6 +6,8 @@ it is registered by one row in :data:`~lmscope.core.parse.decoder._DECODER_HOOKS
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lmscope.core.architecture import (
     FFN,
     LayerSpec,
@@ -216,6 +218,18 @@ def _chatglm(r: _Reader, d: dict) -> None:
     d["tied_embeddings"] = False
     d["lm_head"] = True  # modeling_chatglm.py: even ChatGLMModel holds output_layer
     d["rope"] = RopeSpec(theta=10000.0 * (r.float("rope_ratio", default=1.0) or 1.0), partial_rotary_factor=0.5)
+
+
+def _baichuan(r: _Reader, d: dict) -> None:
+    """Baichuan (remote code): the 13B models position by ALiBi, the 7B ones by RoPE. The config names no
+    scheme; vLLM tells them apart by width (``BaichuanForCausalLM`` with hidden_size 4096 is Baichuan2-7B,
+    RoPE; any other width ALiBi; ``BaiChuanForCausalLM`` is the first Baichuan-7B, RoPE)."""
+    archs = r.raw("architectures") or []
+    cls = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
+    if cls == "BaichuanForCausalLM" and d["hidden_size"] != 4096:
+        d["position_encoding"], d["rope"] = "alibi", None
+    elif d.get("rope") is not None and d["rope"].theta is None:
+        d["rope"] = replace(d["rope"], theta=10000.0)  # modeling_baichuan.py: RotaryEmbedding(base=10000)
 
 
 def _mimo(r: _Reader, d: dict) -> None:

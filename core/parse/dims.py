@@ -81,6 +81,7 @@ def _core_dims(r: _Reader, model_type: str) -> dict:
         "vocab_size": vocab,
         "max_position_embeddings": r.opt_int(
             "max_position_embeddings", "n_positions", "seq_length", "max_seq_len", "max_sequence_length",
+            "model_max_length",  # Baichuan-13B's config class: its only context field
             hi=MAX_POSITIONS,
         ),
         "activation": r.str("hidden_act", "hidden_activation", "activation_function", "mlp_hidden_act",

@@ -35,6 +35,10 @@ MAX_POSITIONS = 1 << 36
 # model_type aliases: checkpoints written before their architecture was ported.
 MODEL_TYPE_ALIASES = {"RefinedWebModel": "falcon", "RefinedWeb": "falcon"}
 
+# A remote-code class whose checkpoints sometimes carry an older model_type: the class named in
+# ``architectures`` is the code that runs (InternLM2's first uploads still said model_type "internlm").
+CLASS_MODEL_TYPES = {("internlm", "InternLM2ForCausalLM"): "internlm2"}
+
 
 # tie_word_embeddings when the config omits it: the default of transformers' config class.
 _TIE_DEFAULT_TRUE = frozenset(
