@@ -248,6 +248,37 @@ def _kind_order(kind: str) -> int:
     return order.index(kind) if kind in order else len(order)
 
 
+def spectrum_points(values: Sequence[float], normalise: bool = False) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(x, log10 σᵢ) of one matrix's singular values (descending): x = i (1-based), or i / min(m, n).
+
+    Zero singular values (log undefined) are left out; the x of the others is kept.
+    """
+    k = len(values)
+    pts = [((i + 1) / k if normalise else float(i + 1), math.log10(v)) for i, v in enumerate(values) if v > 0]
+    return tuple(p[0] for p in pts), tuple(p[1] for p in pts)
+
+
+def tensor_spectrum(name: str, spectrum: Any) -> Chart:
+    """One matrix's spectrum, log10 σᵢ against i, with its 90 % / 99 % energy ranks marked.
+
+    What the app's spectrum panel draws for the highlighted tensor (plotext) and what its report
+    folder writes as ``spectrum_selected`` (PNG/SVG): one series, two renderers.
+    """
+    xs, ys = spectrum_points(spectrum.singular_values)
+    k = len(spectrum.singular_values)
+    vlines = tuple((float(r), f"{label} = {r}") for r, label in ((spectrum.rank_90, "rank90"), (spectrum.rank_99, "rank99"))
+                   if 1 <= r <= k)
+    return Chart(
+        name="spectrum_selected",
+        title=f"Singular values of {name}",
+        kind="lines",
+        series=(Series(name, xs, ys),),
+        x_label="i  (| rank90  | rank99)",
+        y_label="log₁₀ σᵢ",
+        vlines=vlines,
+    )
+
+
 def spectra_by_kind(results: Sequence[Any], max_lines: int = 8) -> Chart:
     """log10 σᵢ against i / min(m, n) for the first matrix of each tensor kind (stored σ needed)."""
     chosen: dict[str, tuple[Any, Any]] = {}
@@ -260,10 +291,9 @@ def spectra_by_kind(results: Sequence[Any], max_lines: int = 8) -> Chart:
     series = []
     for kind in sorted(chosen, key=_kind_order):
         r, sp = chosen[kind]
-        k = len(sp.singular_values)
-        pts = [((i + 1) / k, math.log10(v)) for i, v in enumerate(sp.singular_values) if v > 0]
+        xs, ys = spectrum_points(sp.singular_values, normalise=True)
         name = r.name if sp.expert is None else f"{r.name}[{sp.expert}]"
-        series.append(Series(f"{kind}: {name}", tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
+        series.append(Series(f"{kind}: {name}", xs, ys))
     return Chart(
         name="spectra",
         title="Singular-value spectra (first matrix of each kind)",

@@ -20,12 +20,16 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COLOURS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "gray")
 
 
-def draw(plt: Any, chart: Chart) -> None:
-    """Add ``chart``'s series to ``plt`` (the caller has cleared it and sets the size)."""
-    plt.title(chart.title)
+def draw(plt: Any, chart: Chart, title: str | None = None, compact: bool = False) -> None:
+    """Add ``chart``'s series to ``plt`` (the caller has cleared it and sets the size).
+
+    ``title``: a shorter title for a narrow panel; ``compact``: no y label and no legend (a panel
+    whose caption names the one series). The series are the chart's either way.
+    """
+    plt.title(chart.title if title is None else title)
     if chart.x_label:
         plt.xlabel(chart.x_label)
-    if chart.y_label:
+    if chart.y_label and not compact:
         plt.ylabel(chart.y_label)
     if chart.kind in ("lines", "stacked"):
         cumulative = [0.0] * len(chart.series[0].xs) if chart.series else []
@@ -35,7 +39,7 @@ def draw(plt: Any, chart: Chart) -> None:
             if chart.kind == "stacked":  # plotext has no stackplot: draw each running total
                 cumulative = [a + b for a, b in zip(cumulative, ys)]
                 ys = list(cumulative)
-            plt.plot(xs, ys, label=s.name[-40:], marker="braille", color=COLOURS[i % len(COLOURS)])
+            plt.plot(xs, ys, label=None if compact else s.name[-40:], marker="braille", color=COLOURS[i % len(COLOURS)])
         if chart.xticks:
             ticks = [(math.log2(x) if chart.x_log else x, label) for x, label in chart.xticks]
             plt.xticks([t for t, _ in ticks], [label for _, label in ticks])

@@ -217,16 +217,24 @@ def cluster_representatives(summary: Any, tokenizer_json: str | os.PathLike[str]
 
 
 def write_weights_folder(results: Sequence[Any], summary: Any, path: str | os.PathLike[str], *,
-                         tokenizer_json: str | os.PathLike[str] | None = None) -> Folder:
-    """Seed 001's output folder: report.md with the charts, weights.csv, weights.json, cluster_representatives.json."""
+                         tokenizer_json: str | os.PathLike[str] | None = None, selected: Any = None) -> Folder:
+    """Seed 001's output folder: report.md with the charts, weights.csv, weights.json, cluster_representatives.json.
+
+    ``selected``: a tensor (``TensorStats`` with stored singular values) whose own spectrum is drawn
+    too — the app's export adds the one highlighted on its spectrum panel.
+    """
     import json
 
-    from lmscope.core.charts import weights_charts
+    from lmscope.core.charts import tensor_spectrum, weights_charts
     from lmscope.core.vocab import display
     from lmscope.core.weights import report as wreport
 
     folder = open_folder(path)
-    write_charts(folder, weights_charts(results, summary))
+    charts = list(weights_charts(results, summary))
+    spectrum = next((s for s in getattr(selected, "spectra", ()) if s.singular_values), None)
+    if spectrum is not None:
+        charts.append(tensor_spectrum(selected.name, spectrum))
+    write_charts(folder, tuple(charts))
     folder.write("weights.csv", wreport.to_csv(results, summary))
     folder.write("weights.json", wreport.to_json(results, summary))
     reps_md: list[str] = []

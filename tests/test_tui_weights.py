@@ -118,6 +118,13 @@ async def test_first_matrix_is_selected_focused_and_plotted(tiny_bert):
         panel = screen.query_one(SpectrumPanel)
         assert panel.name_shown == short_name(name)
         assert_same_spectrum(panel.values, tensors[name])
+        # the plot draws the series of core.charts.tensor_spectrum (the PNG/SVG renderer's too)
+        from lmscope.core.charts import tensor_spectrum
+        from lmscope.tui.widgets.spectrum import SpectrumPlot
+
+        chart = panel.query_one(SpectrumPlot).chart
+        assert chart == tensor_spectrum(short_name(name), screen.results[first_matrix].spectra[0])
+        np.testing.assert_allclose(chart.series[0].ys, np.log10(oracle_sv(tensors[name])), rtol=1e-6, atol=1e-9)
         detail = str(screen.query_one("#weights-detail").content)
         assert name in detail  # the full name, not the shortened one
         assert "numerical rank" in detail and "cond" in detail and "‖W‖₂" in detail
@@ -489,3 +496,32 @@ async def test_ray_is_offered_only_when_importable(tiny_bert, monkeypatch):
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
         assert asked == [None, ""]
+
+
+async def test_report_folder_draws_the_selected_spectrum_from_the_same_series(tiny_bert, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from lmscope.core import plots
+    from lmscope.core.charts import tensor_spectrum
+    from lmscope.tui.widgets.spectrum import SpectrumPlot
+
+    folder, tensors = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await run_analysis(pilot, app)
+        from textual.widgets import DataTable
+
+        matrix = next(i for i, r in enumerate(screen.results) if r.name.endswith("query.weight"))
+        screen.query_one("#weights-table", DataTable).move_cursor(row=screen.view.index(matrix))
+        await wait_for(pilot, lambda: screen.selected == matrix)
+        t = screen.results[matrix]
+        out = tmp_path / "report"
+        screen.export_folder(str(out))
+        assert (out / "spectrum_selected.png").stat().st_size > 1000
+        svg = (out / "spectrum_selected.svg").read_text()
+        ET.fromstring(svg)
+        assert t.name in svg and "spectrum_selected.png" in (out / "report.md").read_text()
+        # the file is the core chart of that tensor drawn by the file renderer, byte for byte
+        assert plots.render(tensor_spectrum(t.name, t.spectra[0]))["svg"] == (out / "spectrum_selected.svg").read_bytes()
+        shown = screen.query_one(SpectrumPlot).chart
+        assert shown.series[0].ys == tensor_spectrum(t.name, t.spectra[0]).series[0].ys

@@ -31,11 +31,11 @@ def compare_folder(reports: list[Any], settings: Any, path: str) -> Any:
     return write_compare_folder(CompareReport(reports=tuple(reports), settings=settings), path)
 
 
-def weights_folder(results: list[Any], summary: Any, path: str, tokenizer_json: Any = None) -> Any:
-    """The weights analysis as a report folder (charts, CSV, JSON, cluster representatives)."""
+def weights_folder(results: list[Any], summary: Any, path: str, tokenizer_json: Any = None, selected: Any = None) -> Any:
+    """The weights analysis as a report folder (charts, CSV, JSON, cluster representatives, the selected spectrum)."""
     from lmscope.core.report_folder import write_weights_folder
 
-    return write_weights_folder(results, summary, path, tokenizer_json=tokenizer_json)
+    return write_weights_folder(results, summary, path, tokenizer_json=tokenizer_json, selected=selected)
 
 
 def report_text(report: Any, fmt: str) -> str:

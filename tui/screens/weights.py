@@ -620,7 +620,7 @@ class WeightsScreen(LmscopeScreen):
             raise UsageError("no weights results yet: press r to analyse first")
         return weights_text(self._model_id or "", self.results, self.summary, fmt)
 
-    FOLDER_PICTURES = "spectra, α, stable rank, clusters"
+    FOLDER_PICTURES = "spectra, α, stable rank, clusters, the selected spectrum"
 
     def export_folder(self, path: str) -> Any:
         from lmscope.core.errors import UsageError
@@ -628,7 +628,8 @@ class WeightsScreen(LmscopeScreen):
 
         if not self.results:
             raise UsageError("no weights results yet: press r to analyse first")
-        return weights_folder(list(self.results), self.summary, path, tokenizer_json=self._tokenizer_json())
+        selected = self.results[self.selected] if self.selected is not None and self.selected < len(self.results) else None
+        return weights_folder(list(self.results), self.summary, path, tokenizer_json=self._tokenizer_json(), selected=selected)
 
     def _tokenizer_json(self) -> Any:
         """tokenizer.json beside the analysed model's config or weights, when there is one."""

@@ -13,7 +13,6 @@ compare them with an independent SVD).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from textual.app import ComposeResult
@@ -23,27 +22,29 @@ from textual_plotext import PlotextPlot
 
 
 class SpectrumPlot(PlotextPlot):
-    """Plot log10 σᵢ against i for one SpectrumStats."""
+    """Plot log10 σᵢ against i for one SpectrumStats (``chart``: the core Chart it last drew)."""
+
+    chart: Any = None
 
     DEFAULT_CSS = """
     SpectrumPlot { height: 1fr; min-height: 8; }
     """
 
     def show(self, name: str | None, spectrum: Any | None) -> None:
+        from lmscope.core.charts import tensor_spectrum
+        from lmscope.core.plot_text import draw
+
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         values = [v for v in getattr(spectrum, "singular_values", ()) if v > 0] if spectrum is not None else []
         if not values:
+            self.chart = None
             self.refresh()
             return
-        xs = list(range(1, len(values) + 1))
-        plt.plot(xs, [math.log10(v) for v in values], marker="braille", color="cyan")
-        for rank, colour in ((spectrum.rank_90, "yellow"), (spectrum.rank_99, "green")):
-            if 1 <= rank <= len(values):
-                plt.vline(rank, colour)
-        plt.title("log10 σᵢ")
-        plt.xlabel("i  (| rank90  | rank99)")
+        # the series of core.charts.tensor_spectrum, the same the report folder's PNG/SVG draws
+        self.chart = tensor_spectrum(name or "", spectrum)
+        draw(plt, self.chart, title="log10 σᵢ", compact=True)
         self.refresh()
 
 
