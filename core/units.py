@@ -186,6 +186,14 @@ def ratio(value: object, base: object) -> str:
     return f"×{r:,.0f}" if abs(r) >= 100 else f"×{r:.2f}"
 
 
+def human_seconds(t: object) -> str:
+    """A duration: ``"1.25 s"`` from one second up, else ``"12.3 ms"``; ``"—"`` when unknown."""
+    if not _is_number(t):
+        return MISSING
+    value = float(t)  # type: ignore[arg-type]
+    return f"{value:,.2f} s" if value >= 1 else f"{value * 1000:,.1f} ms"
+
+
 def tokens(n: int) -> str:
     """A token count as ``"4k"``, ``"128k"``, ``"1M"`` (k = 1024); other counts in full (``"100,000"``)."""
     if n >= 1 << 20 and n % (1 << 20) == 0:

@@ -339,7 +339,9 @@ async def test_palette_provider_lists_every_action():
         names = [name for name, _cb, _help in static_commands(app)]
         for wanted in ("Open model…", "Compare with…", "Export view as JSON", "Export view as Markdown", "Help: keys"):
             assert wanted in names
-        assert sum(n.startswith("Go to ") for n in names) == 5
+        from lmscope.tui.bindings import SCREENS
+
+        assert sum(n.startswith("Go to ") for n in names) == len(SCREENS) == 6
 
 
 async def test_compare_add_with_picker_and_keys():

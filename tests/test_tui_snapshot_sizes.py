@@ -19,8 +19,8 @@ FOUR = ("meta-llama/Llama-3.1-8B", "Qwen/Qwen3-8B", "google/gemma-3-4b-it", "Qwe
 
 @pytest.mark.parametrize(
     "keys",
-    [(), ("f2", *"llama"), ("f4",), ("f4", "pagedown"), ("f6",), ("f4", "f1"), ("f4", "ctrl+s")],
-    ids=["summary", "search", "memory", "memory-scrolled", "weights", "help", "export"],
+    [(), ("f2", *"llama"), ("f4",), ("f4", "pagedown"), ("f6",), ("f4", "f1"), ("f4", "ctrl+s"), ("f7",), ("f7", "pagedown", "pagedown")],
+    ids=["summary", "search", "memory", "memory-scrolled", "weights", "help", "export", "plan", "plan-scrolled"],
 )
 def test_every_screen_at_80x24(snap_compare, keys):
     assert snap_compare(make_app(), terminal_size=SMALL, run_before=prepare(*keys))

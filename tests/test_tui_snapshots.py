@@ -29,6 +29,8 @@ def deterministic_env(tmp_path, monkeypatch):
     monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
+    # the Plan screen detects local GPUs: none here, whatever the machine has
+    monkeypatch.setattr("lmscope.core.hardware.detect_local", lambda timeout=3.0: [])
     # keep our SVGs in tests/snapshots/ (the plugin's default is __snapshots__/<module>/)
     monkeypatch.setattr(
         pytest_textual_snapshot.SVGImageExtension,
@@ -58,6 +60,10 @@ def prepare(*keys: str, models: int = 1):
             await pilot.press(key)
             if key.startswith("f") or key == "enter":
                 await pilot.pause(0.1)
+                for _ in range(400):  # a screen that works in a worker (Plan) answers before the next key
+                    if getattr(app.screen, "settled", lambda: True)():
+                        break
+                    await pilot.pause(0.025)
         base = next(s for s in reversed(app.screen_stack) if hasattr(s, "settled"))
         for _ in range(1600):  # search debounce, deferred chart
             if base.settled():
@@ -110,3 +116,13 @@ def test_help_screen(snap_compare):
 
 def test_compare_80x24(snap_compare):
     assert snap_compare(make_app("meta-llama/Llama-3.1-8B", "google/gemma-3-4b-it"), terminal_size=(80, 24), run_before=prepare(models=2))
+
+
+def test_plan_screen(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=prepare("f7"))
+
+
+def test_plan_does_not_fit_split(snap_compare):
+    """DeepSeek-V3 on one 24 GB card (issue 13: ~600 GiB, not the 22 GB a peer printed): the split first."""
+    keys = ("f7", *["right"] * 10)  # the GPU picker: h100 ... rtx3090
+    assert snap_compare(make_app("deepseek-ai/DeepSeek-V3"), terminal_size=SIZE, run_before=prepare(*keys))

@@ -23,8 +23,8 @@ from textual.screen import ModalScreen, Screen
 
 from lmscope.tui import loader
 from lmscope.tui.bindings import GLOBAL_BINDINGS, SCREENS
-from lmscope.tui.messages import ExactCountReady, ModelFailed, ModelLoaded
-from lmscope.tui.state import LoadedModel
+from lmscope.tui.messages import ExactCountReady, GPUsDetected, ModelFailed, ModelLoaded
+from lmscope.tui.state import Deployment, LoadedModel
 
 MAX_MODELS = 4
 
@@ -41,6 +41,8 @@ def _screen_factory(mode: str) -> Callable[[], Screen]:
             from lmscope.tui.screens.memory import MemoryScreen as cls
         elif mode == "compare":
             from lmscope.tui.screens.compare import CompareScreen as cls
+        elif mode == "plan":
+            from lmscope.tui.screens.plan import PlanScreen as cls
         else:
             from lmscope.tui.screens.weights import WeightsScreen as cls
         return cls()
@@ -88,6 +90,9 @@ class LmscopeApp(App[int]):
         self.pending: dict[int, str] = {}
         self.failures: dict[str, str] = {}
         self.state_version = 0
+        # the hardware Plan and Compare answer for; the GPU is chosen once local detection has run
+        self.deployment = Deployment()
+        self.local_gpus: tuple[Any, ...] | None = None  # None: not detected yet (detection is lazy)
         self.start_mode = start or ("compare" if len(self.requested) > 1 else "summary")
         self.started_at = time.perf_counter()
         self.first_paint_seconds: float | None = None
@@ -137,6 +142,42 @@ class LmscopeApp(App[int]):
         if settings.seq_len != self.settings.seq_len:
             self.seq_len_chosen = True
         self.settings = settings
+        self._changed()
+
+    def set_deployment(self, deployment: Deployment) -> None:
+        """New hardware from a picker: Plan (and Compare's fit row) re-plan."""
+        if deployment == self.deployment:
+            return
+        self.deployment = deployment
+        self._changed()
+
+    def ensure_gpus(self) -> bool:
+        """True once local GPU detection has run; else start it (in a worker, off the start-up path)."""
+        if self.local_gpus is not None:
+            return True
+        if not getattr(self, "_detecting", False):
+            self._detecting = True
+            self._detect_worker()
+        return False
+
+    @work(thread=True, group="gpus", exit_on_error=False)
+    def _detect_worker(self) -> None:
+        try:
+            gpus = loader.detect_gpus()
+        except Exception:  # noqa: BLE001 - no driver, odd output: plan for a named card instead
+            gpus = ()
+        self.post_message(GPUsDetected(gpus))
+
+    def on_gpus_detected(self, message: GPUsDetected) -> None:
+        from dataclasses import replace
+
+        self.local_gpus = tuple(message.gpus)
+        self._detecting = False
+        if self.deployment.gpu is None:
+            gpu, count = loader.default_gpu(self.local_gpus)
+            self.deployment = replace(self.deployment, gpu=gpu)
+            if count > 1 and self.settings.num_gpus == 1:
+                self.settings = replace(self.settings, num_gpus=count)
         self._changed()
 
     def _changed(self) -> None:
@@ -329,7 +370,8 @@ class LmscopeApp(App[int]):
             self.pop_screen()
             return
         many_controls = len(self.screen.focus_chain) > 1  # else tab / shift+tab do nothing here
-        self.push_screen(HelpScreen(self.active_bindings, getattr(self.screen, "VIEW_NAME", ""), many_controls=many_controls))
+        self.push_screen(HelpScreen(self.active_bindings, getattr(self.screen, "VIEW_NAME", ""), many_controls=many_controls,
+                                    about=getattr(self.screen, "HELP", "")))
 
     def action_export(self, fmt: str | None = None) -> None:
         from lmscope.tui.screens.export import ExportScreen

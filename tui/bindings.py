@@ -17,6 +17,7 @@ SCREENS: tuple[tuple[str, str, str, str], ...] = (
     ("memory", "Memory & FLOPs", "f4", "3"),
     ("compare", "Compare", "f5", "4"),
     ("weights", "Weights", "f6", "5"),
+    ("plan", "Plan", "f7", "6"),
 )
 
 GLOBAL_BINDINGS: list[Binding] = [

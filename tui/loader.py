@@ -224,3 +224,94 @@ def weights_events(model: LoadedModel, cancel: Any, ray: str | None = None, resu
 
     options = WeightsOptions(device="auto", keep_singular_values=True, cancel=cancel, ray=ray)
     return analyze_weights(model.report.source, options, resume=resume)
+
+
+# --- the deployment planner (Plan screen, Compare's fit row) ----------------------------------
+
+FALLBACK_GPU = "h100"  # what Plan shows when no local GPU is detected (the user picks another)
+
+
+def detect_gpus() -> tuple[Any, ...]:
+    """The GPUs on this machine (NVML / nvidia-smi; may take a moment: worker only)."""
+    from lmscope.core.hardware import detect_local
+
+    return tuple(detect_local())
+
+
+def default_gpu(local: tuple[Any, ...]) -> tuple[str, int]:
+    """(GPU key, count) to plan for first: the local GPUs of the first kind detected, else the fallback card."""
+    if not local:
+        return FALLBACK_GPU, 1
+    first = local[0]
+    key = first.profile or "local:0"
+    same = sum(1 for g in local if g.name == first.name and g.memory_bytes == first.memory_bytes)
+    return key, same
+
+
+def gpu_choices(local: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """(key, short label) for the GPU picker: the local GPUs first (marked), then every built-in profile."""
+    from lmscope.core.hardware import list_accelerators
+
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, gpu in enumerate(local):
+        key = gpu.profile or f"local:{i}"
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((key, f"{gpu.profile} (local)" if gpu.profile else f"local {gpu.name.replace('NVIDIA ', '')}"))
+    out += [(a.name, a.name) for a in list_accelerators() if a.name not in seen]
+    return out
+
+
+def accelerator_for(key: str, local: tuple[Any, ...]) -> Any:
+    """The ``core.hardware.Accelerator`` a GPU key names (a local GPU without a profile: a card of its memory)."""
+    from dataclasses import replace as dc_replace
+
+    from lmscope.core.hardware import get_accelerator
+
+    if key.startswith("local:"):
+        gpu = local[int(key.split(":", 1)[1])]
+        card = get_accelerator(None, memory_bytes=gpu.memory_bytes)
+        return dc_replace(card, name="local", label=f"{gpu.name} (detected; bandwidth and FLOP/s unknown)",
+                          source="detected on this machine (NVML / nvidia-smi)")
+    return get_accelerator(key)
+
+
+def plan_request(settings: Settings, deployment: Any) -> Any:
+    """The ``core.plan.PlanRequest`` for the app's settings and deployment (parallelism only for inference)."""
+    from lmscope.core.plan import PlanRequest
+
+    inference = settings.mode == "inference"
+    return PlanRequest(
+        seq_len=settings.seq_len,
+        batch=settings.batch,
+        dtype=settings.dtype,
+        kv_dtype=settings.kv_dtype,
+        mode=settings.mode,
+        count=settings.num_gpus,
+        tp=deployment.tp if inference else None,
+        pp=deployment.pp if inference else 1,
+        ep=deployment.ep if inference else 1,
+        zero=settings.zero_stage,
+        optimizer=settings.optimizer,
+        recompute=settings.recompute,
+        lora_rank=settings.lora_rank,
+        lora_targets=settings.lora_targets,
+        flash=settings.flash_attention,
+    )
+
+
+def plan_for(model: LoadedModel, settings: Settings, deployment: Any, hardware: Any) -> Any:
+    """``core.plan.make_plan`` for one model (a few ms; called from a worker). Raises LmscopeError."""
+    from lmscope.core.plan import make_plan
+
+    source = model.report.source
+    return make_plan(
+        model.architecture,
+        model.params,
+        plan_request(settings, deployment),
+        hardware,
+        model_id=model.model_id,
+        is_gguf=getattr(source, "kind", "") == "gguf",
+    )

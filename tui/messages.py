@@ -80,3 +80,29 @@ class SettingsChanged(Message):
     def __init__(self, settings: Any) -> None:
         super().__init__()
         self.settings = settings
+
+
+class GPUsDetected(Message):
+    """Local GPU detection finished (NVML / nvidia-smi): ``gpus`` are ``core.hardware.LocalGPU`` records."""
+
+    def __init__(self, gpus: tuple) -> None:
+        super().__init__()
+        self.gpus = gpus
+
+
+class DeploymentChanged(Message):
+    """A hardware picker moved: the app's deployment is now ``deployment`` (a ``state.Deployment``)."""
+
+    def __init__(self, deployment: Any) -> None:
+        super().__init__()
+        self.deployment = deployment
+
+
+class PlanReady(Message):
+    """A plan worker finished: ``plan`` (a ``core.plan.Plan``) or ``error`` (one line), for request ``key``."""
+
+    def __init__(self, key: Any, plan: Any | None, error: str | None = None) -> None:
+        super().__init__()
+        self.key = key
+        self.plan = plan
+        self.error = error

@@ -97,3 +97,19 @@ class LoadedModel:
 
     def without_exact(self, reason: str) -> LoadedModel:
         return replace(self, exact=None, exact_state="off", exact_reason=reason)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The hardware the Plan (and Compare) screens answer for; the GPU count is ``Settings.num_gpus``.
+
+    ``gpu``: a built-in profile name ("h100"), ``"local:N"`` for the N-th
+    detected GPU that matches no profile (planned as a custom card of its
+    memory), or None until local detection has run. ``tp`` None: the plan's
+    default (count // pp for inference).
+    """
+
+    gpu: str | None = None
+    tp: int | None = None
+    pp: int = 1
+    ep: int = 1

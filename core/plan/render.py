@@ -7,7 +7,7 @@ import json
 from lmscope.core.export import to_yaml
 from lmscope.core.hardware import Accelerator, list_accelerators
 from lmscope.core.redact import redact
-from lmscope.core.units import fixed, human_bytes
+from lmscope.core.units import fixed, human_bytes, human_seconds
 
 FORMATS = ("text", "json", "markdown", "yaml")
 
@@ -17,9 +17,7 @@ def _gib(n: object) -> str:
 
 
 def _seconds(t: float) -> str:
-    if t >= 1:
-        return f"{t:,.2f} s"
-    return f"{t * 1000:,.1f} ms"
+    return human_seconds(t)
 
 
 def plan_lines(d: dict) -> list[tuple[str, list[tuple[str, str]]]]:

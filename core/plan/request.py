@@ -92,3 +92,20 @@ def validate_request(req: PlanRequest) -> None:
         raise UsageError(f"--tp {tp} x --pp {req.pp} needs {tp * req.pp} GPUs but --count is {req.count}")
     if req.ep > req.count:
         raise UsageError(f"--ep {req.ep} is more than --count {req.count} GPUs")
+
+
+def parallel_sizes(num_heads: int, num_layers: int, num_experts: int, count: int, *, tp: int | None = None,
+                   pp: int = 1) -> tuple[list[int], list[int], list[int]]:
+    """(TP, PP, EP) sizes a plan on ``count`` GPUs accepts, for the app's pickers.
+
+    TP divides the attention heads (an engine shards whole heads) and, with
+    ``pp`` stages, fits ``tp × pp <= count``; PP is at most the layers and
+    ``count // tp`` (``tp`` None: TP 1 is the floor); EP divides the routed
+    experts ([1] for a dense model). Every size listed passes
+    :func:`validate_request` and ``make_plan``'s head check.
+    """
+    heads = max(1, num_heads)
+    tps = [t for t in range(1, max(1, count // max(1, pp)) + 1) if heads % t == 0]
+    pps = [p for p in range(1, max(1, count // max(1, tp or 1)) + 1) if p <= max(1, num_layers)]
+    eps = [e for e in range(1, count + 1) if num_experts and num_experts % e == 0] or [1]
+    return tps, pps, eps

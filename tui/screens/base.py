@@ -25,6 +25,7 @@ class LmscopeScreen(Screen):
 
     MODE = ""
     VIEW_NAME = ""  # what Export calls this view
+    HELP = ""  # one line the help dialog (F1) shows above the keys: what this screen is for
 
     def __init__(self) -> None:
         super().__init__(id=f"screen-{self.MODE}")

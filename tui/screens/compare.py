@@ -101,6 +101,7 @@ class CompareScreen(LmscopeScreen):
 
     MODE = "compare"
     VIEW_NAME = "comparison"
+    HELP = "Two to four models under the same sliders; ratios against the first column, differences coloured."
     BINDINGS = [
         Binding("a,plus", "add", "Add model", id="compare.add"),
         Binding("x,delete,minus", "remove", "Remove", id="compare.remove"),

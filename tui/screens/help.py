@@ -30,14 +30,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", show=False, id="help.close.question"),
     ]
 
-    def __init__(self, active_bindings: dict[str, Any], view_name: str = "", *, many_controls: bool = True) -> None:
+    def __init__(self, active_bindings: dict[str, Any], view_name: str = "", *, many_controls: bool = True, about: str = "") -> None:
         super().__init__(id="help")
         self.rows = help_rows(active_bindings, many_controls=many_controls)
         self.view_name = view_name
+        self.about = about  # the screen's HELP line
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="dialog"):
             yield Label(f"Keys{' — ' + self.view_name if self.view_name else ''}", classes="dialog-title")
+            if self.about:
+                yield Static(self.about, id="help-about")
             with VerticalScroll(id="help-scroll"):
                 yield Static(self._table(), id="help-table")
             yield Label("Esc close · ctrl+p command palette (every action by name)", classes="dialog-help")

@@ -46,6 +46,7 @@ class MemoryScreen(LmscopeScreen):
 
     MODE = "memory"
     VIEW_NAME = "memory & FLOPs"
+    HELP = "Memory and FLOPs of the main model; every slider re-estimates at once."
     SCROLL = Binding.Group("Scroll")
     BINDINGS = [
         Binding("t", "toggle_mode", "Mode", id="memory.mode"),

@@ -31,6 +31,7 @@ class SearchScreen(LmscopeScreen):
 
     MODE = "search"
     VIEW_NAME = "search results"
+    HELP = "Type to search the Hub (offline: the built-in catalog and your HF cache); Enter opens the highlighted model."
     BINDINGS = [
         Binding("ctrl+f", "focus_input", "Search box", key_display="^f", id="search.focus"),
         Binding("ctrl+t", "compare_selected", "Compare with selected", key_display="^t", id="search.compare"),

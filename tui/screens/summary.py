@@ -28,6 +28,7 @@ class SummaryScreen(LmscopeScreen):
 
     MODE = "summary"
     VIEW_NAME = "summary"
+    HELP = "What the model is: identity, architecture, the layer map, tokenizer, quantization, capabilities."
     BINDINGS = [
         Binding("r", "reload", "Reload", id="summary.reload"),
     ]

@@ -56,6 +56,7 @@ class WeightsScreen(LmscopeScreen):
 
     MODE = "weights"
     VIEW_NAME = "weights"
+    HELP = "Per-tensor statistics and spectra of local weights, streamed with progress; r runs, Esc cancels."
     BINDINGS = [
         Binding("r", "run", "Analyse / resume", id="weights.run"),
         Binding("ctrl+r", "restart", "Analyse again from scratch", show=False, id="weights.restart"),

@@ -26,19 +26,14 @@ class NavBar(Widget):
 
     def render(self) -> Text:
         width = self.size.width
-        wide = width >= 110
-        text = Text(" lmscope ", style="bold reverse") if width >= 100 else Text()
-        for mode, title, fkey, _digit in SCREENS:
-            label = title if wide or mode != "memory" else "Memory"
-            # narrow: one space between tabs (the reversed active tab still stands out)
-            chunk = f" {fkey.upper()} {label} " if width >= 100 else f"{fkey.upper()} {label}"
-            if mode == self.mode:
-                text.append(chunk, style="bold reverse blue")
-            else:
-                text.append(chunk)
-            if width < 100:
-                text.append(" ")
         model = getattr(self.app, "main_model", None)
+        text = self._tabs(width, compact=False)
+        if model is not None and width < 100:
+            # narrow: glue each F-key to its title (the key dimmed) when the model's name would not fit otherwise
+            room = width - text.cell_len - 1
+            needed = len(model.model_id.rsplit("/", 1)[-1]) + 2 + len(model.marker) + 2
+            if room < needed:
+                text = self._tabs(width, compact=True)
         if model is not None:
             room = width - text.cell_len - 1
             right = model_label(model.model_id, model.marker, room)
@@ -49,6 +44,23 @@ class NavBar(Widget):
             loading = getattr(self.app, "loading_spec", None)
             if loading:
                 text.append(f"  opening {loading}…", style="italic")
+        return text
+
+    def _tabs(self, width: int, *, compact: bool) -> Text:
+        """The tabs: " F2 Search " (wide), "F2 Search " (narrow), "F2Search " with a dim key (compact)."""
+        wide = width >= 110
+        text = Text(" lmscope ", style="bold reverse") if width >= 100 else Text()
+        for mode, title, fkey, _digit in SCREENS:
+            label = title if wide or mode != "memory" else "Memory"
+            active = "bold reverse blue" if mode == self.mode else ""
+            if compact:
+                text.append(fkey.upper(), style=active or "dim")
+                text.append(label, style=active)
+            else:
+                # narrow: one space between tabs (the reversed active tab still stands out)
+                text.append(f" {fkey.upper()} {label} " if width >= 100 else f"{fkey.upper()} {label}", style=active)
+            if width < 100:
+                text.append(" ")
         return text
 
 

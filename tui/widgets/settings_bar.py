@@ -24,7 +24,7 @@ from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.widgets.slider import Choice, Slider
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-MODES = ("inference", "training")
+MODES = ("inference", "training", "lora", "qlora")
 
 
 def seq_len_choices(context: int | None, current: int | None = None) -> list[Choice]:
