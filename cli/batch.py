@@ -1,11 +1,14 @@
-"""`lmscope report --all-catalog | --models-file FILE --output-dir DIR`: one report per model (seed 004's batch run).
+"""`lmscope report --all-catalog | --models-file FILE --output-dir DIR`: one report folder per model (seed 004's batch run).
 
 Seed 004 analysed every predefined configuration and wrote one YAML and one
 text file per model; ``compare`` already takes N models side by side, and
-this is the other half: N independent reports, one file each, in the
-format ``--format`` names (text, json, markdown, yaml), with a progress bar
-on a terminal (a line per model otherwise). A model that fails is reported
-and skipped; the exit status is 1 when any failed.
+this is the other half: N independent reports. ``--output-dir`` means the same
+as for one model — a report folder (``report.md`` + its pictures +
+``report.<format>``) — so a batch writes one such folder per model,
+``DIR/org--name/``; ``--no-pictures`` leaves the charts out (a quick batch of
+``report.yaml`` + ``report.md``). A progress bar on a terminal (a line per
+model otherwise). A model that fails is reported and skipped; the exit status
+is 1 when any failed.
 """
 
 from __future__ import annotations
@@ -43,11 +46,15 @@ def models_from_file(path: str) -> list[str]:
     return list(dict.fromkeys(models))
 
 
+def folder_name(model: str) -> str:
+    """A safe folder name for a model specifier: ``org/name`` -> ``org--name``."""
+    stem = model.rstrip("/").replace("/", "--").replace("@", "--")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:150] or "model"
+
+
 def file_name(model: str, fmt: str) -> str:
     """A safe file name for a model specifier: ``org/name`` -> ``org--name.json``."""
-    stem = model.rstrip("/").replace("/", "--").replace("@", "--")
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "model"
-    return f"{stem[:150]}.{EXTENSIONS[fmt]}"
+    return f"{folder_name(model)}.{EXTENSIONS[fmt]}"
 
 
 def batch_models(args: argparse.Namespace) -> list[str] | None:
@@ -62,9 +69,8 @@ def batch_models(args: argparse.Namespace) -> list[str] | None:
 
 
 def run_batch(models: list[str], args: argparse.Namespace) -> int:
-    """Write one report per model into ``--output-dir``; 0 when every model succeeded, else 1."""
-    from lmscope.commands.report import resolve_from_args, settings_from_args, use_exact
-    from lmscope.core.export import render_report, write_atomic
+    """Write one report folder per model into ``--output-dir``; 0 when every model succeeded, else 1."""
+    from lmscope.commands.report import folder_formats, resolve_from_args, settings_from_args, use_exact, write_model_folder
     from lmscope.core.redact import redact
     from lmscope.core.report import build_report
 
@@ -78,20 +84,23 @@ def run_batch(models: list[str], args: argparse.Namespace) -> int:
     names: dict[str, str] = {}
     with _Progress(len(models), quiet=args.quiet) as progress:
         for model in models:
-            name = file_name(model, args.format)
+            name = folder_name(model)
             if name in names.values():  # two specifiers that flatten to one name: keep both
-                name = name.replace(".", f"-{len(names)}.", 1)
+                name = f"{name}-{len(names)}"
             try:
                 source = resolve_from_args(model, args)
                 report = build_report(source, settings, exact=use_exact(args), skip_tokenizer=getattr(args, "skip_tokenizer", False))
-                write_atomic(out_dir / name, render_report(report, args.format, detailed=args.detailed))
+                folder = write_model_folder(report, out_dir / name, args, folder_formats(args))
+                for note in folder.notes:
+                    if not args.quiet:
+                        print(redact(f"lmscope: note: {model}: {note}"), file=sys.stderr)
                 names[model] = name
                 progress.advance(model, "ok")
             except LmscopeError as err:
                 failures.append(f"{model}: {err}")
                 progress.advance(model, "failed")
     if not args.quiet:
-        print(f"wrote {len(names)} report(s) to {out_dir}" + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
+        print(f"wrote {len(names)} report folder(s) to {out_dir}" + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
     for line in failures:
         print(redact(f"lmscope: error: {line}"), file=sys.stderr)
     return 1 if failures else 0

@@ -123,7 +123,8 @@ def write_report_folder(report: Any, path: str | os.PathLike[str], *, style: str
     """``report.md`` with the architecture diagram and the memory / parameters / FLOPs charts.
 
     ``diagram`` / ``charts`` choose the pictures (the app's export writes those of the current view);
-    ``extra_formats``: "json" and/or "yaml" also write ``report.json`` / ``report.yaml``.
+    ``extra_formats``: "json", "yaml" and/or "text" also write ``report.json`` / ``report.yaml`` /
+    ``report.txt`` (the same report in the format a script or a seed-004 batch wants beside the Markdown).
     """
     from lmscope.core import export
     from lmscope.core.charts import report_charts
@@ -139,6 +140,8 @@ def write_report_folder(report: Any, path: str | os.PathLike[str], *, style: str
             folder.write("report.json", export.report_to_json(report))
         elif fmt == "yaml":
             folder.write("report.yaml", export.report_to_yaml(report))
+        elif fmt == "text":
+            folder.write("report.txt", export.render_report(report, "text", detailed=True))
     folder.write("report.md", _with_pictures(export.report_to_markdown(report), folder.markdown_pictures()))
     return folder
 

@@ -239,6 +239,32 @@ def test_report_folder_links_resolve(tmp_path: Path, shape: str) -> None:
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temp files
 
 
+def test_output_dir_is_a_report_folder_for_one_model_and_for_each_model_of_a_batch(tmp_path: Path) -> None:
+    """One meaning of --output-dir: a report folder. One MODEL: DIR itself (report.md, the charts,
+    report.<format>; the diagram only with --visualize). A batch: DIR/org--name/ per model, the same folder."""
+    one = tmp_path / "one"
+    proc = _run(tmp_path, "report", str(CONFIGS / MODELS["dense"] / "config.json"), "--output-dir", str(one), "--format", "markdown")
+    assert proc.returncode == 0, proc.stderr
+    targets = _check_links(one)
+    assert {"memory.png", "parameters.png", "flops.png"} <= set(targets)
+    assert not any(t.startswith("architecture_") for t in targets)  # no --visualize: charts only
+    assert sorted(p.name for p in one.iterdir() if not p.name.endswith((".png", ".svg"))) == ["report.md"]
+    models = tmp_path / "models.txt"
+    models.write_text(f"{CONFIGS / MODELS['dense'] / 'config.json'}\n{CONFIGS / MODELS['moe'] / 'config.json'}\n")
+    batch = tmp_path / "batch"
+    proc = _run(tmp_path, "report", "--models-file", str(models), "--output-dir", str(batch), "--format", "yaml", "--visualize", "simple")
+    assert proc.returncode == 0, proc.stderr
+    folders = sorted(batch.iterdir())
+    assert len(folders) == 2 and all(f.is_dir() for f in folders)
+    for folder in folders:
+        targets = _check_links(folder)
+        assert {"architecture_simple.png", "memory.png"} <= set(targets)
+        assert (folder / "report.yaml").stat().st_size > 0
+    proc = _run(tmp_path, "report", "--models-file", str(models), "--output-dir", str(tmp_path / "quick"), "--no-pictures")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for f in (tmp_path / "quick").iterdir() for p in f.iterdir()) == ["report.md", "report.md", "report.txt", "report.txt"]
+
+
 def test_compare_folder_links_resolve(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     proc = _run(tmp_path, "compare", str(CONFIGS / MODELS["dense"] / "config.json"), str(CONFIGS / MODELS["moe"] / "config.json"), "--output-dir", str(out))
@@ -258,7 +284,7 @@ def test_without_matplotlib_the_folder_has_the_svg_diagram_and_says_how_to_get_t
     proc = _run(tmp_path, "report", str(CONFIGS / MODELS["dense"] / "config.json"), "--output-dir", str(out), "--visualize", "detailed", code=code)
     assert proc.returncode == 0, proc.stderr
     assert 'pip install ".[plots]"' in proc.stderr and "Traceback" not in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["architecture_detailed.svg", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["architecture_detailed.svg", "report.md", "report.txt"]
     _check_links(out)
 
 

@@ -497,11 +497,14 @@ def test_batch_run_writes_one_report_per_model_and_reports_failures(tmp_path):
     models = tmp_path / "models.txt"
     models.write_text("openai-community/gpt2\n# a comment\nnot-a-catalog/model-xyz\ntiiuae/falcon-7b\n")
     out = tmp_path / "out"
-    proc = _lmscope("report", "--models-file", str(models), "--output-dir", str(out), "--offline", "--no-exact", "--format", "json")
+    proc = _lmscope("report", "--models-file", str(models), "--output-dir", str(out), "--offline", "--no-exact", "--format", "json",
+                    "--no-pictures")
     assert proc.returncode == 1  # one model failed
     assert "not-a-catalog/model-xyz" in proc.stderr and "Traceback" not in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["openai-community--gpt2.json", "tiiuae--falcon-7b.json"]
-    assert json.loads((out / "tiiuae--falcon-7b.json").read_text())["model_id"] == "tiiuae/falcon-7b"
+    # --output-dir means a report folder, one per model in a batch
+    assert sorted(p.name for p in out.iterdir()) == ["openai-community--gpt2", "tiiuae--falcon-7b"]
+    assert sorted(p.name for p in (out / "tiiuae--falcon-7b").iterdir()) == ["report.json", "report.md"]
+    assert json.loads((out / "tiiuae--falcon-7b" / "report.json").read_text())["model_id"] == "tiiuae/falcon-7b"
     assert "[1/3]" in proc.stderr  # progress, one line per model when stderr is not a terminal
 
 

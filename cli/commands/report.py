@@ -35,11 +35,12 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
-    """--all-catalog / --models-file with --output-dir: one report file per model (seed 004's batch run)."""
-    parser.add_argument("--all-catalog", action="store_true", help="report every model of the built-in catalog (needs --output-dir)")
-    parser.add_argument("--models-file", default=None, metavar="FILE", help="report every model id listed in FILE, one per line (needs --output-dir)")
+    """--all-catalog / --models-file with --output-dir: one report folder per model (seed 004's batch run)."""
+    parser.add_argument("--all-catalog", action="store_true", help="report every model of the built-in catalog (needs --output-dir: one sub-folder per model)")
+    parser.add_argument("--models-file", default=None, metavar="FILE", help="report every model id listed in FILE, one per line (needs --output-dir: one sub-folder per model)")
+    parser.add_argument("--no-pictures", action="store_true", help="with --output-dir: report.md (and report.<format>) without the PNG/SVG charts — fast batch runs")
     if "--output-dir" not in parser._option_string_actions:
-        parser.add_argument("--output-dir", default=None, metavar="DIR", help="folder for the reports: one file per model (batch runs)")
+        parser.add_argument("--output-dir", default=None, metavar="DIR", help="a report folder (report.md + pictures); batch runs: one such folder per model")
 
 
 def add_export_options(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +52,7 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
 
 def add_folder_options(parser: argparse.ArgumentParser, *, visualize: bool) -> None:
     """--output-dir (a report folder: report.md and its pictures) and, for report, --visualize."""
-    parser.add_argument("--output-dir", default=None, metavar="DIR", help="with --visualize: a report folder (report.md plus its PNG + SVG pictures, linked by relative paths); without: one report file per model (batch runs)")
+    parser.add_argument("--output-dir", default=None, metavar="DIR", help="a report folder: report.md plus its PNG + SVG pictures (linked by relative paths) and report.<format> for json/yaml/text; batch runs (--all-catalog, --models-file): one such folder per model, DIR/org--name/")
     if visualize:
         parser.add_argument("--visualize", choices=("simple", "detailed"), default=None, help="architecture diagram style in the report folder (needs --output-dir; default detailed)")
 
@@ -60,7 +61,7 @@ def write_folder(args: argparse.Namespace, write) -> int:
     """Run ``write(path, extra_formats)`` -> Folder, then say what was written (stderr)."""
     from lmscope.core.redact import redact
 
-    extra = [args.format] if args.format in ("json", "yaml") else []
+    extra = folder_formats(args)
     folder = write(args.output_dir, extra)
     for note in folder.notes:
         print(redact(f"lmscope: note: {note}"), file=sys.stderr)
@@ -68,6 +69,12 @@ def write_folder(args: argparse.Namespace, write) -> int:
         pictures = sum(1 for name in folder.files if name.endswith((".png", ".svg")))
         print(redact(f"wrote {folder.root / 'report.md'} ({pictures} picture files, {len(folder.files)} files in all)"), file=sys.stderr)
     return 0
+
+
+def folder_formats(args: argparse.Namespace) -> list[str]:
+    """What a report folder writes beside report.md: ``report.<format>`` for --format json, yaml or text."""
+    fmt = getattr(args, "format", "text")
+    return [fmt] if fmt in ("json", "yaml", "text") else []
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -148,15 +155,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.visualize and not args.output_dir:
         raise UsageError("--visualize writes pictures: give --output-dir DIR")
+    if getattr(args, "no_pictures", False) and args.visualize:
+        raise UsageError("--no-pictures and --visualize contradict each other: give one")
+    if getattr(args, "no_pictures", False) and not args.output_dir:
+        raise UsageError("--no-pictures applies to report folders: give --output-dir DIR")
     models = batch_models(args)
     if models is not None:
         if args.model:
             raise UsageError("give either MODEL or --all-catalog/--models-file, not both")
         if not getattr(args, "output_dir", None):
-            raise UsageError("--all-catalog/--models-file write one report per model: give --output-dir DIR")
+            raise UsageError("--all-catalog/--models-file write one report folder per model: give --output-dir DIR")
         return run_batch(models, args)
-    if args.model and getattr(args, "output_dir", None) and not args.visualize:
-        return run_batch([args.model], args)  # one model, one report file in the folder
     if not args.model:
         raise UsageError("no model given: lmscope report MODEL (or --all-catalog / --models-file FILE with --output-dir)")
     source = resolve_from_args(args.model, args)
@@ -172,11 +181,8 @@ def run(args: argparse.Namespace) -> int:
         for note in report.notes:
             print(redact(f"note: {note}"), file=sys.stderr)
     exported = write_exports(report, args)
-    if args.output_dir:  # with --visualize: a report folder (report.md + pictures); batch runs return above
-        from lmscope.core.report_folder import write_report_folder
-
-        style = args.visualize or "detailed"
-        code = write_folder(args, lambda path, extra: write_report_folder(report, path, style=style, extra_formats=extra))
+    if args.output_dir:  # a report folder (report.md + pictures); batch runs return above
+        code = write_folder(args, lambda path, extra: write_model_folder(report, path, args, extra))
         if args.output:
             emit(render_report(report, args.format, detailed=args.detailed, width=None), args)
         return code
@@ -184,6 +190,15 @@ def run(args: argparse.Namespace) -> int:
         return 0  # seed 000's batch idiom: `--quiet --export FILE` writes the file and prints nothing
     emit(render_report(report, args.format, detailed=args.detailed, width=text_width(args), phase=args.phase, table=args.table), args)
     return 0
+
+
+def write_model_folder(report, path, args: argparse.Namespace, extra: list[str]):
+    """One model's report folder: report.md, the charts (unless --no-pictures), the diagram with --visualize."""
+    from lmscope.core.report_folder import write_report_folder
+
+    pictures = not getattr(args, "no_pictures", False)
+    return write_report_folder(report, path, style=args.visualize or "detailed", diagram=bool(args.visualize),
+                               charts=pictures, extra_formats=extra)
 
 
 def write_exports(report, args: argparse.Namespace) -> bool:
