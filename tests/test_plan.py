@@ -357,3 +357,30 @@ def test_plans_are_refused_with_one_line_for_impossible_parallelism():
     with pytest.raises(UsageError):
         plan("meta-llama--Llama-3.1-8B", "h100", mode="training", count=2, tp=2)
     assert math.isfinite(plan("meta-llama--Llama-3.1-8B", "h100").roofline.decode_tokens_per_s)
+
+
+@pytest.mark.parametrize(("gpu", "chunk"), [
+    ("h100", 8192), ("h200", 8192), ("b200", 8192), ("mi300x", 8192), ("h100-pcie", 8192),
+    ("a100-80gb", 2048), ("a100-40gb", 2048), ("l40s", 2048), ("rtx4090", 2048), ("l4", 2048),
+])
+def test_prefill_chunk_is_vllm_serve_default_for_the_card(gpu, chunk):
+    """vLLM EngineArgs._set_default_args (vllm/engine/arg_utils.py): `vllm serve` (OPENAI_API_SERVER)
+    schedules max_num_batched_tokens 8192 when device memory >= 70 GiB and the name has no "a100",
+    else 2048 (vLLM PR #17885: larger chunks lower A100 throughput). The profiling run and the
+    activation peak use that chunk."""
+    from lmscope.core.estimate.memory import inference_activation_bytes
+
+    p = plan("meta-llama--Llama-3.1-8B", gpu, seq_len=32768)
+    assert p.serving.max_num_batched_tokens == chunk
+    arch, _ = model("meta-llama--Llama-3.1-8B")
+    expected = inference_activation_bytes(arch, seq_len=chunk, batch=1, dtype="bf16", flash=True)
+    assert p.memory.activation_bytes == expected == p.serving.activation_peak_bytes
+
+
+def test_prefill_chunk_on_a_cpu_is_per_rank():
+    """vLLM on CPU: 2048 x world size (pp x tp) for `vllm serve` (same function of arg_utils.py)."""
+    from lmscope.core.plan.memory import max_num_batched_tokens
+
+    cpu = get_accelerator("cpu")
+    assert max_num_batched_tokens(cpu, PlanRequest(count=1)) == 2048
+    assert max_num_batched_tokens(cpu, PlanRequest(count=4, tp=2, pp=2)) == 8192

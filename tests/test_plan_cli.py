@@ -100,8 +100,8 @@ def test_seq_len_spellings_and_scenario_flags_on_report_and_compare(env):
               "--count", "4", "--optimizer", "sgd", "--recompute", "selective", "--no-flash", "--format", "json")
     assert rep.returncode == 0, rep.stderr
     s = json.loads(rep.stdout)["settings"]
-    assert (s["mode"], s["lora_rank"], s["zero_stage"], s["num_gpus"], s["optimizer"], s["recompute"],
-            s["flash_attention"]) == ("qlora", 8, 2, 4, "sgd", "selective", False)
+    assert (s["mode"], s["lora_rank"], s["lora_targets"], s["zero_stage"], s["num_gpus"], s["optimizer"], s["recompute"],
+            s["flash_attention"]) == ("qlora", 8, "qv", 2, 4, "sgd", "selective", False)
     cmp_ = run(env, "compare", LLAMA, str(CONFIGS / "meta-llama--Llama-2-7b-hf"), "--mode", "training", "--zero", "3",
                "--count", "8", "--format", "json")
     assert cmp_.returncode == 0, cmp_.stderr

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from lmscope.core.architecture import Architecture
 from lmscope.core.hardware import Accelerator
 from lmscope.core.plan.facts import ModelFacts, model_facts
-from lmscope.core.plan.memory import PREFILL_CHUNK, PlanMemory, plan_memory
+from lmscope.core.plan.memory import PlanMemory, max_num_batched_tokens, plan_memory
 from lmscope.core.plan.request import PlanRequest, validate_request
 from lmscope.core.plan.roofline import Roofline, roofline
 from lmscope.core.plan.serving import Serving, serving
@@ -121,7 +121,8 @@ def _assumptions(facts: ModelFacts, req: PlanRequest, hw: Accelerator, mem: Plan
     if req.mode == "inference":
         tp = req.tensor_parallel
         out += [
-            f"activations: the peak of one prefill chunk of at most {PREFILL_CHUNK:,} tokens (vLLM's chunked prefill), "
+            f"activations: the peak of one prefill chunk of at most {max_num_batched_tokens(hw, req):,} tokens "
+            "(the max_num_batched_tokens `vllm serve` picks for this card: 8,192 from 70 GiB except A100s, else 2,048), "
             "not split by tensor parallelism",
             f"tensor parallel {tp}: matrices and vocabulary split {tp} ways; KV heads split by TP "
             "(one head per GPU, replicated, once TP exceeds the KV heads); an MLA latent is cached whole on every GPU",

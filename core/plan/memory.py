@@ -17,10 +17,12 @@ Inference, per GPU (tensor parallel ``tp``, pipeline ``pp``, expert ``ep``):
   backends do); sliding layers capped at their window; × the stage share;
 * recurrent state (Mamba, linear attention): split by TP like the heads it
   belongs to, × the stage share;
-* activations: the peak of one prefill chunk of min(batch · seq_len, 8192)
-  tokens (vLLM's chunked prefill with ``max_num_batched_tokens`` 8192 — the
-  same figure its start-up profiling run measures), not split by TP (the
-  residual stream is replicated);
+* activations: the peak of one prefill chunk of min(batch · seq_len, C)
+  tokens, C = the ``max_num_batched_tokens`` ``vllm serve`` picks for the
+  card (:func:`max_num_batched_tokens`: 8192 on cards of 70 GiB or more that
+  are not A100s, 2048 on the others, 2048 per rank on CPUs — the same figure
+  its start-up profiling run measures), not split by TP (the residual stream
+  is replicated);
 * overhead, stated: CUDA context and other non-torch memory 0.5 GiB, NCCL
   buffers 0.5 GiB when more than one GPU, CUDA graphs 0.5 GiB; Apple/CPU
   runtimes 0.5 GiB.
@@ -65,7 +67,9 @@ from lmscope.core.hardware import GIB, Accelerator
 from lmscope.core.plan.facts import ModelFacts
 from lmscope.core.plan.request import PlanRequest
 
-PREFILL_CHUNK = 8192  # vLLM's default max_num_batched_tokens (chunked prefill)
+PREFILL_CHUNK = 8192  # vLLM's largest default max_num_batched_tokens for `vllm serve` (see max_num_batched_tokens)
+SMALL_CARD_CHUNK = 2048  # vLLM's `vllm serve` default below 70 GiB and on A100s
+LARGE_CARD_BYTES = 70 * GIB
 NON_TORCH = GIB // 2
 NCCL = GIB // 2
 CUDA_GRAPHS = GIB // 2
@@ -164,9 +168,27 @@ def state_per_gpu(facts: ModelFacts, req: PlanRequest, batch: int) -> int:
     return math.ceil(total * stage_share(facts, req.pp) / req.tensor_parallel) if total else 0
 
 
-def prefill_activation_bytes(facts: ModelFacts, req: PlanRequest, seq_len: int, batch: int) -> int:
-    """Peak activations of one prefill chunk (min(batch · seq_len, 8192) tokens)."""
-    chunk = min(seq_len * batch, PREFILL_CHUNK)
+def max_num_batched_tokens(hw: Accelerator, req: PlanRequest) -> int:
+    """The prefill chunk ``vllm serve`` schedules by default on this card (chunked prefill is always on in V1).
+
+    vLLM ``EngineArgs._set_default_args`` (vllm/engine/arg_utils.py, vllm-project/vllm
+    at 99d7eb5d): for the OPENAI_API_SERVER usage context (``vllm serve``),
+    ``device_memory >= 70 * GiB_bytes and "a100" not in device_name`` → 8192
+    ("For GPUs like H100 and MI300x"), otherwise 2048 (the NOTE there: a larger
+    value lowers A100 throughput, vLLM PR #17885); on a CPU, 2048 × the world
+    size (pp × tp). The offline ``LLM`` class uses 16384 / 8192 instead; the
+    planner's commands are ``vllm serve``.
+    """
+    if hw.cpu:
+        return SMALL_CARD_CHUNK * max(1, req.tensor_parallel * req.pp)
+    name = f"{hw.name} {hw.label}".lower()
+    return PREFILL_CHUNK if hw.memory_bytes >= LARGE_CARD_BYTES and "a100" not in name else SMALL_CARD_CHUNK
+
+
+def prefill_activation_bytes(facts: ModelFacts, req: PlanRequest, seq_len: int, batch: int,
+                             chunk_tokens: int = PREFILL_CHUNK) -> int:
+    """Peak activations of one prefill chunk (min(batch · seq_len, ``chunk_tokens``) tokens)."""
+    chunk = min(seq_len * batch, chunk_tokens)
     return inference_activation_bytes(facts.arch, seq_len=chunk, batch=1, dtype=facts.compute_dtype, flash=req.flash)
 
 
@@ -185,7 +207,7 @@ def plan_memory(facts: ModelFacts, req: PlanRequest, hw: Accelerator, seq_len: i
         return PlanMemory(
             weights_bytes=weights_per_gpu(facts, req),
             kv_cache_bytes=kv_per_gpu(facts, req, seq_len, batch),
-            activation_bytes=prefill_activation_bytes(facts, req, seq_len, batch),
+            activation_bytes=prefill_activation_bytes(facts, req, seq_len, batch, max_num_batched_tokens(hw, req)),
             state_bytes=state_per_gpu(facts, req, batch),
             gradients_bytes=0,
             optimizer_bytes=0,

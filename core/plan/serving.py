@@ -30,6 +30,7 @@ from lmscope.core.plan.facts import ModelFacts
 from lmscope.core.plan.memory import (
     PREFILL_CHUNK,
     kv_per_gpu,
+    max_num_batched_tokens,
     overhead_bytes,
     prefill_activation_bytes,
     state_per_gpu,
@@ -74,7 +75,8 @@ class Serving:
 
 def _fixed(facts: ModelFacts, req: PlanRequest, hw: Accelerator) -> tuple[int, int, int, int]:
     non_torch, nccl, graphs = overhead_bytes(req, hw)
-    act = prefill_activation_bytes(facts, req, PREFILL_CHUNK, 1)  # the profiling run: a full chunk
+    chunk = max_num_batched_tokens(hw, req)
+    act = prefill_activation_bytes(facts, req, chunk, 1, chunk)  # the profiling run: a full chunk
     return weights_per_gpu(facts, req), non_torch + nccl, act, graphs
 
 
@@ -105,6 +107,7 @@ def serving(facts: ModelFacts, req: PlanRequest, hw: Accelerator) -> Serving:
         max_concurrency=conc,
         utilization_needed=need / memory if memory else float("inf"),
         tp_needed=tp_needed(facts, req, hw),
+        max_num_batched_tokens=max_num_batched_tokens(hw, req),
     )
 
 

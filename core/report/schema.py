@@ -52,6 +52,7 @@ def settings_dict(settings: Settings) -> dict[str, object]:
         "num_gpus": settings.num_gpus,
         "optimizer": settings.optimizer,
         "lora_rank": settings.lora_rank,
+        "lora_targets": settings.lora_targets,
     }
 
 
