@@ -47,6 +47,22 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
     parser.add_argument("--verbose", "-v", action="store_true", help="say more; show tracebacks of unexpected errors")
+    add_units_option(parser)
+
+
+def add_units_option(parser: argparse._ActionsContainer, **kw: object) -> None:
+    """``--units binary|decimal``: the byte convention of every number shown (core.units.set_byte_units)."""
+    options: dict[str, object] = {"default": None, **kw}
+    parser.add_argument(
+        "--units", choices=("binary", "decimal"),
+        help="bytes in GiB = 2^30 (binary, the default) or GB = 10^9 (decimal); also LMSCOPE_UNITS", **options,  # type: ignore[arg-type]
+    )
+
+
+def _apply_units(args: argparse.Namespace) -> None:
+    from lmscope.core.units import byte_units_from_env, set_byte_units
+
+    set_byte_units(getattr(args, "units", None) or byte_units_from_env())
 
 
 def positive_int(text: str) -> int:
@@ -112,6 +128,7 @@ def add_app_options(parser: argparse._ActionsContainer, *, for_help: bool = Fals
     parser.add_argument("--offline", action="store_true", help="never touch the network (HF cache and built-in catalog only)", **kw)
     parser.add_argument("--token", default=argparse.SUPPRESS if for_help else None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of unexpected errors", **kw)
+    add_units_option(parser, **kw)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -155,8 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command is None:
                 parser.print_help()
                 return 2
+            _apply_units(args)
             return int(args._module.run(args) or 0)
         args = _build_tui_parser().parse_args(argv)
+        _apply_units(args)
         from lmscope.tui.launch import run_tui  # imports textual only here
 
         return int(run_tui(args) or 0)

@@ -7,7 +7,10 @@ so a number reads the same wherever it appears ("494.03 M" in the app is
 
 * ``bytes``: binary units, GiB = 2^30 (what ``nvidia-smi`` and the
   allocators count, and what HBM capacities really are); ``bytes-decimal``
-  gives GB = 10^9 on request.
+  gives GB = 10^9. One convention holds for every view of a run:
+  :func:`set_byte_units` (the ``--units`` option, ``LMSCOPE_UNITS``, the
+  app's ``u`` key) switches ``bytes`` — and every fixed byte unit — to
+  decimal, so a table and a chart never disagree.
 * ``flops``: decimal, TFLOP = 10^12 (2 per multiply-add).
 * ``count``: decimal K/M/B/T (parameters, downloads).
 * Two decimals above the base unit, thousands separators, "—" for unknown.
@@ -54,11 +57,46 @@ _SCALES: dict[str, tuple[int, str, tuple[str, ...]]] = {
 }
 
 
+BYTE_UNITS: tuple[str, ...] = ("binary", "decimal")
+# the run's byte convention: one process shows one convention (set once by the
+# CLI router or the app, read by every formatter below)
+_byte_units = "binary"
+_TO_DECIMAL = {"KiB": "kB", "MiB": "MB", "GiB": "GB", "TiB": "TB", "PiB": "PB", "EiB": "EB"}
+
+
+def set_byte_units(units: str) -> str:
+    """Make ``bytes`` mean binary (GiB, the default) or decimal (GB) units; returns the previous setting.
+
+    Why process-wide: a number's unit must not depend on which view printed
+    it, and every view formats through this module.
+    """
+    global _byte_units
+    if units not in BYTE_UNITS:
+        raise UsageError(f"units: {str(units)[:40]!r} is not one of {', '.join(BYTE_UNITS)}")
+    previous, _byte_units = _byte_units, units
+    return previous
+
+
+def byte_units() -> str:
+    """The run's byte convention: ``"binary"`` (GiB) or ``"decimal"`` (GB)."""
+    return _byte_units
+
+
+def byte_units_from_env(default: str = "binary") -> str:
+    """``LMSCOPE_UNITS`` when it names a convention, else ``default`` (an unknown value is ignored)."""
+    import os
+
+    value = os.environ.get("LMSCOPE_UNITS", "").strip().lower()
+    return value if value in BYTE_UNITS else default
+
+
 def _is_number(n: object) -> bool:
     return isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n)
 
 
 def _scale_of(style: str) -> tuple[int, str, tuple[str, ...]]:
+    if style == "bytes" and _byte_units == "decimal":
+        style = "bytes-decimal"
     if style not in _SCALES:
         raise ValueError(f"unknown unit style {style!r} (one of {', '.join(STYLES)})")
     return _SCALES[style]
@@ -127,6 +165,8 @@ def fixed(n: object, unit: str, decimals: int = 2, *, divisor: float | None = No
     """
     if not _is_number(n):
         return MISSING
+    if divisor is None and _byte_units == "decimal":
+        unit = _TO_DECIMAL.get(unit, unit)
     scale = divisor if divisor is not None else _FIXED[unit]
     return f"{float(n) / scale:,.{decimals}f} {unit}".rstrip()  # type: ignore[arg-type]
 
@@ -152,7 +192,7 @@ def display(value: object, unit: str = "") -> str:
 
 
 def human_bytes(n: object, *, decimal: bool = False) -> str:
-    """Bytes in GiB/MiB… (``decimal``: GB/MB…, 10^9)."""
+    """Bytes in the run's convention (GiB/MiB… by default); ``decimal`` forces GB/MB…, 10^9."""
     return human(n, "bytes-decimal" if decimal else "bytes")
 
 
@@ -173,8 +213,13 @@ def exact_count(n: object) -> str:
     return f"{n:,}"
 
 
-def byte_unit(decimal: bool = False) -> tuple[int, str]:
-    """(bytes per unit, name) of the chart axis: (2^30, "GiB"), or (10^9, "GB") with ``decimal``."""
+def byte_unit(decimal: bool | None = None) -> tuple[int, str]:
+    """(bytes per unit, name) of the chart axis: (2^30, "GiB"), or (10^9, "GB") with ``decimal``.
+
+    ``None`` follows the run's convention (:func:`set_byte_units`).
+    """
+    if decimal is None:
+        decimal = _byte_units == "decimal"
     return (10**9, "GB") if decimal else (1 << 30, "GiB")
 
 

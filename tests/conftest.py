@@ -154,3 +154,14 @@ def retry_waits(monkeypatch):
 
     monkeypatch.setattr(client, "retry_sleep", record)
     return waits
+
+
+@pytest.fixture(autouse=True)
+def _binary_byte_units():
+    """Every test starts and ends in the default byte convention (GiB): ``u`` in the app and
+    ``--units`` in the CLI switch a process-wide setting (core.units.set_byte_units)."""
+    from lmscope.core.units import set_byte_units
+
+    set_byte_units("binary")
+    yield
+    set_byte_units("binary")

@@ -363,6 +363,14 @@ class LmscopeApp(App[int]):
             return
         self.exit()
 
+    def action_toggle_units(self) -> None:
+        """u: every size in the other byte convention (GiB = 2^30 ↔ GB = 10^9), in every view and export."""
+        from lmscope.core.units import byte_units, set_byte_units
+
+        set_byte_units("decimal" if byte_units() == "binary" else "binary")
+        self.notify("sizes in GB (10^9 bytes)" if byte_units() == "decimal" else "sizes in GiB (2^30 bytes)", timeout=3)
+        self._changed()
+
     def action_help(self) -> None:
         from lmscope.tui.screens.help import HelpScreen
 

@@ -36,6 +36,7 @@ GLOBAL_BINDINGS: list[Binding] = [
     Binding("ctrl+q", "quit", "Quit", priority=True, show=False, key_display="^q", id="app.quit"),
     # ctrl+c quits as in any terminal program, or copies when text is selected (not Textual's "press ^q" prompt)
     Binding("ctrl+c", "copy_or_quit", "Copy selection, else quit", priority=True, show=False, key_display="^c", id="app.copy_or_quit"),
+    Binding("u", "toggle_units", "Units GiB/GB", show=False, id="app.units"),
     Binding("q", "quit", "Quit", show=False, id="app.quit.q"),
 ]
 

@@ -30,6 +30,7 @@ def static_commands(app: LmscopeApp) -> list[tuple[str, Callable[[], object], st
         ("Export view as JSON", partial(app.action_export, "json"), "write this view's data (ctrl+s)"),
         ("Export view as Markdown", partial(app.action_export, "markdown"), "write this view's data (ctrl+s)"),
         ("Help: keys", app.action_help, "every key that works here (F1 or ?)"),
+        ("Toggle units GiB / GB", app.action_toggle_units, "sizes in 2^30 or 10^9 bytes, everywhere (u)"),
         ("Toggle inference / training", partial(_toggle_mode, app), "the mode slider of Memory & Compare"),
         ("Remove last compared model", partial(_remove_last, app), "the rightmost column of Compare"),
         ("Reload model", partial(_reload, app), "open the main model again"),

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="search the built-in catalog and the local cache only")
     parser.add_argument("--token", default=None, help="Hugging Face token (else HF_TOKEN, else the stored login)")
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
+    from lmscope.main import add_units_option
+
+    add_units_option(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
     parser.add_argument("--verbose", "-v", action="store_true", help="say more")
 

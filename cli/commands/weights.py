@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tensors", type=positive_int, default=None, metavar="N", help="stop after N tensors")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
+    from lmscope.main import add_units_option
+
+    add_units_option(parser)
     parser.add_argument("--tol", type=_tolerance, default=None, metavar="REL",
                         help="spectra accuracy: every σ within REL·σ + max(1e-14, 1e-6·REL)·σmax (default 1e-6; 1e-10 is the strict mode)")
     parser.add_argument("--output-dir", default=None, metavar="DIR", help="write a report folder: report.md with PNG + SVG charts, weights.csv, weights.json, cluster_representatives.json")

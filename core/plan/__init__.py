@@ -105,13 +105,14 @@ def fits_at(facts: ModelFacts, req: PlanRequest, hw: Accelerator, seq_len: int, 
 
 
 def _assumptions(facts: ModelFacts, req: PlanRequest, hw: Accelerator, mem: PlanMemory) -> list[str]:
+    half = fixed(1 << 29, "GiB")  # each overhead item is 0.5 GiB (core.plan.memory), in the run's units
     out = [
         f"memory is per GPU and never pooled: each of the {req.count} GPU(s) must hold its own share",
         f"framework overhead {fixed(mem.overhead_bytes, 'GiB')} per GPU: "
-        + ("Metal/CPU runtime 0.5 GiB" if hw.unified or hw.cpu else
-           "CUDA context and non-torch memory 0.5 GiB"
-           + (", NCCL buffers 0.5 GiB" if req.count > 1 else "")
-           + (", CUDA graphs 0.5 GiB" if not req.training else "")),
+        + (f"Metal/CPU runtime {half}" if hw.unified or hw.cpu else
+           f"CUDA context and non-torch memory {half}"
+           + (f", NCCL buffers {half}" if req.count > 1 else "")
+           + (f", CUDA graphs {half}" if not req.training else "")),
     ]
     if hw.unified:
         out.append(

@@ -41,10 +41,10 @@ class MemoryChart(PlotextPlot):
         self.current: tuple[int, int] | None = None
         self.title = ""
         self.context: int | None = None
-        self.decimal = False
+        self.decimal: bool | None = None  # None: the run's convention (core.units.set_byte_units)
 
     def show(
-        self, points: list[tuple[int, int]], current: tuple[int, int] | None, title: str, context: int | None, *, decimal: bool = False
+        self, points: list[tuple[int, int]], current: tuple[int, int] | None, title: str, context: int | None, *, decimal: bool | None = None
     ) -> None:
         self.decimal = decimal
         self.points = points
