@@ -132,6 +132,15 @@ def _vary_level(d: dict, rng: random.Random) -> dict:
         pattern = d.get("hybrid_override_pattern")
         if isinstance(pattern, str) and len(pattern) == old_layers:
             d["hybrid_override_pattern"] = "".join(rng.choice(pattern) for _ in range(layers))
+        if has("mamba_n_heads") and has("mamba_expand"):  # Mamba-2 heads that tile the new inner width
+            inner = d["mamba_expand"] * next(d[k] for k in ("hidden_size", "d_model") if has(k))
+            d["mamba_n_heads"] = rng.choice([n for n in (2, 4, 8) if inner % n == 0] or [1])
+            if has("mamba_d_head"):
+                d["mamba_d_head"] = inner // d["mamba_n_heads"]
+            if has("mamba_d_state"):
+                d["mamba_d_state"] = rng.choice((16, 32, 64))
+        if "attn_layer_indices" in d:  # Bamba: the attention layers among the Mamba-2 ones
+            d["attn_layer_indices"] = sorted(rng.sample(range(layers), rng.randint(0, layers // 2)))
         for key in ("mlp_only_layers", "moe_layers"):
             if isinstance(d.get(key), list):
                 d[key] = sorted(rng.sample(range(layers), rng.randint(0, layers // 2)))

@@ -245,6 +245,44 @@ def test_prefill_matches_flop_counter_on_default_configs(model_type, monkeypatch
     assert flops(a, count_parameters(a), Settings(seq_len=64, batch=2)).prefill_total == counter.get_total_flops()
 
 
+@pytest.mark.parametrize(
+    ("model_type", "overrides"),
+    [
+        ("bamba", {"num_hidden_layers": 6, "attn_layer_indices": [2, 5], "hidden_size": 512, "intermediate_size": 1024,
+                   "num_attention_heads": 8, "num_key_value_heads": 2, "mamba_n_heads": 16, "mamba_d_head": 64}),
+        ("granitemoehybrid", {"num_hidden_layers": 4, "layer_types": ["mamba", "attention", "mamba", "attention"],
+                              "hidden_size": 512, "num_attention_heads": 8, "num_key_value_heads": 2,
+                              "mamba_n_heads": 16, "mamba_d_head": 64, "num_local_experts": 0,
+                              "num_experts_per_tok": 0, "shared_intermediate_size": 1024}),
+    ],
+)
+def test_mamba2_hybrids_count_every_matmul_and_leave_out_the_ssd_products(model_type, overrides, monkeypatch):
+    """Bamba and GraniteMoE-hybrid: the counter's weight matmuls (aten.mm) equal our linear FLOPs exactly; its
+    total adds the attention products (ours too) and the chunked SSD products (left out, flops.py docstring)."""
+    import torch
+    import transformers
+    import transformers.masking_utils as masking
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import CONFIG_MAPPING
+
+    oracle.build_hf_config({"model_type": "llama"})  # silences transformers' logging once
+    monkeypatch.setattr(masking, "find_packed_sequence_indices", lambda position_ids: None)
+    hf_config = CONFIG_MAPPING[model_type](**overrides)
+    cls = transformers.AutoModelForCausalLM._model_mapping[type(hf_config)]
+    with torch.device("meta"):
+        model = cls._from_config(hf_config, attn_implementation="eager")
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(input_ids=torch.zeros((2, 64), dtype=torch.long, device="meta"), use_cache=False)
+    config = hf_config.to_dict()
+    config["architectures"] = [cls.__name__]
+    a = architecture_from_config(config)
+    got = flops(a, count_parameters(a), Settings(seq_len=64, batch=2))
+    counts = counter.get_flop_counts()["Global"]
+    assert got.prefill_linear == counts[torch.ops.aten.mm]
+    assert got.prefill_attention > 0 and got.prefill_total < counter.get_total_flops()
+
+
 def test_linear_attention_gap_is_the_documented_lower_bound():
     """Qwen3-Next: the counter also sees the gated-delta-rule chunk products we leave out (flops.py docstring)."""
     name = "Qwen--Qwen3-Next-80B-A3B-Thinking"

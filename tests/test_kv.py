@@ -183,6 +183,45 @@ def test_nemotron3_nano_mamba2_hybrid():
     assert state_bytes(arch16, 1, "bf16") == 23 * (conv + ssm) * 2
 
 
+def _hf_default(model_type: str, **overrides) -> dict:
+    """transformers' config class defaults for ``model_type`` (with ``overrides``), as a config.json holds them."""
+    from transformers import CONFIG_MAPPING
+
+    data = CONFIG_MAPPING[model_type](**overrides).to_dict()
+    data["model_type"] = model_type
+    return data
+
+
+def test_bamba_mamba2_hybrid():
+    """Bamba (ibm-ai-platform/Bamba-9B's shape: transformers' defaults) with attention at three layers."""
+    c = _hf_default("bamba", attn_layer_indices=[9, 18, 27])
+    arch = architecture_from_config(c)
+    assert arch.layer_counts()["full"] == 3 and arch.layer_counts()["mamba2"] == 29
+    # attention: 2 · num_key_value_heads · head_dim per layer
+    head_dim = c["hidden_size"] // c["num_attention_heads"]
+    assert kv_bytes_per_token(arch, "bf16") == 3 * 2 * c["num_key_value_heads"] * head_dim * 2
+    # vLLM mamba2_state_shape: conv (d_conv-1)·(inner + 2·groups·state), ssm heads·head_dim·state
+    inner = c["mamba_expand"] * c["hidden_size"]
+    conv = (c["mamba_d_conv"] - 1) * (inner + 2 * c["mamba_n_groups"] * c["mamba_d_state"])
+    ssm = c["mamba_n_heads"] * c["mamba_d_head"] * c["mamba_d_state"]
+    assert state_bytes(arch, 1, "bf16") == 29 * (conv + ssm) * 2
+    assert state_bytes(arch, 4, "fp32") == 29 * (conv + ssm) * 4 * 4
+
+
+def test_granitemoe_hybrid_mamba2_layers_and_positionless_attention():
+    types = ["mamba", "mamba", "mamba", "attention"] * 10
+    c = _hf_default("granitemoehybrid", num_hidden_layers=40, layer_types=types, num_key_value_heads=8)
+    arch = architecture_from_config(c)
+    assert arch.layer_counts()["full"] == 10 and arch.layer_counts()["mamba2"] == 30
+    assert arch.position_encoding == "none"  # position_embedding_type is not "rope"
+    head_dim = c["hidden_size"] // c["num_attention_heads"]
+    assert kv_bytes_per_token(arch, "bf16") == 10 * 2 * 8 * head_dim * 2
+    inner = c["mamba_expand"] * c["hidden_size"]
+    conv = (c["mamba_d_conv"] - 1) * (inner + 2 * c["mamba_n_groups"] * c["mamba_d_state"])
+    ssm = c["mamba_n_heads"] * c["mamba_d_head"] * c["mamba_d_state"]
+    assert state_bytes(arch, 1, "bf16") == 30 * (conv + ssm) * 2
+
+
 def test_mamba_2p8b_no_kv_only_state():
     arch = arch_of("state-spaces--mamba-2.8b-hf")
     assert kv_bytes_per_token(arch, "fp32") == 0

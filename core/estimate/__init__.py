@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lmscope.core.architecture import Architecture
+from lmscope.core.architecture import Architecture, Mixer
 from lmscope.core.errors import UsageError
 from lmscope.core.estimate.kv import kv_estimate
 from lmscope.core.estimate.lora import lora_estimate
@@ -144,6 +144,11 @@ def estimate(arch: Architecture, settings: Settings, params: ParameterBreakdown 
         "activations: prefill peak of one layer's live tensors plus the residual stream; "
         "logits for the last position only (serving-engine convention)",
     ]
+    scans = {layer.mixer for layer in arch.layers} & {Mixer.MAMBA, Mixer.MAMBA2, Mixer.LINEAR}
+    if scans:
+        notes.append("FLOPs: the state-space layers count their projections only; the scan / chunked-state products "
+                     "(selective scan, Mamba-2 SSD, gated delta rule) depend on the kernel and are left out — "
+                     "a lower bound for those layers")
     return Estimate(
         settings=settings,
         parameters=params,

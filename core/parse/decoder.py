@@ -62,7 +62,7 @@ from lmscope.core.parse.decoder_families import (
 )
 from lmscope.core.parse.dims import _core_dims, _finish, _layer_types, _mixers_from_types, _rope, _sliding
 from lmscope.core.parse.reader import MAX_EXPERTS, MAX_INTERMEDIATE, MAX_LAYERS, ConfigUnsupported, _Reader, _show
-from lmscope.core.parse.state_space import _jamba, _lfm2, _nemotron_h, _qwen3_next, _refuse_unknown_state_space
+from lmscope.core.parse.state_space import _bamba, _granitemoehybrid, _jamba, _lfm2, _nemotron_h, _qwen3_next, _refuse_unknown_state_space
 
 
 def _decoder(r: _Reader, model_type: str) -> dict:
@@ -191,6 +191,8 @@ _DECODER_HOOKS: dict[str, Callable[[_Reader, dict], None]] = {
     "granitemoe": _granitemoe,
     "granitemoeshared": _granitemoe,
     "jamba": _jamba,
+    "bamba": _bamba,
+    "granitemoehybrid": _granitemoehybrid,
     "arcee": _arcee,
     "qwen2_vl": _qwen2_vl,
     "qwen2_5_vl": _qwen2_vl,

@@ -17,7 +17,7 @@ from lmscope.core.architecture import (
     SSMSpec,
 )
 from lmscope.core.errors import ConfigError
-from lmscope.core.parse.decoder_families import _qwen_moe
+from lmscope.core.parse.decoder_families import _granitemoe, _qwen_moe
 from lmscope.core.parse.dims import _finish
 from lmscope.core.parse.reader import (
     MAX_EXPERTS,
@@ -142,6 +142,64 @@ def _nemotron_h(r: _Reader, d: dict) -> None:
             gated=False,
         )
     d["extra_dims"] = tuple(extra)
+
+
+def _mamba2_spec(r: _Reader, d: dict) -> SSMSpec:
+    """The Mamba-2 mixer of the IBM/TII hybrids (Bamba, GraniteMoE-hybrid): ``mamba_*`` fields."""
+    h = d["hidden_size"]
+    heads = r.int("mamba_n_heads", default=128, hi=MAX_HEADS)
+    inner = r.int("mamba_expand", default=2, hi=64) * h
+    if inner % heads:  # transformers' config classes refuse it too
+        raise ConfigError(f"config.json: mamba_expand × hidden_size ({inner}) is not divisible by mamba_n_heads ({heads})")
+    head_dim = r.raw("mamba_d_head", default="auto")
+    head_dim = inner // heads if head_dim == "auto" else _check_int("mamba_d_head", head_dim, 1, 1 << 16)
+    if heads * head_dim != inner:  # as transformers' config validation
+        raise ConfigError(f"config.json: mamba_n_heads × mamba_d_head ({heads} × {head_dim}) is not "
+                          f"mamba_expand × hidden_size ({inner})")
+    d["extra_dims"] = (("conv_bias", int(r.bool("mamba_conv_bias", default=True))),
+                       ("mamba_proj_bias", int(r.bool("mamba_proj_bias"))))
+    return SSMSpec(kind=Mixer.MAMBA2, conv_kernel=r.int("mamba_d_conv", default=4, hi=1024), intermediate_size=inner,
+                   state_size=r.int("mamba_d_state", default=256, hi=1 << 16),
+                   n_groups=r.int("mamba_n_groups", default=1, hi=MAX_HEADS), num_heads=heads, head_dim=head_dim)
+
+
+def _bamba(r: _Reader, d: dict) -> None:
+    """Bamba: Mamba-2 layers with attention at ``attn_layer_indices``; every layer has a gated MLP and two norms."""
+    n = d["num_layers"]
+    indices = r.list("attn_layer_indices") or []
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in indices):
+        raise ConfigError(f"config.json: field 'attn_layer_indices' must hold layer numbers below {n}")
+    d["_mixers"] = [Mixer.FULL if i in indices else Mixer.MAMBA2 for i in range(n)]
+    d["_ffns"] = [FFN.DENSE] * n
+    d["ssm"] = _mamba2_spec(r, d)
+
+
+_GRANITE_HYBRID_MIXERS = {"mamba": Mixer.MAMBA2, "linear_attention": Mixer.MAMBA2, "attention": Mixer.FULL,
+                          "full_attention": Mixer.FULL}
+
+
+def _granitemoehybrid(r: _Reader, d: dict) -> None:
+    """GraniteMoE-hybrid (Granite 4.0): ``layer_types`` of Mamba-2 ("mamba", in transformers 5 "linear_attention")
+    and attention layers; every layer has the shared MLP and, with experts, GraniteMoE's routed experts. Its
+    attention is positionless unless ``position_embedding_type`` is "rope"."""
+    n = d["num_layers"]
+    types = r.list("layer_types")
+    if types is None or len(types) != n or not all(isinstance(t, str) for t in types):
+        raise ConfigUnsupported(f"config.json: field 'layer_types' must name the kind of each of the {n} layers")
+    unknown = [t for t in types if t not in _GRANITE_HYBRID_MIXERS]
+    if unknown:
+        raise ConfigUnsupported(f"config.json: field 'layer_types' has an unknown entry {unknown[0]!r}")
+    d["_mixers"] = [_GRANITE_HYBRID_MIXERS[t] for t in types]
+    shared = r.int("shared_intermediate_size", default=0, lo=0, hi=MAX_INTERMEDIATE)
+    if r.int("num_local_experts", default=0, lo=0, hi=MAX_EXPERTS) > 0:
+        _granitemoe(r, d)
+    else:  # Granite-4.0 dense hybrids: the shared MLP is the layer's only MLP
+        d["intermediate_size"] = shared
+        d["_ffns"] = [FFN.DENSE if shared else FFN.NONE] * n
+    if r.raw("position_embedding_type") != "rope":
+        d["position_encoding"], d["rope"] = "none", None
+    if Mixer.MAMBA2 in d["_mixers"] or r.has("mamba_n_heads"):
+        d["ssm"] = _mamba2_spec(r, d)
 
 
 def _jamba(r: _Reader, d: dict) -> None:
