@@ -184,3 +184,19 @@ def test_ctrl_c_returns_at_once_stops_the_engine_and_writes_nothing(model_dir: P
         if thread.name == "lmscope-weights":
             thread.join(10)
     assert len(started) == 2  # the engine stopped before the next tensor
+
+
+def test_ray_on_a_hub_model_that_is_not_cached(lmscope_cli, hub_cli_env, hub_env, mock_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`lmscope weights ORG/NAME --ray local` with an empty cache: a local Ray cluster, one task per shard,
+    each worker downloads its shard; the JSON records the executor, its address and the task count."""
+    env = dict(hub_cli_env, RAY_raylet_start_wait_time_s="180", HF_HUB_DISABLE_TELEMETRY="1")
+    proc = lmscope_cli(["weights", "lmscope-test/tiny-llama", "--ray", "local", "--device", "cpu", "--format", "json",
+                        "--no-embeddings", "-q"], env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    executor = doc["summary"]["executor"]
+    assert executor["name"] == "ray" and executor["tasks"] == 2 and executor["address"] and executor["failed_tasks"] == 0
+    assert doc["summary"]["tensors_done"] == doc["summary"]["tensors_total"] > 0
+    assert doc["summary"]["model_id"] == "lmscope-test/tiny-llama"
+    whole = [r for r in mock_hub.requests_for(r"\.safetensors$", "GET") if not r.range]
+    assert len(whole) == 2  # each shard downloaded once, by a worker; the driver read headers only

@@ -21,12 +21,37 @@ import ray  # the optional extra lmscope[ray]; in the dev extra, so the suite ru
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
+def worker_hub():
+    """A loopback mock Hub for the whole module: Ray's workers are started once, with its address."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from mockhub import MockHub
+    finally:
+        sys.path.pop(0)
+    hub = MockHub().start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def worker_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workers' own HF_HOME (their cache), apart from the driver's."""
+    return tmp_path_factory.mktemp("worker_hf_home")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(worker_hub, worker_home):
     import os
 
     # a loaded CI machine can take longer than Ray's default to start the raylet
     os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # the workers' environment: their own cache, the mock Hub, online, no telemetry (no network at all)
+    env = {"HF_HOME": str(worker_home), "HF_ENDPOINT": worker_hub.url, "HF_HUB_OFFLINE": "0",
+           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_TOKEN_PATH": str(worker_home / "token")}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": env})
     yield
     ray.shutdown()
 
@@ -145,3 +170,49 @@ def test_worker_fetches_from_the_hub_when_the_path_is_not_visible(monkeypatch: p
     result = distributed.run_task(task, WeightsOptions(device="cpu", embeddings=False))
     assert calls == [("acme/tiny", "model-00001-of-00003.safetensors", "main")] and result.source == "hub"
     assert [r.name for r in result.results] == ["model.embed_tokens.weight"]
+
+
+def test_hub_model_not_cached_each_worker_downloads_its_own_shard(ray_cluster, worker_hub, worker_home, hub_env,
+                                                                  monkeypatch: pytest.MonkeyPatch, sharded: Path) -> None:
+    """--ray on a Hub id that is not in the local cache: the driver reads the safetensors headers
+    (ranged requests) and plans one task per shard; every worker downloads its shard through
+    huggingface_hub into its own cache. Oracle: the local engine on the same files."""
+    import sys
+
+    from safetensors.numpy import load_file
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from mockhub import MockRepo, add_sharded_safetensors
+    finally:
+        sys.path.pop(0)
+    names = sorted(p.name for p in sharded.glob("*.safetensors"))
+    repo = MockRepo("acme/ray-tiny")
+    add_sharded_safetensors(repo, [load_file(str(sharded / n)) for n in names])
+    assert sorted(f for f in repo.files if f.endswith(".safetensors")) == names
+    worker_hub.add_repo(repo)
+    monkeypatch.setenv("HF_ENDPOINT", worker_hub.url)
+    worker_hub.reset_counters()
+
+    local, local_summary, _ = _run(sharded)
+    remote, summary, events = _run_id("acme/ray-tiny")
+    assert _without_timings(remote) == _without_timings(local)
+    assert summary.by_kind == local_summary.by_kind and summary.embeddings == local_summary.embeddings
+    assert summary.tensors_done == summary.tensors_total == local_summary.tensors_total
+    assert summary.executor.name == "ray" and summary.executor.tasks == 3 and summary.executor.address
+    doc = json.loads(report.to_json(remote, summary))
+    assert doc["summary"]["executor"]["name"] == "ray" and doc["summary"]["executor"]["tasks"] == 3
+    assert doc["summary"]["executor"]["address"] == summary.executor.address
+    # no weight byte through the driver: its cache holds no shard, the workers' cache holds all three
+    assert not list(hub_env.rglob("*.safetensors"))
+    assert sorted(p.name for p in worker_home.rglob("*.safetensors")) == names
+    # the driver's reads of the shards were ranged (headers); each shard was fetched whole once, by a worker
+    shard_gets = [r for r in worker_hub.requests_for(r"\.safetensors$", "GET")]
+    whole = [r for r in shard_gets if not r.range]
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in whole) == names
+    assert all(r.range for r in shard_gets if r not in whole)
+
+
+def _run_id(model_id: str):  # type: ignore[no-untyped-def]
+    events = list(analyze_weights(model_id, WeightsOptions(device="cpu", ray="auto")))
+    return [e.result for e in events if e.result], events[-1].summary, events

@@ -89,6 +89,8 @@ def _resolve(args: argparse.Namespace) -> str:
     try:
         return str(locate.locate_weights(args.model, revision=args.revision, token=args.token))
     except SourceError:
+        if args.ray is not None and not args.download and locate.split_hub_id(args.model) is not None:
+            return args.model  # not cached: the driver reads the headers, each Ray worker fetches its own shard
         if not args.download or locate.split_hub_id(args.model) is None:
             raise
     from lmscope.core.hub.token import resolve_token

@@ -165,23 +165,30 @@ def shard_names(metadata: HubMetadata, index: dict | None) -> list[str]:
     return sorted(p for p, _ in metadata.files if p.endswith(".safetensors") and "/" not in p)
 
 
-def remote_safetensors_headers(
+def remote_safetensors_shards(
+    repo_id: str, revision: str | None = None, token: str | None = None, max_workers: int = 8,
+) -> tuple[str, list[tuple[str, list[TensorInfo]]]]:
+    """(commit, [(shard file name, its tensors)]) for ``repo_id``'s safetensors: headers only, no weights.
+
+    What a distributed run needs on its driver: which tensor lives in which file
+    of which commit, so that each worker can fetch its own shard of the same
+    commit (``--ray`` on a Hub model that is not in the local cache).
+    """
+    shards, results, pinned = _shard_headers(repo_id, revision, token, max_workers)
+    return pinned, [(shard, found) for shard, (found, _) in zip(shards, results)]
+
+
+def _shard_headers(
     repo_id: str,
-    revision: str | None = None,
-    token: str | None = None,
-    max_workers: int = 8,
+    revision: str | None,
+    token: str | None,
+    max_workers: int,
     *,
     metadata: HubMetadata | None = None,
     index: dict | None = None,
     settings: HubSettings | None = None,
-) -> StoredTensors:
-    """Per-tensor dtype and shape for every safetensors shard of ``repo_id``, via ranged header reads only.
-
-    ``metadata``/``index`` (from :func:`lmscope.core.hub.fetch.fetch_model`) save
-    the requests that would fetch them again. At most ``max_workers`` shards are
-    read at once. Raises ``HubError`` (no safetensors, Hub failures) or
-    ``FileFormatError`` (a lying header).
-    """
+) -> tuple[list[str], list[tuple[list[TensorInfo], int]], str]:
+    """The shard names, per shard (tensors, bytes transferred), and the commit they were read at."""
     settings = settings or hub_settings()
     token = resolve_token(token)
     if settings.offline:
@@ -216,6 +223,27 @@ def remote_safetensors_headers(
     workers = max(1, min(int(max_workers), len(shards)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lmscope-headers") as pool:
         results = list(pool.map(one, shards))
+    return shards, results, pinned
+
+
+def remote_safetensors_headers(
+    repo_id: str,
+    revision: str | None = None,
+    token: str | None = None,
+    max_workers: int = 8,
+    *,
+    metadata: HubMetadata | None = None,
+    index: dict | None = None,
+    settings: HubSettings | None = None,
+) -> StoredTensors:
+    """Per-tensor dtype and shape for every safetensors shard of ``repo_id``, via ranged header reads only.
+
+    ``metadata``/``index`` (from :func:`lmscope.core.hub.fetch.fetch_model`) save
+    the requests that would fetch them again. At most ``max_workers`` shards are
+    read at once. Raises ``HubError`` (no safetensors, Hub failures) or
+    ``FileFormatError`` (a lying header).
+    """
+    shards, results, _ = _shard_headers(repo_id, revision, token, max_workers, metadata=metadata, index=index, settings=settings)
     tensors = tuple(t for found, _ in results for t in found)
     transferred = sum(n for _, n in results)
     notes = [

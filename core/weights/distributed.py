@@ -57,6 +57,7 @@ class ShardTask:
     nbytes: int
     repo_id: str | None = None
     revision: str | None = None
+    endpoint: str | None = None  # the driver's Hub endpoint (HF_ENDPOINT, a mirror); the token stays each worker's own
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def ray_available() -> bool:
 
 
 def plan_tasks(selected: Sequence[LazyTensor], repo_id: str | None = None, revision: str | None = None,
-               max_task_bytes: int = MAX_TASK_BYTES) -> list[ShardTask]:
+               max_task_bytes: int = MAX_TASK_BYTES, endpoint: str | None = None) -> list[ShardTask]:
     """One task per file holding selected tensors; files above ``max_task_bytes`` split into tensor groups."""
     by_file: dict[str, list[LazyTensor]] = {}
     for t in selected:
@@ -97,18 +98,19 @@ def plan_tasks(selected: Sequence[LazyTensor], repo_id: str | None = None, revis
         size = 0
         for t in tensors:
             if group and size + t.nbytes > max_task_bytes:
-                tasks.append(_task(file, group, size, repo_id, revision))
+                tasks.append(_task(file, group, size, repo_id, revision, endpoint))
                 group, size = [], 0
             group.append(t)
             size += t.nbytes
         if group:
-            tasks.append(_task(file, group, size, repo_id, revision))
+            tasks.append(_task(file, group, size, repo_id, revision, endpoint))
     return tasks
 
 
-def _task(file: str, group: list[LazyTensor], size: int, repo_id: str | None, revision: str | None) -> ShardTask:
+def _task(file: str, group: list[LazyTensor], size: int, repo_id: str | None, revision: str | None,
+          endpoint: str | None = None) -> ShardTask:
     return ShardTask(file=file, filename=Path(file).name, names=tuple(t.name for t in group), nbytes=size,
-                     repo_id=repo_id, revision=revision)
+                     repo_id=repo_id, revision=revision, endpoint=endpoint)
 
 
 def resolve_address(requested: str | None) -> str:
@@ -146,13 +148,17 @@ def run_task(task: ShardTask, options: WeightsOptions, fault_dir: str | None = N
 
 def _open_path(task: ShardTask) -> tuple[str, str]:
     """The shard on this worker: the driver's path if visible here, else the Hub file in this worker's cache."""
-    if os.path.exists(task.file):
+    if not task.file.startswith("hf://") and os.path.exists(task.file):
         return task.file, "path"
     if not task.repo_id:
         raise LmscopeError(f"{task.file} is not visible on this worker and the model has no Hub id to fetch it from")
     from huggingface_hub import hf_hub_download
 
-    return hf_hub_download(task.repo_id, task.filename, revision=task.revision), "hub"
+    # into this worker's own HF cache (HF_HOME / HF_HUB_CACHE of the worker), with its own token
+    kwargs: dict[str, Any] = {"revision": task.revision}
+    if task.endpoint:
+        kwargs["endpoint"] = task.endpoint
+    return hf_hub_download(task.repo_id, task.filename, **kwargs), "hub"
 
 
 def _inject_fault(folder: str, filename: str) -> None:

@@ -68,7 +68,7 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None,
     first event's index follows them) and the summary covers every tensor.
     """
     opts = options or WeightsOptions()
-    collection, label = _collection(path_or_source)
+    collection, label, commit = _collection(path_or_source, opts)
     selected = select_tensors(collection, opts)
     if opts.skip:
         skip = set(opts.skip)
@@ -92,9 +92,9 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None,
     if opts.ray is not None:
         from lmscope.core.weights import distributed
 
-        repo = _hub_identity(path_or_source, label, opts)
+        repo_id, revision = _hub_identity(path_or_source, label, opts)
         address = distributed.connect(distributed.resolve_address(opts.ray))
-        tasks = distributed.plan_tasks(todo, *repo)
+        tasks = distributed.plan_tasks(todo, repo_id, commit or revision, endpoint=_endpoint() if repo_id else None)
         executor = ExecutorInfo(name="ray", address=address, tasks=len(tasks))
         device_label = f"ray workers ({opts.device})"
         batches: Iterator[_Batch] = _ray_batches(tasks, todo, opts, notes)
@@ -259,25 +259,45 @@ def checked(chunks: ChunkSource, opts: WeightsOptions) -> ChunkSource:
     return gen
 
 
-def _collection(obj: Any) -> tuple[WeightsCollection, str]:
-    """Open what the caller handed over: a collection, a path or Hub id, or a ModelSource."""
-    from lmscope.core.weights.locate import locate_weights
+def _collection(obj: Any, opts: WeightsOptions | None = None) -> tuple[WeightsCollection, str, str | None]:
+    """Open what the caller handed over: a collection, a path or Hub id, or a ModelSource.
+
+    Also returns the Hub commit when the tensors were listed from the Hub's
+    headers: with ``opts.ray`` set, a Hub id that is not in the local cache is
+    listed remotely (ranged header reads, no weights) and each Ray worker
+    downloads its own shard of that commit.
+    """
+    from lmscope.core.weights.locate import locate_weights, remote_collection, split_hub_id
 
     if isinstance(obj, WeightsCollection):
-        return obj, obj.files[0] if obj.files else "weights"
+        return obj, obj.files[0] if obj.files else "weights", None
     if isinstance(obj, (str, os.PathLike)):
         spec = os.fspath(obj)
-        return open_weights(locate_weights(spec)), spec
+        try:
+            return open_weights(locate_weights(spec)), spec, None
+        except SourceError:
+            hub = split_hub_id(spec) if opts is not None and opts.ray is not None else None
+            if hub is None:
+                raise
+        collection, commit = remote_collection(hub[0], hub[1] or opts.revision)  # type: ignore[union-attr]
+        return collection, spec, commit
     model_id = str(getattr(obj, "model_id", "") or "")
     location = getattr(obj, "location", None)
     if location:
         p = Path(location)
         if p.is_file() and not p.name.lower().endswith(WEIGHT_SUFFIXES + (".index.json",)):
             p = p.parent  # a config.json source: its folder holds the weights, if any
-        return open_weights(p), model_id or str(p)
+        return open_weights(p), model_id or str(p), None
     if model_id:
-        return open_weights(locate_weights(model_id, revision=getattr(obj, "revision", None))), model_id
+        return _collection(model_id if not getattr(obj, "revision", None) else f"{model_id}@{obj.revision}", opts)
     raise SourceError(f"cannot analyse weights of {type(obj).__name__}: no path or model id")
+
+
+def _endpoint() -> str:
+    """The Hub endpoint this process uses (HF_ENDPOINT, a mirror): Ray workers fetch shards from the same one."""
+    from lmscope.core.hub.client import hub_settings
+
+    return hub_settings().endpoint
 
 
 def select_tensors(collection: WeightsCollection, opts: WeightsOptions) -> list[LazyTensor]:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lmscope.core.errors import HubError, SourceError
 from lmscope.core.redact import shown
@@ -86,6 +87,38 @@ def cached_snapshot(repo_id: str, revision: str | None = None, token: str | None
 
 def _has_weights(folder: Path) -> bool:
     return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin")) or any(folder.glob("*.gguf"))
+
+
+REMOTE_PREFIX = "hf://"  # the file of a tensor that lives on the Hub only (a Ray worker fetches it)
+
+
+def remote_collection(repo_id: str, revision: str | None = None, token: str | None = None) -> tuple[Any, str]:
+    """The tensors of a Hub checkpoint that is not cached here, from its safetensors headers alone.
+
+    For ``--ray``: the driver needs the names, shapes and shards to plan one task
+    per shard, never the weights — each worker downloads its own shard into its
+    own cache (:func:`lmscope.core.weights.distributed.run_task`). Ranged reads of
+    the headers only (a few KB per shard). Returns the collection and the commit
+    the headers were read at (the workers fetch that same commit). A tensor's
+    ``file`` is ``hf://REPO/SHARD``, never a local path, and reading its data
+    here is an error.
+    """
+    from lmscope.core.hub.headers import remote_safetensors_shards
+    from lmscope.core.weights.readers import FLOAT_DTYPES, LazyTensor, WeightsCollection
+
+    commit, shards = remote_safetensors_shards(repo_id, revision, token)
+
+    def not_here(index: object) -> object:
+        raise SourceError(f"{repo_id}: the weights are not on this machine (a Ray worker reads them)")
+
+    tensors = []
+    files = []
+    for shard, found in shards:
+        file = f"{REMOTE_PREFIX}{repo_id}/{shard}"
+        files.append(file)
+        for t in sorted(found, key=lambda t: (t.data_offsets or (0, 0))[0]):
+            tensors.append(LazyTensor(t.name, t.dtype, tuple(t.shape), t.nbytes, file, t.dtype in FLOAT_DTYPES, not_here))
+    return WeightsCollection("safetensors", tuple(files), tuple(tensors)), commit
 
 
 def plan_download(repo_id: str, revision: str | None = None, token: str | None = None) -> DownloadPlan:
