@@ -673,14 +673,61 @@ def report_phase_markdown(report: Report, *, phase: str | None, table: str | Non
     return redact("\n".join(out)) + "\n"
 
 
+_PHASE_FLOPS_KEYS = {"prefill": "by_component", "decode": "decode_by_component", "training": "training_by_component"}
+_PHASE_FLOPS_TOTALS = {"prefill": "prefill", "decode": "decode_per_token", "training": "training_step"}
+
+
+def phase_document(d: dict, phase: str | None, table: str | None) -> dict:
+    """The report dict narrowed to ``--phase`` / ``--table`` (JSON and YAML).
+
+    Why its own shape: the CONTRACT names stay (``schema_version``, ``model_id``, ``settings`` and the
+    ``memory`` / ``flops`` blocks, whole, for the tables asked for); ``phases`` is additive — per phase, the
+    memory rows in bytes and the FLOPs by component, each with its total, the numbers the text tables show.
+    """
+    from lmscope.core.phases import phase_memory
+
+    phases = [phase] if phase else list(PHASES)
+    tables = ["memory", "flops"] if table in (None, "all") else [table]
+    out: dict = {key: d.get(key) for key in ("schema_version", "model_id", "settings", "lmscope_version",
+                                             "analysis_timestamp")}
+    out["phase"], out["table"] = phase, table or "all"
+    mem, flops = d.get("memory") or {}, d.get("flops") or {}
+    for name, block in (("memory", mem), ("flops", flops)):
+        if name in tables:
+            out[name] = block or None
+    views: dict = {}
+    for ph in phases:
+        view: dict = {}
+        if "memory" in tables and mem:
+            rows = phase_memory(mem, ph)
+            view["memory"] = {"by_row": {k: v for k, v in rows[:-1]}, "total_bytes": rows[-1][1]}
+        if "flops" in tables and flops:
+            view["flops"] = {"by_component": dict(flops.get(_PHASE_FLOPS_KEYS[ph]) or {}),
+                             "total": flops.get(_PHASE_FLOPS_TOTALS[ph])}
+        roof = flops.get("roofline") if isinstance(flops.get("roofline"), dict) else {}
+        if ph in ("prefill", "decode") and roof.get(f"{ph}_intensity"):
+            view["roofline"] = {"intensity": roof[f"{ph}_intensity"], "bound": roof.get(f"{ph}_bound"),
+                                "reference": roof.get("reference"), "machine_balance": roof.get("machine_balance")}
+        views[ph] = view
+    out["phases"] = views
+    if not mem or not flops:
+        out["notes"] = ["no architecture: no per-phase memory or FLOPs"]
+    return out
+
+
 def render_report(
     report: Report, fmt: str, *, detailed: bool = False, width: int | None = None, phase: str | None = None, table: str | None = None
 ) -> str:
-    """``report`` in one of :data:`FORMATS`; ``phase``/``table`` narrow text and Markdown to seed 002's tables."""
+    """``report`` in one of :data:`FORMATS`; ``phase``/``table`` narrow every format to seed 002's tables."""
     if (phase or table) and fmt == "text":
         return report_phase_text(report, phase=phase, table=table, width=width)
     if (phase or table) and fmt == "markdown":
         return report_phase_markdown(report, phase=phase, table=table)
+    if (phase or table) and fmt == "json":
+        doc = phase_document(report.to_dict(), phase, table)
+        return redact(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+    if (phase or table) and fmt == "yaml":
+        return to_yaml(phase_document(report.to_dict(), phase, table))
     if fmt == "json":
         return report_to_json(report)
     if fmt == "markdown":

@@ -448,6 +448,40 @@ def test_roofline_verdicts_against_the_h100_balance():
     assert roof["prefill_bound"] == "compute-bound"
 
 
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_phase_and_table_narrow_json_and_yaml(fmt):
+    """--phase/--table narrow JSON and YAML too: the CONTRACT blocks asked for, whole, plus ``phases``; the
+    numbers are the full report's (the filter drops, never recomputes)."""
+    full = json.loads(_lmscope("report", "Qwen/Qwen2.5-7B-Instruct", "--offline", "--no-exact", "--format", "json").stdout)
+    proc = _lmscope("report", "Qwen/Qwen2.5-7B-Instruct", "--offline", "--no-exact", "--phase", "decode",
+                    "--table", "memory", "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    if fmt == "json":
+        doc = json.loads(proc.stdout)
+    else:
+        import yaml  # PyYAML (a dev dependency) reads our YAML back
+
+        doc = yaml.safe_load(proc.stdout)
+    assert doc["schema_version"] == full["schema_version"] and doc["model_id"] == full["model_id"]
+    assert doc["memory"] == full["memory"] and "flops" not in doc
+    assert list(doc["phases"]) == ["decode"]
+    decode = doc["phases"]["decode"]
+    assert "flops" not in decode
+    mem = full["memory"]
+    rows = decode["memory"]["by_row"]
+    assert rows["KV cache"] == mem["kv_cache_bytes"]
+    assert {k.removeprefix("weights: "): v for k, v in rows.items() if k.startswith("weights: ")} == mem["weights_by_component"]
+    assert decode["memory"]["total_bytes"] == sum(rows.values())
+    assert decode["roofline"]["intensity"] == full["flops"]["roofline"]["decode_intensity"]
+
+    flops_doc = json.loads(_lmscope("report", "Qwen/Qwen2.5-7B-Instruct", "--offline", "--no-exact",
+                                    "--table", "flops", "--format", "json").stdout)
+    assert "memory" not in flops_doc and flops_doc["flops"] == full["flops"]
+    assert list(flops_doc["phases"]) == ["prefill", "decode", "training"]
+    assert flops_doc["phases"]["training"]["flops"]["total"] == full["flops"]["training_step"]
+    assert flops_doc["phases"]["prefill"]["flops"]["by_component"] == full["flops"]["by_component"]
+
+
 def test_phase_and_table_options_print_just_that_part():
     proc = _lmscope("report", "Qwen/Qwen2.5-7B-Instruct", "--offline", "--no-exact", "--phase", "decode", "--table", "memory")
     assert proc.returncode == 0, proc.stderr

@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_view_options(parser: argparse.ArgumentParser) -> None:
-    """--phase / --table: seed 002's views of one phase and one table (text and Markdown; JSON holds everything)."""
-    parser.add_argument("--phase", choices=("prefill", "decode", "training"), default=None, help="print memory and FLOPs by component for one phase (text/markdown)")
+    """--phase / --table: seed 002's views of one phase and one table (every format: JSON/YAML keep the CONTRACT
+    blocks asked for plus an additive ``phases`` object)."""
+    parser.add_argument("--phase", choices=("prefill", "decode", "training"), default=None, help="print memory and FLOPs by component for one phase (every format)")
     parser.add_argument("--table", choices=("memory", "flops", "all"), default=None, help="with or without --phase: print just the memory or FLOPs tables (all: both)")
 
 
