@@ -51,11 +51,11 @@ def _shape_text(value_info) -> list[object]:
 
 def analyse_onnx_graph(path: str | Path) -> dict[str, object]:
     """Shape inference summary, layer boundaries and conversion hazards of an ``.onnx`` file (no weights read)."""
-    import onnx
-
     path = Path(path)
     size = path.stat().st_size
-    model = onnx.load(str(path), load_external_data=False)
+    from lmscope.core.sources.onnx_wire import load_onnx_structure
+
+    model, _ = load_onnx_structure(path)  # names, types, shapes and the graph; never the weights' bytes
     graph = model.graph
     notes: list[str] = []
     shapes: dict[str, list[object]] = {}

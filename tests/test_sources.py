@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmscope.core.errors import SourceError
+from lmscope.core.errors import FileFormatError, SourceError
 from lmscope.core.sources.resolve import resolve, split_revision
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
@@ -340,6 +340,38 @@ def test_onnx_graph_facts(tmp_path, external):
     assert any("no config.json" in n for n in source.notes)
     if external:
         assert facts["external_initializers"] == 2
+
+
+@pytest.mark.parametrize("external", [False, True])
+def test_onnx_structure_is_onnx_load_without_the_weights(tmp_path, external):
+    """load_onnx_structure keeps every field onnx.load reads but the initializers' data (the oracle: onnx.load
+    itself), and reports each inline initializer's raw_data length."""
+    import onnx
+
+    from lmscope.core.sources.onnx_wire import load_onnx_structure
+
+    path = tmp_path / "tiny.onnx"
+    _write_onnx(path, external=external)
+    full = onnx.load(str(path), load_external_data=False)
+    stripped, raw = load_onnx_structure(path)
+    for t in full.graph.initializer:
+        t.ClearField("raw_data")
+    assert stripped == full
+    expected = [None if t.data_location == 1 else len(t.raw_data) for t in onnx.load(str(path), load_external_data=False).graph.initializer]
+    assert raw == expected
+
+
+def test_onnx_initializer_whose_inline_data_lies_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    weight = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4, 4], raw_data=b"\0" * 12)  # 16 floats, 12 bytes
+    graph = helper.make_graph([helper.make_node("Relu", ["W"], ["y"])], "g", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 4])], initializer=[weight])
+    path = tmp_path / "lying.onnx"
+    onnx.save_model(helper.make_model(graph), str(path))
+    with pytest.raises(FileFormatError, match="holds 12 bytes"):
+        resolve(str(path))
 
 
 def test_onnx_with_config_beside_it(tmp_path):

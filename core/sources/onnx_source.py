@@ -57,7 +57,7 @@ def _external_int(t, key: str) -> int | None:
     return None
 
 
-def _initializer(t) -> TensorInfo:
+def _initializer(t, raw_length: int | None = None) -> TensorInfo:
     """One initializer's dtype, shape and byte size, checked: no negative or astronomical shapes, no lying lengths."""
     label = shown(t.name, 80)
     name, bits = _ONNX_TYPES.get(t.data_type, (f"type{t.data_type}", 0))  # a newer type: sized by its external length
@@ -80,8 +80,8 @@ def _initializer(t) -> TensorInfo:
                 f"initializer '{label}' is {name}{list(shape)} ({nbytes:,} bytes) but its external data claims {length:,} bytes"
             )
         nbytes = length
-    elif t.data_location != 1 and bits and t.raw_data and len(t.raw_data) != nbytes:
-        raise FileFormatError(f"initializer '{label}' is {name}{list(shape)} ({nbytes:,} bytes) but holds {len(t.raw_data):,} bytes")
+    elif t.data_location != 1 and bits and raw_length and raw_length != nbytes:
+        raise FileFormatError(f"initializer '{label}' is {name}{list(shape)} ({nbytes:,} bytes) but holds {raw_length:,} bytes")
     return TensorInfo(name=t.name, dtype=name, shape=shape, nbytes=nbytes)
 
 
@@ -94,26 +94,30 @@ def source_from_onnx(path: Path) -> ModelSource:
     if size > MAX_ONNX_BYTES:
         raise FileFormatError(f"{path.name}: {size:,} bytes is more than a single ONNX file can hold")
     try:
-        import onnx
+        import onnx  # noqa: F401 - the graph is parsed by onnx's protobuf classes
     except ImportError:  # pragma: no cover - onnx is a dependency
         raise SourceError("reading .onnx files needs the onnx package (pip install onnx)") from None
-    from lmscope.core.sources.onnx_wire import check_onnx_structure
+    from lmscope.core.sources.onnx_wire import check_onnx_structure, load_onnx_structure
 
     try:
         check_onnx_structure(path)  # a file of millions of tiny messages is refused before protobuf builds them
     except OSError as err:
         raise SourceError(f"cannot read {shown(path)}: {err.strerror or shown(err)}") from None
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model, raw_lengths = load_onnx_structure(path)  # the graph without the weights' bytes
     except OSError as err:
         raise SourceError(f"cannot read {path}: {err.strerror or err}") from None
+    except LmscopeError:
+        raise
     except Exception as err:  # noqa: BLE001 - protobuf raises DecodeError and friends
         raise FileFormatError(f"{path.name}: not a readable ONNX model ({type(err).__name__})") from None
     graph = model.graph
     if not model.opset_import and not len(graph.node):
         raise FileFormatError(f"{path.name}: not a readable ONNX model (no graph)")
+    if len(raw_lengths) != len(graph.initializer):
+        raw_lengths = [None] * len(graph.initializer)
     try:
-        tensors = tuple(_initializer(t) for t in graph.initializer)
+        tensors = tuple(_initializer(t, raw) for t, raw in zip(graph.initializer, raw_lengths, strict=True))
     except FileFormatError as err:
         raise FileFormatError(f"{path.name}: {err}") from None
     inline = sum(info.nbytes for t, info in zip(graph.initializer, tensors) if t.data_location != 1)

@@ -110,3 +110,97 @@ def check_onnx_structure(path: Path, budget: int = MAX_FIELDS) -> None:
             return  # an empty file parses as an empty model; the caller says "no graph"
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             _Walk(buf, path.name, budget).message("model", 0, size, 0)
+
+
+# TensorProto fields that carry the data itself (float_data, int32_data, string_data, int64_data, raw_data,
+# double_data, uint64_data): everything else (name, dims, data_type, external_data, ...) is kept.
+_TENSOR_PAYLOAD = frozenset({4, 5, 6, 7, 9, 10, 11})
+_RAW_DATA = 9
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class _Strip(_Walk):
+    """Copies a model's wire bytes without the payload of the main graph's initializers."""
+
+    def __init__(self, buf: mmap.mmap | bytes, name: str) -> None:
+        super().__init__(buf, name, MAX_FIELDS)
+        self.raw_lengths: list[int | None] = []
+
+    def fields(self, pos: int, end: int):
+        """(field number, wire type, start of the field, start of its value, end of the field) for each field."""
+        while pos < end:
+            start = pos
+            key, pos = self.varint(pos, end)
+            wire = key & 7
+            if wire == 2:
+                length, pos = self.varint(pos, end)
+                if length > end - pos:
+                    raise self.fail("a field longer than the rest of the file")
+                value = pos
+                pos += length
+            elif wire == 0:
+                value = pos
+                _, pos = self.varint(pos, end)
+            elif wire == 1:
+                value, pos = pos, pos + 8
+            elif wire == 5:
+                value, pos = pos, pos + 4
+            else:
+                raise self.fail(f"wire type {wire}")
+            if pos > end:
+                raise self.fail("a field past the end of its message")
+            yield key >> 3, wire, start, value, pos
+
+    def copy(self, kind: str, pos: int, end: int) -> bytes:
+        out = bytearray()
+        raw: int | None = None
+        for number, wire, start, value, stop in self.fields(pos, end):
+            if kind == "model" and number == 7 and wire == 2:
+                inner = self.copy("graph", value, stop)
+            elif kind == "graph" and number == 5 and wire == 2:
+                inner = self.copy("tensor", value, stop)
+            elif kind == "tensor" and number in _TENSOR_PAYLOAD:
+                if number == _RAW_DATA and wire == 2:
+                    raw = (raw or 0) + (stop - value)
+                continue
+            else:
+                out += self.buf[start:stop]
+                continue
+            out += _varint_bytes((number << 3) | 2) + _varint_bytes(len(inner)) + inner
+        if kind == "tensor":
+            self.raw_lengths.append(raw)
+        return bytes(out)
+
+
+def load_onnx_structure(path: Path):
+    """The ONNX model at ``path`` without its initializers' data, and each main-graph initializer's raw_data length.
+
+    Why: ``onnx.load`` holds the file and then every initializer's bytes again (≈ 2 × the file, up to
+    4 GB for a 2 GB file) although lmscope reads only names, types, shapes and the graph. The payload
+    fields are skipped by their length prefix on a memory map (their pages are never touched) and the
+    rest — the graph's structure — is parsed by protobuf. Lengths are in initializer order (None: no
+    raw_data field). Call :func:`check_onnx_structure` first (the field budget).
+    """
+    import onnx
+
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        if size == 0:
+            return onnx.ModelProto(), []
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            strip = _Strip(buf, path.name)
+            data = strip.copy("model", 0, size)
+    model = onnx.ModelProto()
+    model.ParseFromString(data)
+    return model, strip.raw_lengths
