@@ -113,8 +113,8 @@ def _vary_level(d: dict, rng: random.Random) -> dict:
         if has(key) and d[key] > 1:
             d[key] = experts
     for key in _TOPK_KEYS:
-        if has(key) and d[key] > 0:
-            d[key] = rng.randint(1, min(4, experts))
+        if (has(key) and d[key] > 0) or (key in d and d[key] is None and any(has(k) for k in _EXPERT_KEYS)):
+            d[key] = rng.randint(1, min(4, experts))  # a default without top-k (DeepSeek-V2) gets one
     for key in ("moe_intermediate_size", "shared_expert_intermediate_size", "moe_shared_expert_intermediate_size"):
         if has(key) and d[key] > 0:
             d[key] = 16 * rng.randint(2, 8)

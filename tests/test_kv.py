@@ -222,6 +222,14 @@ def test_granitemoe_hybrid_mamba2_layers_and_positionless_attention():
     assert state_bytes(arch, 1, "bf16") == 30 * (conv + ssm) * 2
 
 
+def test_deepseek_v2_caches_the_mla_latent():
+    """DeepSeek-V2 (transformers' defaults, top-k set): vLLM's MLA cache holds kv_lora_rank + qk_rope_head_dim per
+    token and layer, one "head"."""
+    c = _hf_default("deepseek_v2", num_experts_per_tok=6)
+    arch = architecture_from_config(c)
+    assert kv_bytes_per_token(arch, "bf16") == c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * 2
+
+
 def test_mamba_2p8b_no_kv_only_state():
     arch = arch_of("state-spaces--mamba-2.8b-hf")
     assert kv_bytes_per_token(arch, "fp32") == 0

@@ -32,7 +32,12 @@ def test_analytic_equals_class_or_refuses(model_type):
     assert not result["mismatched"], f"{model_type}: analytic ≠ class for (label, analytic, class) {result['mismatched']}"
     if model_type in VERIFIED_MODEL_TYPES:
         assert result["matched"] or model_type in FIXTURE_TYPES, f"{model_type} is declared verified but never compared"
-        assert not any(label == "default" for label, _ in result["refused"]), result["refused"]
+        default = sweep_configs.default_config(model_type)
+        for label, why in result["refused"]:
+            # a default may leave a field the estimates need unset (DeepSeek-V2's num_experts_per_tok is None:
+            # the class builds, its forward cannot route); the seeded variations set it and are compared
+            unset = [k for k, v in default.items() if v is None and f"'{k}'" in why]
+            assert label != "default" or ("missing field" in why and unset), result["refused"]
 
 
 def test_sweep_covers_every_head_mapping():

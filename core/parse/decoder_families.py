@@ -114,8 +114,10 @@ def _deepseek(r: _Reader, d: dict) -> None:
     d["num_mtp_layers"] = r.int("num_nextn_predict_layers", default=0, lo=0, hi=64)
     if d["num_mtp_layers"]:
         d["_notes"].append(f"{d['num_mtp_layers']} multi-token-prediction layer(s) ship in the checkpoint but are not in the class")
+    if d.get("mlp_bias") and r.raw("model_type") == "deepseek_v2":  # DeepseekV2MLP follows config.mlp_bias (V3 never)
+        d["extra_dims"] = (*d.get("extra_dims", ()), ("shared_expert_bias", 1))
     if r.has("index_n_heads"):
-        d["extra_dims"] = (("index_n_heads", r.int("index_n_heads", hi=MAX_HEADS)),
+        d["extra_dims"] = (*d.get("extra_dims", ()), ("index_n_heads", r.int("index_n_heads", hi=MAX_HEADS)),
                            ("index_head_dim", r.int("index_head_dim", hi=1 << 16)),
                            ("index_topk", r.int("index_topk", default=2048, hi=MAX_POSITIONS)))
         d["_notes"].append("DeepSeek sparse attention: a lightning indexer selects the top-k tokens per query")
