@@ -21,7 +21,6 @@ from pathlib import Path
 from lmscope.core.errors import LmscopeError, UsageError
 from typing_extensions import Self
 
-EXTENSIONS = {"text": "txt", "json": "json", "markdown": "md", "yaml": "yaml"}
 MAX_MODELS_FILE_BYTES = 1024 * 1024
 MAX_MODELS = 10_000
 
@@ -54,7 +53,9 @@ def folder_name(model: str) -> str:
 
 def file_name(model: str, fmt: str) -> str:
     """A safe file name for a model specifier: ``org/name`` -> ``org--name.json``."""
-    return f"{folder_name(model)}.{EXTENSIONS[fmt]}"
+    from lmscope.core import formats
+
+    return f"{folder_name(model)}{formats.get('report', fmt).suffix}"
 
 
 def batch_models(args: argparse.Namespace) -> list[str] | None:

@@ -126,7 +126,7 @@ def write_report_folder(report: Any, path: str | os.PathLike[str], *, style: str
     ``extra_formats``: "json", "yaml" and/or "text" also write ``report.json`` / ``report.yaml`` /
     ``report.txt`` (the same report in the format a script or a seed-004 batch wants beside the Markdown).
     """
-    from lmscope.core import export
+    from lmscope.core import export, formats
     from lmscope.core.charts import report_charts
 
     folder = open_folder(path)
@@ -135,13 +135,9 @@ def write_report_folder(report: Any, path: str | os.PathLike[str], *, style: str
         write_diagram(folder, arch, report.model_id, style=style, params=report.parameters, estimate=est)
     if charts and arch is not None and est is not None:
         write_charts(folder, report_charts(arch, est))
-    for fmt in extra_formats:
-        if fmt == "json":
-            folder.write("report.json", export.report_to_json(report))
-        elif fmt == "yaml":
-            folder.write("report.yaml", export.report_to_yaml(report))
-        elif fmt == "text":
-            folder.write("report.txt", export.render_report(report, "text", detailed=True))
+    for fmt in extra_formats:  # report.<suffix> in that format (the registry's renderer and suffix)
+        if fmt in ("json", "yaml", "text"):
+            folder.write(f"report{formats.get('report', fmt).suffix}", formats.render("report", fmt, report, detailed=True))
     folder.write("report.md", _with_pictures(export.report_to_markdown(report), folder.markdown_pictures()))
     return folder
 

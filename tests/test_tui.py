@@ -214,9 +214,9 @@ async def test_search_offline_uses_catalog_and_opens_with_enter():
         await wait_for(pilot, lambda: screen.shown_query == "qwen3")
         ids = [r.model_id for r in screen.results]
         assert ids and all("qwen3" in i.lower() for i in ids)
-        assert all(r.where == "catalog" for r in screen.results)
+        assert all(r.source == "catalog" for r in screen.results)
         assert "offline" in screen.where
-        assert screen.results[0].params  # counted by the analytic engine
+        assert screen.results[0].parameters  # counted by the analytic engine
         # digits typed into the search box stay in the box (no screen switch)
         await pilot.press("3")
         assert app.current_mode == "search"

@@ -52,7 +52,7 @@ async def test_search_queries_the_hub(mock_hub):
         assert [r.model_id for r in screen.results] == ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B"]
         top = screen.results[0]
         repo = mock_hub.repos[top.model_id]
-        assert (top.downloads, top.likes, top.params) == (repo.downloads, repo.likes, repo.safetensors["total"])
+        assert (top.downloads, top.likes, top.parameters) == (repo.downloads, repo.likes, repo.safetensors["total"])
         assert top.license == "apache-2.0"
         row = screen.query_one("#search-table").get_row_at(0)
         assert f"{repo.downloads:,}" in [str(c) for c in row]
@@ -67,7 +67,7 @@ async def test_hub_unreachable_falls_back_to_catalog(hub_env):
         await pilot.press(*"gemma")
         await wait_for(pilot, lambda: screen.shown_query == "gemma", timeout=40)
         assert "Hub unreachable" in screen.where
-        assert screen.results and all(r.where in ("catalog", "cache") for r in screen.results)
+        assert screen.results and all(r.source in ("catalog", "cache") for r in screen.results)
         # notify() posts a message: the notification lands a moment after the results (racy under load)
         await wait_for(pilot, lambda: any(n.severity == "warning" for n in app._notifications))
 

@@ -203,9 +203,9 @@ async def test_progress_and_cancel_still_work(tiny_bert):
         assert screen.query_one("#weights-progress").percentage == 1.0
         # Mid-run events show tensor i/N, bytes and the ETA (fed directly: a real run is too fast to catch).
         from lmscope.core.weights.records import WeightsEvent as EngineEvent
-        from lmscope.tui.messages import WeightsEvent
+        from lmscope.tui.messages import WeightsProgress
 
-        screen.on_weights_event(WeightsEvent(screen._run_id, EngineEvent(2, 5, 2048, 8192, 1.0, 3.0)))
+        screen.on_weights_progress(WeightsProgress(screen._run_id, EngineEvent(2, 5, 2048, 8192, 1.0, 3.0)))
         await pilot.pause()
         text = str(screen.query_one("#weights-progress-text").content)
         assert "2/5 tensors" in text and "ETA\u00a03\u00a0s" in text
@@ -389,7 +389,7 @@ async def test_cancel_is_listed_in_help_only_while_running(tiny_bert):
 
 async def test_progress_line_is_whole_at_80_columns(tiny_bert):
     from lmscope.core.weights.records import WeightsEvent as EngineEvent
-    from lmscope.tui.messages import WeightsEvent
+    from lmscope.tui.messages import WeightsProgress
     from lmscope.tui.screens.weights import progress_text
 
     folder, _ = tiny_bert
@@ -398,7 +398,7 @@ async def test_progress_line_is_whole_at_80_columns(tiny_bert):
         screen = await run_analysis(pilot, app)
         # a long run of a big checkpoint: 5-digit counts, mixed units, a long ETA
         big = EngineEvent(12345, 47123, 1023 * 2**20, 1300 * 2**30, 4000.0, 98765.0)
-        screen.on_weights_event(WeightsEvent(screen._run_id, big))
+        screen.on_weights_progress(WeightsProgress(screen._run_id, big))
         await pilot.pause(0.1)
         widget = screen.query_one("#weights-progress-text")
         text = progress_text(big)

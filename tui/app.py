@@ -15,7 +15,7 @@ switching with F2–F6 keeps each screen's focus and scroll position.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
@@ -24,9 +24,11 @@ from textual.screen import ModalScreen, Screen
 from lmscope.tui import loader
 from lmscope.tui.bindings import GLOBAL_BINDINGS, SCREENS
 from lmscope.tui.messages import ExactCountReady, GPUsDetected, ModelFailed, ModelLoaded
+from lmscope.tui.session import MAX_MODELS, Session
 from lmscope.tui.state import Deployment, LoadedModel
 
-MAX_MODELS = 4
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.results import Estimate, Settings
 
 
 def _screen_factory(mode: str) -> Callable[[], Screen]:
@@ -48,6 +50,13 @@ def _screen_factory(mode: str) -> Callable[[], Screen]:
         return cls()
 
     return make
+
+
+@runtime_checkable
+class Syncable(Protocol):
+    """A screen that redraws from the session when its ``state_version`` is stale."""
+
+    def sync(self) -> None: ...
 
 
 def _commands_provider():
@@ -83,79 +92,95 @@ class LmscopeApp(App[int]):
         self.offline = offline
         self.token = token
         self.exact_enabled = (not loader.exact_disabled()) if exact is None else exact
-        self.settings = settings or Settings()
-        # until the user picks a length, each main model gets a default it supports (BERT: 512)
-        self.seq_len_chosen = settings is not None
-        self.slots: dict[int, LoadedModel] = {}
-        self.pending: dict[int, str] = {}
-        self.failures: dict[str, str] = {}
-        self.state_version = 0
-        # the hardware Plan and Compare answer for; the GPU is chosen once local detection has run
-        self.deployment = Deployment()
-        self.local_gpus: tuple[Any, ...] | None = None  # None: not detected yet (detection is lazy)
+        self.session = Session(settings or Settings(), seq_len_chosen=settings is not None)
+        self._detecting = False
         self.start_mode = start or ("compare" if len(self.requested) > 1 else "summary")
         self.started_at = time.perf_counter()
         self.first_paint_seconds: float | None = None
+        self._last_estimate_error: str | None = None
 
-    # --- state the screens read ------------------------------------------------------
+    # --- state the screens read (kept by the session) -------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.session.settings
+
+    @property
+    def slots(self) -> dict[int, LoadedModel]:
+        return self.session.slots
+
+    @property
+    def pending(self) -> dict[int, str]:
+        return self.session.pending
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return self.session.failures
+
+    @property
+    def state_version(self) -> int:
+        return self.session.state_version
+
+    @property
+    def deployment(self) -> Deployment:
+        """The hardware Plan and Compare answer for (kept by the session)."""
+        return self.session.deployment
+
+    @deployment.setter
+    def deployment(self, deployment: Deployment) -> None:
+        self.session.deployment = deployment
+
+    @property
+    def local_gpus(self) -> tuple[Any, ...] | None:
+        """The GPUs detected on this machine; None until detection has run (it runs lazily)."""
+        return self.session.local_gpus
+
     @property
     def main_model(self) -> LoadedModel | None:
-        return self.slots.get(0)
+        return self.session.main_model
 
     @property
     def compare_models(self) -> list[LoadedModel]:
         """Models in the comparison (main first), those with an architecture only."""
-        return [self.slots[k] for k in sorted(self.slots) if self.slots[k].has_architecture]
+        return self.session.compare_models
 
     @property
     def pending_compare(self) -> list[str]:
-        return [spec for slot, spec in sorted(self.pending.items()) if slot > 0]
+        return self.session.pending_compare
 
     @property
     def loading_spec(self) -> str | None:
-        return self.pending.get(0)
+        return self.session.loading_spec
 
     def status_text(self) -> str:
         """What a screen shows while no model is open."""
-        if self.pending.get(0):
-            return f"Opening {self.pending[0]}…"
-        if self.failures:
-            spec, error = next(reversed(self.failures.items()))
-            return f"Could not open {spec}: {error}\nPress F2 to search, or ctrl+o to open another model."
-        return "No model open. Press F2 to search, or ctrl+o to open a model."
+        return self.session.status_text()
 
-    def estimate(self, model: LoadedModel, settings: Any) -> Any:
+    def estimate(self, model: LoadedModel, settings: Settings) -> Estimate | None:
         """``core.estimate`` for one model (pure, < 1 ms); None (and a notification) if the engine refuses."""
         try:
             return loader.estimate_for(model, settings)
         except Exception as err:  # noqa: BLE001 - a refused estimate is shown, never a crash
             message = loader.error_line(err)
-            if message != getattr(self, "_last_estimate_error", None):
+            if message != self._last_estimate_error:
                 self._last_estimate_error = message
                 self.notify(message, title=f"Cannot estimate {model.model_id}", severity="error")
             return None
 
-    def set_settings(self, settings: Any) -> None:
+    def set_settings(self, settings: Settings) -> None:
         """New settings from a slider: every view re-estimates."""
-        if settings == self.settings:
-            return
-        if settings.seq_len != self.settings.seq_len:
-            self.seq_len_chosen = True
-        self.settings = settings
-        self._changed()
+        if self.session.set_settings(settings):
+            self._redraw()
 
     def set_deployment(self, deployment: Deployment) -> None:
         """New hardware from a picker: Plan (and Compare's fit row) re-plan."""
-        if deployment == self.deployment:
-            return
-        self.deployment = deployment
-        self._changed()
+        if self.session.set_deployment(deployment):
+            self._redraw()
 
     def ensure_gpus(self) -> bool:
         """True once local GPU detection has run; else start it (in a worker, off the start-up path)."""
         if self.local_gpus is not None:
             return True
-        if not getattr(self, "_detecting", False):
+        if not self._detecting:
             self._detecting = True
             self._detect_worker()
         return False
@@ -169,27 +194,20 @@ class LmscopeApp(App[int]):
         self.post_message(GPUsDetected(gpus))
 
     def on_gpus_detected(self, message: GPUsDetected) -> None:
-        from dataclasses import replace
-
-        self.local_gpus = tuple(message.gpus)
         self._detecting = False
-        if self.deployment.gpu is None:
-            gpu, count = loader.default_gpu(self.local_gpus)
-            self.deployment = replace(self.deployment, gpu=gpu)
-            if count > 1 and self.settings.num_gpus == 1:
-                self.settings = replace(self.settings, num_gpus=count)
-        self._changed()
+        self.session.gpus_detected(tuple(message.gpus), loader.default_gpu)
+        self._redraw()
 
     def _changed(self) -> None:
-        self.state_version += 1
-        screen = self.screen
-        if hasattr(screen, "sync"):
-            screen.sync()
-        else:  # a modal is on top: redraw the screen under it
-            for below in reversed(self.screen_stack):
-                if hasattr(below, "sync"):
-                    below.sync()
-                    break
+        self.session.changed()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """The screen on top (or, under a dialog, the screen below it) redraws from the session."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, Syncable):
+                screen.sync()
+                break
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -206,71 +224,63 @@ class LmscopeApp(App[int]):
 
     # --- opening models -------------------------------------------------------------------
     def open_model(self, spec: str | None, slot: int = 0, show: str | None = None) -> None:
-        """Open ``spec`` (None: the built-in default) into ``slot`` in a thread worker."""
+        """Open ``spec`` (None: the built-in default) into ``slot`` in a thread worker.
+
+        The load gets a request id: if another load into the same slot starts before
+        this one finishes, this one's answer is dropped whenever it arrives.
+        """
         from lmscope.core.redact import redact
 
         label = redact(spec) if spec else "the built-in default model"
-        self.pending[slot] = label
-        self.state_version += 1
+        request_id = self.session.begin_load(slot, label, show)
         self._refresh_nav()
-        self._load_worker(spec, slot, show)
+        self._load_worker(spec, slot, request_id)
 
     @work(thread=True, group="load", exit_on_error=False)
-    def _load_worker(self, spec: str | None, slot: int, show: str | None) -> None:
+    def _load_worker(self, spec: str | None, slot: int, request_id: int) -> None:
         try:
             name = spec or loader.default_model()
             model = loader.open_model(name, self.settings, offline=self.offline, token=self.token)
         except Exception as err:  # noqa: BLE001 - becomes a notification
             from lmscope.core.redact import redact
 
-            self.post_message(ModelFailed(redact(spec) if spec else "the default model", loader.error_line(err), slot))
+            label = redact(spec) if spec else "the default model"
+            self.post_message(ModelFailed(label, loader.error_line(err), slot, request_id))
             return
-        message = ModelLoaded(model, slot)
-        message.show = show  # type: ignore[attr-defined]
-        self.post_message(message)
+        self.post_message(ModelLoaded(model, slot, request_id))
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
+        outcome = self.session.finish_load(message.slot, message.request_id, message.model)
         model = message.model
-        slot = message.slot
-        if slot > 0 and any(m.model_id == model.model_id for s, m in self.slots.items() if s != slot):
-            self.pending.pop(slot, None)
+        if outcome.status == "stale":
+            return  # a newer load owns the slot
+        if outcome.status == "duplicate":
             self.notify(f"{model.model_id} is already open", severity="warning")
-            self._changed()
-            return
-        self.pending.pop(slot, None)
-        if slot > 0 and not model.has_architecture:
+        elif outcome.status == "no-architecture":
             # a comparison column needs an estimate: an ONNX file without config has none
             self.notify(
                 f"{model.model_id} has no architecture (no config): it cannot be compared",
                 title=f"Not added: {model.model_id}",
                 severity="warning",
             )
-            self._changed()
+        if outcome.status != "added":
+            self._redraw()
             return
-        self.slots[slot] = model
-        self.failures.pop(model.spec, None)
-        if slot == 0 and not self.seq_len_chosen and model.architecture is not None:
-            from dataclasses import replace
-
-            from lmscope.core.report import default_seq_len
-
-            self.settings = replace(self.settings, seq_len=default_seq_len(model.architecture))
-        show = getattr(message, "show", None)
-        if show:
-            self.action_show(show)
-        self._changed()
+        if outcome.show:
+            self.action_show(outcome.show)
+        self._redraw()
         if model.exact_state == "pending":
             if self.exact_enabled:
                 # Only after this frame is painted: the exact engine imports torch.
                 self.call_after_refresh(self._exact_worker, model.model_id, model)
             else:
-                self.slots[slot] = model.without_exact("exact engine off: analytic numbers only")
+                self.slots[message.slot] = model.without_exact("exact engine off: analytic numbers only")
 
     def on_model_failed(self, message: ModelFailed) -> None:
-        self.pending.pop(message.slot, None)
-        self.failures[message.spec] = message.error
+        if not self.session.fail_load(message.slot, message.request_id, message.spec, message.error):
+            return  # a newer load owns the slot: its answer is the one that counts
         self.notify(message.error, title=f"Could not open {message.spec}", severity="error", timeout=8)
-        self._changed()
+        self._redraw()
 
     @work(thread=True, group="exact", exit_on_error=False)
     def _exact_worker(self, model_id: str, model: LoadedModel) -> None:
@@ -281,62 +291,43 @@ class LmscopeApp(App[int]):
         self.post_message(ExactCountReady(model_id, params, reason))
 
     def on_exact_count_ready(self, message: ExactCountReady) -> None:
-        changed = False
-        for slot, model in list(self.slots.items()):
-            if model.model_id == message.model_id and model.exact_state == "pending":
-                updated = model.with_exact(message.params, message.reason)
-                self.slots[slot] = updated
-                changed = True
-                if updated.marker == "exact (corrected)":
-                    self.notify(
-                        f"{model.model_id}: the exact engine counts {message.params.total:,} parameters "
-                        f"(analytic {model.analytic.total:,}); tables use the exact count",
-                        title="exact engine",
-                        severity="warning",
-                    )
-        if changed:
-            self._changed()
+        updated = self.session.exact_ready(message.model_id, message.params, message.reason)
+        for before, after in updated:
+            if after.marker == "exact (corrected)" and message.params is not None:
+                self.notify(
+                    f"{before.model_id}: the exact engine counts {message.params.total:,} parameters "
+                    f"(analytic {before.analytic.total:,}); tables use the exact count",
+                    title="exact engine",
+                    severity="warning",
+                )
+        if updated:
+            self._redraw()
 
     def add_compare(self, spec: str) -> None:
         """Open ``spec`` as one more comparison column (at most four models)."""
-        if len(self.compare_models) + len(self.pending_compare) >= MAX_MODELS:
-            self.notify(f"at most {MAX_MODELS} models side by side: remove one with x first", severity="warning")
+        refusal = self.session.refuse_compare(spec)
+        if refusal:
+            self.notify(refusal, severity="warning")
             return
-        if any(m.model_id.lower() == spec.lower() for m in self.slots.values()):
-            self.notify(f"{spec} is already in the comparison", severity="warning")
-            return
-        slot = max([*self.slots, *self.pending, 0]) + 1
-        self.open_model(spec, slot=slot)
+        self.open_model(spec, slot=self.session.next_slot())
         self.action_show("compare")
 
     def remove_model(self, index: int) -> None:
         """Remove the ``index``-th compared model (the next one becomes main if it was first)."""
-        keys = [k for k in sorted(self.slots) if self.slots[k].has_architecture]
-        if not 0 <= index < len(keys) or len(keys) <= 1:
-            return
-        removed = self.slots.pop(keys[index])
-        ordered = [self.slots[k] for k in sorted(self.slots)]
-        self.slots = dict(enumerate(ordered))
-        self.notify(f"removed {removed.model_id}")
-        self._changed()
+        removed = self.session.remove(index)
+        if removed is not None:
+            self.notify(f"removed {removed.model_id}")
+            self._redraw()
 
     def move_model(self, index: int, to: int) -> None:
-        """Move the ``index``-th compared model to position ``to`` (0 = the baseline, which is also the main model).
-
-        Ratios are always against the first column, so they follow. Loads still
-        pending keep their (higher) slot numbers and land after these.
-        """
-        keys = [k for k in sorted(self.slots) if self.slots[k].has_architecture]
-        if not (0 <= index < len(keys) and 0 <= to < len(keys)) or index == to:
+        """Move the ``index``-th compared model to position ``to`` (0 = the baseline, also the main model)."""
+        keys = len(self.session.compare_models)
+        if not (0 <= index < keys and 0 <= to < keys) or index == to:
             return
-        # a main model without architecture (an ONNX file) stays main; the columns move after it
-        head = [self.slots[0]] if 0 in self.slots and not self.slots[0].has_architecture else []
-        ordered = [self.slots[k] for k in keys]
-        ordered.insert(to, ordered.pop(index))
-        self.slots = dict(enumerate(head + ordered))
-        if to == 0 or index == 0:
-            self.notify(f"{ordered[0].model_id} is the baseline" + ("" if head else " (and the main model)"))
-        self._changed()
+        baseline = self.session.move(index, to)
+        if baseline is not None:
+            self.notify(f"{baseline.model_id} is the baseline" + (" (and the main model)" if self.session.main_is_compared else ""))
+        self._redraw()
 
     # --- actions ---------------------------------------------------------------------------
     def action_show(self, mode: str) -> None:
@@ -346,7 +337,7 @@ class LmscopeApp(App[int]):
         if self.current_mode != mode:
             self.switch_mode(mode)
         screen = self.screen
-        if hasattr(screen, "sync"):
+        if isinstance(screen, Syncable):
             self.call_after_refresh(screen.sync)
 
     def action_copy_or_quit(self) -> None:
@@ -413,43 +404,25 @@ class LmscopeApp(App[int]):
         exclude = tuple(m.model_id for m in self.slots.values())
         self.push_screen(ModelPicker("Compare with…", exclude=exclude), chosen)
 
-    # --- exports -------------------------------------------------------------------------------
-    def export_main_report(self, fmt: str) -> str:
+    # --- exports (what the views hand to core.formats) ----------------------------------------
+    def main_report(self) -> Any:
+        """The main model's report at the current settings (what Summary and Memory export)."""
         from lmscope.core.errors import UsageError
-        from lmscope.tui.exporting import report_text
 
         model = self.main_model
         if model is None:
             raise UsageError("no model open: nothing to export")
-        return report_text(loader.report_at(model, self.settings), fmt)
+        return loader.report_at(model, self.settings)
 
-    def export_main_folder(self, path: str, *, diagram: bool = True, charts: bool = True) -> Any:
-        """The main model's report folder at the current settings (runs in the export dialog's worker)."""
+    def compare_report(self) -> Any:
+        """The open models side by side at the current settings (what Compare exports)."""
         from lmscope.core.errors import UsageError
-        from lmscope.tui.exporting import report_folder
-
-        model = self.main_model
-        if model is None:
-            raise UsageError("no model open: nothing to export")
-        return report_folder(loader.report_at(model, self.settings), path, diagram=diagram, charts=charts)
-
-    def export_compare_folder(self, path: str) -> Any:
-        from lmscope.core.errors import UsageError
-        from lmscope.tui.exporting import compare_folder
+        from lmscope.core.report import CompareReport
 
         models = self.compare_models
         if len(models) < 2:
             raise UsageError("add a second model (a) before exporting a comparison")
-        return compare_folder([loader.report_at(m, self.settings) for m in models], self.settings, path)
-
-    def export_compare(self, fmt: str) -> str:
-        from lmscope.core.errors import UsageError
-        from lmscope.tui.exporting import compare_text
-
-        models = self.compare_models
-        if len(models) < 2:
-            raise UsageError("add a second model (a) before exporting a comparison")
-        return compare_text([loader.report_at(m, self.settings) for m in models], self.settings, fmt)
+        return CompareReport(reports=tuple(loader.report_at(m, self.settings) for m in models), settings=self.settings)
 
     def _refresh_nav(self) -> None:
         try:

@@ -12,12 +12,13 @@ into one redacted line by :func:`error_line` — never a traceback.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lmscope.tui.state import LoadedModel
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.hub.search import SearchResult
     from lmscope.core.results import Estimate, ParameterBreakdown, Settings
 
 
@@ -120,22 +121,13 @@ def report_at(model: LoadedModel, settings: Settings) -> Any:
 
 
 
-@dataclass(frozen=True)
-class SearchRow:
-    """One search result as the Search table shows it (from the Hub, the catalog or the cache)."""
-
-    model_id: str
-    params: int | None = None
-    downloads: int | None = None
-    likes: int | None = None
-    license: str | None = None
-    gated: str | bool | None = None
-    where: str = "hub"
-    family: str | None = None
+def catalog_families() -> dict[str, str]:
+    """Family of every built-in catalog model (the Search table's last column)."""
+    return {e.model_id: e.family for e in catalog_entries()}
 
 
-def search_offline(query: str, limit: int = 50) -> list[SearchRow]:
-    """The core's offline search (built-in catalog + local HF cache), with family and parameter counts.
+def search_offline(query: str, limit: int = 50) -> list[SearchResult]:
+    """The core's offline search (built-in catalog + local HF cache), with parameter counts.
 
     Parameter counts of catalog/cache hits come from the analytic engine on
     their configs (``core.hub.search.offline_parameters``, a few ms each); the
@@ -144,31 +136,14 @@ def search_offline(query: str, limit: int = 50) -> list[SearchRow]:
     from lmscope.core.hub.search import MAX_LIMIT
     from lmscope.core.hub.search import search_offline as core_search_offline
 
-    families = {e.model_id: e.family for e in catalog_entries()}
-    rows = []
-    for r in core_search_offline(query, limit=min(limit, MAX_LIMIT)):
-        rows.append(SearchRow(r.model_id, params=r.parameters, where=r.source, family=families.get(r.model_id)))
-    return rows
+    return core_search_offline(query, limit=min(limit, MAX_LIMIT))
 
 
-def search_hub(query: str, *, token: str | None = None, limit: int = 30) -> list[SearchRow]:
+def search_hub(query: str, *, token: str | None = None, limit: int = 30) -> list[SearchResult]:
     """Search the Hub (network: call from a worker). Raises HubError on failure."""
     from lmscope.core.hub.search import search_models
 
-    rows = []
-    for r in search_models(query, limit=limit, token=token):
-        rows.append(
-            SearchRow(
-                model_id=r.model_id,
-                params=r.parameters,
-                downloads=r.downloads,
-                likes=r.likes,
-                license=r.license,
-                gated=r.gated,
-                where=r.source,
-            )
-        )
-    return rows
+    return search_models(query, limit=limit, token=token)
 
 
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin")

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lmscope.main import add_common_options, add_scenario_options
 
     parser.add_argument("models", nargs="+", metavar="MODEL", help="two or more models (Hub ids, folders, configs, .gguf, .onnx)")
-    add_output_options(parser)
+    add_output_options(parser, "compare")
     add_common_options(parser)
     add_scenario_options(parser)
     parser.add_argument("--detailed", action="store_true", help="accepted for symmetry with report")
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Build and print (or write) the comparison; 0 on success, 2 with fewer than two models."""
     from lmscope.commands.report import emit, resolve_from_args, settings_from_args, text_width, use_exact
     from lmscope.core.errors import UsageError
-    from lmscope.core.export import render_compare
+    from lmscope.core import formats
     from lmscope.core.redact import redact
     from lmscope.core.report import build_compare
 
@@ -44,11 +44,9 @@ def run(args: argparse.Namespace) -> int:
                 print(redact(f"note: {report.model_id}: {note}"), file=sys.stderr)
     if args.output_dir:
         from lmscope.commands.report import write_folder
-        from lmscope.core.report_folder import write_compare_folder
-
-        code = write_folder(args, lambda path, extra: write_compare_folder(compare, path, extra_formats=extra))
+        code = write_folder(args, lambda path, extra: formats.write_folder("compare", path, compare, extra_formats=extra))
         if args.output:
-            emit(render_compare(compare, args.format, width=None), args)
+            emit(formats.render("compare", args.format, compare, width=None), args)
         return code
-    emit(render_compare(compare, args.format, width=text_width(args)), args)
+    emit(formats.render("compare", args.format, compare, width=text_width(args)), args)
     return 0

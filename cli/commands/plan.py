@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.9, metavar="F", help="vLLM's fraction of total memory for the serving view (default 0.9)")
     parser.add_argument("--efficiency", type=float, default=None, metavar="E", help="also show the roofline at this fraction of peak (0-1); the pure bound is always shown")
     parser.add_argument("--list-gpus", action="store_true", help="print the accelerator profiles and exit")
-    add_output_options(parser)
+    add_output_options(parser, "plan")
     add_common_options(parser)
     add_scenario_options(parser)
 
@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from lmscope.core.errors import UsageError
     from lmscope.core.plan import make_plan
-    from lmscope.core.plan.render import gpus_table, render_plan
+    from lmscope.core import formats
+    from lmscope.core.plan.render import gpus_table
     from lmscope.core.plan.request import validate_request
     from lmscope.core.report import build_report
 
@@ -118,5 +119,5 @@ def run(args: argparse.Namespace) -> int:
         model_id=report.model_id,
         is_gguf=source.kind == "gguf",
     )
-    emit(render_plan(plan.to_dict(), args.format), args)
+    emit(formats.render("plan", args.format, plan.to_dict()), args)
     return 0

@@ -78,9 +78,11 @@ def folder_formats(args: argparse.Namespace) -> list[str]:
     return [fmt] if fmt in ("json", "yaml", "text") else []
 
 
-def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """--format and --no-exact, shared with `compare`."""
-    parser.add_argument("--format", choices=("text", "json", "markdown", "yaml"), default="text", help="output format (default text)")
+def add_output_options(parser: argparse.ArgumentParser, view: str = "report") -> None:
+    """--format (the choices of ``view`` in ``core.formats``) and --no-exact, shared with `compare` and `plan`."""
+    from lmscope.core import formats
+
+    parser.add_argument("--format", choices=formats.names(view), default="text", help="output format (default text)")
     parser.add_argument("--no-exact", action="store_true", help="skip the exact (meta-device) parameter count; analytic only (also LMSCOPE_NO_EXACT=1)")
 
 
@@ -147,7 +149,7 @@ def emit(text: str, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and print (or write) the report; 0 on success."""
-    from lmscope.core.export import render_report
+    from lmscope.core import formats
     from lmscope.core.redact import redact
     from lmscope.core.report import build_report
 
@@ -185,33 +187,34 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir:  # a report folder (report.md + pictures); batch runs return above
         code = write_folder(args, lambda path, extra: write_model_folder(report, path, args, extra))
         if args.output:
-            emit(render_report(report, args.format, detailed=args.detailed, width=None), args)
+            emit(formats.render("report", args.format, report, detailed=args.detailed, width=None), args)
         return code
     if exported and args.quiet and not args.output:
         return 0  # seed 000's batch idiom: `--quiet --export FILE` writes the file and prints nothing
-    emit(render_report(report, args.format, detailed=args.detailed, width=text_width(args), phase=args.phase, table=args.table), args)
+    emit(formats.render("report", args.format, report, detailed=args.detailed, width=text_width(args), phase=args.phase, table=args.table), args)
     return 0
 
 
 def write_model_folder(report, path, args: argparse.Namespace, extra: list[str]):
     """One model's report folder: report.md, the charts (unless --no-pictures), the diagram with --visualize."""
-    from lmscope.core.report_folder import write_report_folder
+    from lmscope.core import formats
 
     pictures = not getattr(args, "no_pictures", False)
-    return write_report_folder(report, path, style=args.visualize or "detailed", diagram=bool(args.visualize),
-                               charts=pictures, extra_formats=extra)
+    return formats.write_folder("report", path, report, style=args.visualize or "detailed", diagram=bool(args.visualize),
+                                charts=pictures, extra_formats=extra)
 
 
 def write_exports(report, args: argparse.Namespace) -> bool:
     """Write --export (JSON) and --export-markdown files; True when any was asked for."""
-    from lmscope.core.export import render_report, write_atomic
+    from lmscope.core import formats
+    from lmscope.core.export import write_atomic
 
     written = False
     for attr, fmt in (("export", "json"), ("export_markdown", "markdown")):
         target = getattr(args, attr, None)
         if not target:
             continue
-        path = write_atomic(target, render_report(report, fmt, detailed=True))
+        path = write_atomic(target, formats.render("report", fmt, report, detailed=True))
         written = True
         if not args.quiet:
             print(f"wrote {path}", file=sys.stderr)

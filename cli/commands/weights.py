@@ -15,12 +15,11 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from lmscope.core import formats
 from lmscope.main import positive_int
 
 if TYPE_CHECKING:
     from lmscope.core.weights import TensorStats, WeightsEvent, WeightsSummary
-
-FORMATS = ("text", "csv", "json", "markdown")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensors", action="append", default=[], metavar="GLOB", help="only tensors whose name matches GLOB (repeatable)")
     parser.add_argument("--kind", action="append", default=[], metavar="K[,K]", help="only these module kinds or families, e.g. attention,mlp (repeatable)")
     parser.add_argument("--max-tensors", type=positive_int, default=None, metavar="N", help="stop after N tensors")
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    parser.add_argument("--format", choices=formats.names("weights"), default="text", help="output format (default text)")
     parser.add_argument("--output", "-o", default=None, metavar="PATH", help="write to PATH (atomically) instead of stdout")
     from lmscope.main import add_units_option
 
@@ -164,10 +163,9 @@ def run(args: argparse.Namespace) -> int:
         raise LmscopeError(f"{shown(args.model)}: holds no tensors")
     if args.output_dir:
         from lmscope.core.redact import redact
-        from lmscope.core.report_folder import write_weights_folder
         from lmscope.core.vocab import find_tokenizer_json
 
-        folder = write_weights_folder(results, summary, args.output_dir, tokenizer_json=find_tokenizer_json(path))
+        folder = formats.write_folder("weights", args.output_dir, results, summary, tokenizer_json=find_tokenizer_json(path))
         for note in folder.notes:
             print(redact(f"lmscope: note: {note}"), file=sys.stderr)
         if not args.quiet:
@@ -175,16 +173,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.output:
             return 0
     if args.format == "json":
-        text = report.to_json(results, summary, singular_values=args.singular_values)
-    elif args.format == "csv":
-        text = report.to_csv(results, summary)
-    elif args.format == "markdown":
-        text = report.to_markdown(results, summary)
-    else:
+        text = formats.render("weights", "json", results, summary, singular_values=args.singular_values)
+    elif args.format == "text":
         import shutil
 
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() and not args.output else 200
-        text = report.to_text(results, summary, width=width)
+        text = formats.render("weights", "text", results, summary, width=width)
+    else:
+        text = formats.render("weights", args.format, results, summary)
     if args.output:
         try:
             report.write_output(args.output, text)

@@ -62,6 +62,24 @@ class SearchResult:
         return {"id": data.pop("model_id"), **data}
 
 
+@dataclass(frozen=True)
+class SearchAnswer:
+    """What one search found: the query, where it looked (``source``: "hub" or "offline") and the results.
+
+    The subject every search renderer takes (``core.formats`` view "search"), so the CLI and the
+    app's export write the same document for the same answer.
+    """
+
+    query: str
+    source: str
+    results: tuple[SearchResult, ...]
+
+    def to_dict(self) -> dict:
+        """``{"schema_version", "query", "source", "results": [...]}`` (CLI ``--format json``)."""
+        return {"schema_version": 1, "query": self.query, "source": self.source,
+                "results": [r.to_dict() for r in self.results]}
+
+
 def result_from_info(info: object) -> SearchResult:
     """A :class:`SearchResult` from a ``huggingface_hub`` ``ModelInfo``."""
     st = getattr(info, "safetensors", None)

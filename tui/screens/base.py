@@ -64,23 +64,45 @@ class LmscopeScreen(Screen):
         """True when nothing is pending (debounced search, deferred chart): tests and screenshots wait for it."""
         return True
 
-    def export_text(self, fmt: str) -> str:
-        """This view's data as ``fmt`` ("json" or "markdown"). Raises LmscopeError when empty."""
+    # The core.formats view this screen exports ("report", "compare", "search", "weights"; None: nothing).
+    EXPORT_VIEW: str | None = None
+    # What "Report folder" in the export dialog writes for this view (None: the view has no pictures).
+    FOLDER_PICTURES: str | None = None
+
+    def export_subject(self) -> tuple[Any, ...]:
+        """The subject core.formats renders for this view (the same objects the CLI renders).
+
+        Raises LmscopeError when there is nothing to export. May run in the export
+        dialog's worker thread: read state, do not touch widgets.
+        """
         from lmscope.core.errors import UsageError
 
         raise UsageError(f"nothing to export on the {self.VIEW_NAME or self.MODE} view")
 
-    # What "Report folder" in the export dialog writes for this view (None: the view has no pictures).
-    FOLDER_PICTURES: str | None = None
+    def export_folder_options(self) -> dict[str, Any]:
+        """Keyword options of this view's report folder (which pictures)."""
+        return {}
+
+    def export_text(self, fmt: str) -> str:
+        """This view's data as ``fmt`` through core.formats: byte for byte the CLI's output of the same view."""
+        from lmscope.core import formats
+        from lmscope.core.errors import UsageError
+
+        if self.EXPORT_VIEW is None:
+            raise UsageError(f"nothing to export on the {self.VIEW_NAME or self.MODE} view")
+        return formats.render(self.EXPORT_VIEW, fmt, *self.export_subject())
 
     def export_folder(self, path: str) -> Any:
         """Write this view's report folder (report.md + pictures) at ``path``; returns the core ``Folder``.
 
         Called from the export dialog's worker thread: read state, do not touch widgets.
         """
+        from lmscope.core import formats
         from lmscope.core.errors import UsageError
 
-        raise UsageError(f"no pictures on the {self.VIEW_NAME or self.MODE} view")
+        if self.EXPORT_VIEW is None or self.FOLDER_PICTURES is None:
+            raise UsageError(f"no pictures on the {self.VIEW_NAME or self.MODE} view")
+        return formats.write_folder(self.EXPORT_VIEW, path, *self.export_subject(), **self.export_folder_options())
 
     def export_default_name(self) -> str:
         return f"lmscope-{self.MODE}"

@@ -232,13 +232,11 @@ class CompareScreen(LmscopeScreen):
             table.add_row(Text(short_label if short else label, style="bold"), *out, height=2 if two_lines else 1)
         table.move_cursor(column=max(1, min(cursor, len(models))))  # a model, never the names column
 
-    def export_text(self, fmt: str) -> str:
-        return self.lm.export_compare(fmt)
-
+    EXPORT_VIEW = "compare"
     FOLDER_PICTURES = "memory, parameters charts; diagrams"
 
-    def export_folder(self, path: str) -> Any:
-        return self.lm.export_compare_folder(path)
+    def export_subject(self) -> tuple[Any, ...]:
+        return (self.lm.compare_report(),)
 
 
 def compare_row(label: str, get: Callable[[Any, Any], Any], show: Callable[[Any], str], models: list[Any], estimates: list[Any]) -> list[tuple[Text, Text]]:

@@ -1,7 +1,9 @@
 """Export: write the current view's data to JSON or Markdown, or a report folder with its pictures.
 
-The dialog only asks "which format, where": the view supplies the text
-(``export_text(fmt)``, built by the core exporters) and
+The dialog only asks "which format, where": the formats, their labels and
+file suffixes come from the core registry (``core.formats``, the CLI's own
+table), the view supplies the text (``export_text(fmt)``, the CLI's renderers
+on the view's subject) and
 ``core.export.write_atomic`` writes it through a temporary file in the same
 folder and a rename, so a crash never leaves half a file. "Report folder"
 (views with pictures: ``FOLDER_PICTURES``) writes ``report.md`` plus the
@@ -22,7 +24,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
-from lmscope.tui.exporting import EXTENSIONS, FORMATS
+from lmscope.core import formats
+
+# The dialog's choices in order; "folder" only on views with pictures.
+FORMATS = ("json", "markdown", formats.FOLDER)
 
 
 class FormatChoice(RadioSet):
@@ -74,10 +79,9 @@ class ExportScreen(ModalScreen[str | None]):
         with Vertical(id="export-box", classes="dialog"):
             yield Label(f"Export the {view_name} view", classes="dialog-title")
             with FormatChoice(id="export-format"):
-                yield RadioButton("JSON", value=self.fmt == "json", id="fmt-json")
-                yield RadioButton("Markdown", value=self.fmt == "markdown", id="fmt-markdown")
-                if self.pictures:
-                    yield RadioButton("Report folder", value=self.fmt == "folder", id="fmt-folder")
+                for name in FORMATS:
+                    if name != formats.FOLDER or self.pictures:
+                        yield RadioButton(self._format(name).label, value=self.fmt == name, id=f"fmt-{name}")
             if self.pictures:
                 yield Label(f"Folder: report.md + {self.pictures} (PNG, SVG)", id="export-pictures", classes="dialog-help")
             yield Label("Path (relative paths are in the current folder)")
@@ -90,12 +94,15 @@ class ExportScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
+    def _format(self, name: str) -> formats.Format:
+        return formats.get(getattr(self.view, "EXPORT_VIEW", None) or "report", name)
+
     def _default_path(self) -> str:
         model = getattr(self.app, "main_model", None)
         name = getattr(self.view, "MODE", "view")
         if model is not None:
             name += "-" + re.sub(r"[^A-Za-z0-9._-]+", "-", model.model_id)
-        return f"lmscope-{name}{EXTENSIONS[self.fmt]}"  # relative: written in the current folder
+        return f"lmscope-{name}{self._format(self.fmt).suffix}"  # relative: written in the current folder
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.value != self._default_path():
@@ -108,10 +115,10 @@ class ExportScreen(ModalScreen[str | None]):
         self.action_format(FORMATS[(FORMATS.index(self.fmt) + step) % len(FORMATS)])
 
     def action_format(self, fmt: str) -> None:
-        if fmt == self.fmt or fmt not in EXTENSIONS or (fmt == "folder" and not self.pictures):
+        if fmt == self.fmt or fmt not in FORMATS or (fmt == formats.FOLDER and not self.pictures):
             return
         path_input = self.query_one(Input)
-        old_ext, new_ext = EXTENSIONS[self.fmt], EXTENSIONS[fmt]
+        old_ext, new_ext = self._format(self.fmt).suffix, self._format(fmt).suffix
         self.fmt = fmt
         self.query_one(f"#fmt-{fmt}", RadioButton).value = True
         value = path_input.value
@@ -138,7 +145,7 @@ class ExportScreen(ModalScreen[str | None]):
         if not path:
             self.notify("give a path to write to", severity="warning")
             return
-        if self.fmt == "folder":
+        if self.fmt == formats.FOLDER:
             if not self.busy:
                 self.busy = True
                 self.notify(f"writing {path}/ …", title="Report folder")

@@ -186,13 +186,14 @@ class MemoryScreen(LmscopeScreen):
         chart.show(self._series, current, title, model.context_length)
         self.chart_pending = False
 
-    def export_text(self, fmt: str) -> str:
-        return self.lm.export_main_report(fmt)
-
+    EXPORT_VIEW = "report"
     FOLDER_PICTURES = "memory, parameters, FLOPs charts"
 
-    def export_folder(self, path: str) -> Any:
-        return self.lm.export_main_folder(path, diagram=False, charts=True)
+    def export_subject(self) -> tuple[Any, ...]:
+        return (self.lm.main_report(),)
+
+    def export_folder_options(self) -> dict[str, Any]:
+        return {"diagram": False, "charts": True}
 
 
 def params_table(model: Any, est: Any) -> NumberTable:

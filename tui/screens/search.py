@@ -9,6 +9,8 @@ local HF cache instead and says so. Enter opens the highlighted model.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -39,7 +41,9 @@ class SearchScreen(LmscopeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.results: list = []
+        self.results: list = []  # core SearchResults, in table order
+        self.answer: Any = None  # the core SearchAnswer the table shows (what Export writes)
+        self.families: dict[str, str] = {}
         self.where = ""
         self._timer: Timer | None = None
         self._last_query: str | None = None
@@ -104,9 +108,11 @@ class SearchScreen(LmscopeScreen):
 
     @work(thread=True, exclusive=True, group="search")
     def _search_worker(self, query: str, offline: bool, token: str | None) -> None:
+        from lmscope.core.hub.search import SearchAnswer
         from lmscope.tui import loader
 
         error = None
+        source = "offline"
         if loader.is_offline(offline) or not query.strip():
             rows = loader.search_offline(query)
             where = "built-in catalog and local cache" + (" (offline)" if loader.is_offline(offline) else "")
@@ -114,16 +120,21 @@ class SearchScreen(LmscopeScreen):
             try:
                 rows = loader.search_hub(query, token=token)
                 where = "Hugging Face Hub"
+                source = "hub"
             except Exception as err:  # noqa: BLE001 - any failure falls back to what is here
                 error = loader.error_line(err)
                 rows = loader.search_offline(query)
                 where = "built-in catalog and local cache (Hub unreachable)"
-        self.post_message(SearchFinished(query, rows, where, error))
+        answer = SearchAnswer(query=query, source=source, results=tuple(rows))
+        families = loader.catalog_families() if source == "offline" else {}  # the Hub's rows name no family
+        self.post_message(SearchFinished(answer, where, families, error))
 
     def on_search_finished(self, message: SearchFinished) -> None:
         if message.query != self._last_query:
             return  # a newer query is on its way
-        self.results = list(message.results)
+        self.answer = message.answer
+        self.results = list(message.answer.results)
+        self.families = message.families
         self.shown_query = message.query
         self.where = message.where
         self._fill_table()
@@ -142,8 +153,8 @@ class SearchScreen(LmscopeScreen):
 
         table = self.query_one(DataTable)
         rows = [
-            (row.model_id, human_count(row.params), row.where, exact_count(row.downloads), exact_count(row.likes),
-             row.license or "—", _gated(row.gated), row.family or "")
+            (row.model_id, human_count(row.parameters), row.source, exact_count(row.downloads), exact_count(row.likes),
+             row.license or "—", _gated(row.gated), self.families.get(row.model_id, ""))
             for row in self.results
         ]
         widths = [max([len(label), *(len(r[i]) for r in rows)]) for i, (_key, label) in enumerate(COLUMNS)]
@@ -163,10 +174,12 @@ class SearchScreen(LmscopeScreen):
     def settled(self) -> bool:
         return self.shown_query == self.query_one(Input).value
 
-    def export_text(self, fmt: str) -> str:
-        from lmscope.tui.exporting import search_text
+    EXPORT_VIEW = "search"
 
-        return search_text(self.results, self._last_query or "", self.where, fmt)
+    def export_subject(self) -> tuple[Any, ...]:
+        from lmscope.core.hub.search import SearchAnswer
+
+        return (self.answer if self.answer is not None else SearchAnswer(query="", source="offline", results=()),)
 
 
 def _gated(value) -> str:

@@ -164,13 +164,14 @@ class SummaryScreen(LmscopeScreen):
             notes.insert(0, "analytic engine; the exact engine is counting…")
         self.query_one("#summary-notes", Static).update(facts_table("Notes", [("•", n) for n in notes], empty="none"))
 
-    def export_text(self, fmt: str) -> str:
-        return self.lm.export_main_report(fmt)
-
+    EXPORT_VIEW = "report"
     FOLDER_PICTURES = "the architecture diagram"
 
-    def export_folder(self, path: str) -> Any:
-        return self.lm.export_main_folder(path, diagram=True, charts=False)
+    def export_subject(self) -> tuple[Any, ...]:
+        return (self.lm.main_report(),)
+
+    def export_folder_options(self) -> dict[str, Any]:
+        return {"diagram": True, "charts": False}
 
 
 def _params_text(model: Any) -> Text:

@@ -43,7 +43,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from lmscope.core.units import human_bytes
-from lmscope.tui.messages import WeightsEvent, WeightsFinished
+from lmscope.tui.messages import WeightsFinished, WeightsProgress
 from lmscope.tui.screens.base import LmscopeScreen
 
 
@@ -414,13 +414,13 @@ class WeightsScreen(LmscopeScreen):
         try:
             background = BackgroundEvents(lambda: loader.weights_events(model, cancel, ray=ray, resume=resume), cancel)
             for event in background.events(stop=lambda: worker.cancelled_event.is_set() or cancel.is_set()):
-                self.post_message(WeightsEvent(run_id, event))
+                self.post_message(WeightsProgress(run_id, event))
         except Exception as err:  # noqa: BLE001 - shown, never a crash
             self.post_message(WeightsFinished(run_id, "failed", loader.error_line(err)))
             return
         self.post_message(WeightsFinished(run_id, "cancelled" if cancel.is_set() else "done"))
 
-    def on_weights_event(self, message: WeightsEvent) -> None:
+    def on_weights_progress(self, message: WeightsProgress) -> None:
         if message.run_id != self._run_id:
             return
         event = message.event
@@ -613,24 +613,19 @@ class WeightsScreen(LmscopeScreen):
                         title="executor")
         self._update_view_line()
 
-    def export_text(self, fmt: str) -> str:
-        from lmscope.core.errors import UsageError
-        from lmscope.tui.exporting import weights_text
-
-        if not self.results:
-            raise UsageError("no weights results yet: press r to analyse first")
-        return weights_text(self._model_id or "", self.results, self.summary, fmt)
-
+    EXPORT_VIEW = "weights"
     FOLDER_PICTURES = "spectra, α, stable rank, clusters, the selected spectrum"
 
-    def export_folder(self, path: str) -> Any:
+    def export_subject(self) -> tuple[Any, ...]:
         from lmscope.core.errors import UsageError
-        from lmscope.tui.exporting import weights_folder
 
         if not self.results:
             raise UsageError("no weights results yet: press r to analyse first")
+        return (list(self.results), self.summary)
+
+    def export_folder_options(self) -> dict[str, Any]:
         selected = self.results[self.selected] if self.selected is not None and self.selected < len(self.results) else None
-        return weights_folder(list(self.results), self.summary, path, tokenizer_json=self._tokenizer_json(), selected=selected)
+        return {"tokenizer_json": self._tokenizer_json(), "selected": selected}
 
     def _tokenizer_json(self) -> Any:
         """tokenizer.json beside the analysed model's config or weights, when there is one."""
