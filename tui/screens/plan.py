@@ -231,13 +231,14 @@ class PlanScreen(LmscopeScreen):
         verdict.update(verdict_text(d, note))
         body.update(plan_body(d, wide=self.has_class("wide")))
 
-    def export_text(self, fmt: str) -> str:
+    EXPORT_VIEW = "plan"
+
+    def export_subject(self) -> tuple[Any, ...]:
         from lmscope.core.errors import UsageError
-        from lmscope.core.plan.render import render_plan
 
         if self.current_plan is None:
             raise UsageError(self.plan_error or "no plan on screen: nothing to export")
-        return render_plan(self.current_plan.to_dict(), fmt)
+        return (self.current_plan.to_dict(),)
 
     def export_default_name(self) -> str:
         return "lmscope-plan"
