@@ -33,18 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 MB = 1024 * 1024
-TINY_CONFIG = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "num_hidden_layers": 2,
-    "vocab_size": 128,
-    "max_position_embeddings": 512,
-    "tie_word_embeddings": False,
-}
+# the tiny Llama the tests use too (one file: tests/fixtures/tiny_llama_config.json)
+TINY_CONFIG = json.loads((Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tiny_llama_config.json").read_text())
 
 
 def _repeat(prefix: bytes, unit: bytes, suffix: bytes, size: int) -> bytes:

@@ -484,8 +484,6 @@ _HEADLINE_NOTES = ("analytic engine only", "analytic only", "no architecture", "
 
 def report_to_text(report: Report, *, detailed: bool = False, width: int | None = None) -> str:
     """A human-readable report (rich tables, plain text): summary, or everything with ``detailed``."""
-    from rich.table import Table
-
     d = report.to_dict()
     console = _console(width)
     resolved = d["settings"].get("resolved") or {}
@@ -495,15 +493,8 @@ def report_to_text(report: Report, *, detailed: bool = False, width: int | None 
     for warning in _warnings(d):
         console.print(f"⚠ {warning}", style="yellow")
     for name, rows in _summary_sections(d, detailed):
-        if not rows:
-            continue
-        table = Table(title=name, title_justify="left", show_header=False, box=None, pad_edge=False, padding=(0, 2))
-        table.add_column(style="dim", no_wrap=True)
-        table.add_column()
-        for label, value in rows:
-            table.add_row(label, value)
-        console.print()
-        console.print(table)
+        if rows:
+            _print_section(console, name, rows)
     notes = d.get("notes") or []
     if notes:
         console.print()
@@ -643,22 +634,27 @@ def phase_sections(d: dict, phase: str | None, table: str | None) -> list[tuple[
     return sections
 
 
-def report_phase_text(report: Report, *, phase: str | None, table: str | None, width: int | None = None) -> str:
-    """Only the per-phase memory/FLOPs tables (``--phase`` / ``--table``), as text."""
+def _print_section(console, name: str, rows) -> None:
+    """One titled two-column section (label dimmed, value) after a blank line: every text report's layout."""
     from rich.table import Table
 
+    table = Table(title=name, title_justify="left", show_header=False, box=None, pad_edge=False, padding=(0, 2))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print()
+    console.print(table)
+
+
+def report_phase_text(report: Report, *, phase: str | None, table: str | None, width: int | None = None) -> str:
+    """Only the per-phase memory/FLOPs tables (``--phase`` / ``--table``), as text."""
     d = report.to_dict()
     console = _console(width)
     s = d["settings"]
     console.print(f"{d['model_id']} — {s['batch']} × {s['seq_len']:,} tokens, dtype {(s.get('resolved') or {}).get('weights') or s['dtype']}", style="bold")
     for name, rows in phase_sections(d, phase, table):
-        t = Table(title=name, title_justify="left", show_header=False, box=None, pad_edge=False, padding=(0, 2))
-        t.add_column(style="dim", no_wrap=True)
-        t.add_column()
-        for label, value in rows:
-            t.add_row(label, value)
-        console.print()
-        console.print(t)
+        _print_section(console, name, rows)
     return _tidy(console)
 
 

@@ -66,18 +66,7 @@ _edge = st.sampled_from([0, -1, -128, 1, 2, 3, 7, 4097, 10**400, -(10**400), 2**
                          float("-inf"), float("nan"), 0.5, -0.0, True, False, None, "8", "", [], {}, [0], [1, 2]])
 _field_value = st.one_of(_edge, _edge, _weird_numbers, _scalars, st.lists(st.one_of(_edge, _weird_numbers), max_size=4), _json)
 
-TINY = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "num_hidden_layers": 2,
-    "vocab_size": 128,
-    "max_position_embeddings": 512,
-    "tie_word_embeddings": False,
-}
+TINY = json.loads((Path(__file__).parent / "fixtures" / "tiny_llama_config.json").read_text())
 # fields estimates use, fields they ignore, and nested configs that have crashed parsers before
 CONFIG_FIELDS = [
     *TINY, "head_dim", "rope_theta", "rms_norm_eps", "sliding_window", "rope_scaling", "num_local_experts",

@@ -139,19 +139,9 @@ def test_unknown_model_type_note(monkeypatch):
 # --------------------------------------------------------------------------- stored tensors vs the class
 
 
-TINY = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "num_hidden_layers": 2,
-    "vocab_size": 256,
-    "max_position_embeddings": 512,
-    "rms_norm_eps": 1e-5,
-    "torch_dtype": "float32",
-}
+# the shared tiny Llama (tests/fixtures/tiny_llama_config.json), tied (transformers' default), 256 tokens, fp32
+TINY = {k: v for k, v in json.loads((Path(__file__).parent / "fixtures" / "tiny_llama_config.json").read_text()).items()
+        if k != "tie_word_embeddings"} | {"vocab_size": 256, "rms_norm_eps": 1e-5, "torch_dtype": "float32"}
 
 
 @pytest.fixture(scope="module")

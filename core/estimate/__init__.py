@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lmscope.core.architecture import Architecture, Mixer
-from lmscope.core.errors import UsageError
+from lmscope.core.checks import check_scenario, check_whole_numbers
 from lmscope.core.estimate.kv import kv_estimate
 from lmscope.core.estimate.lora import lora_estimate
 from lmscope.core.estimate.memory import (
@@ -33,33 +33,17 @@ from lmscope.core.estimate.memory import (
     weights_bytes,
 )
 from lmscope.core.estimate.training import OPTIMIZER_STATE_BYTES, RECOMPUTE, training_memory
-from lmscope.core.results import DTYPES, Estimate, MemoryEstimate, ParameterBreakdown, Settings
-
-MAX_SIZE = 1 << 40
+from lmscope.core.results import Estimate, MemoryEstimate, ParameterBreakdown, Settings
 
 __all__ = ["estimate", "validate_settings"]
 
 
 def validate_settings(settings: Settings) -> None:
     """Raise :class:`UsageError` (one line) for settings no estimate can be made at."""
-    for name in ("seq_len", "batch", "num_gpus", "lora_rank"):
-        value = getattr(settings, name)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE:
-            raise UsageError(f"{name.replace('_', '-')} must be a whole number between 1 and 2^40, not {value!r}")
-    if settings.dtype != "auto" and settings.dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {settings.dtype!r}; choose auto or one of {', '.join(DTYPES)}")
-    if settings.kv_dtype is not None and settings.kv_dtype not in DTYPES:
-        raise UsageError(f"unknown KV dtype {settings.kv_dtype!r}; choose one of {', '.join(DTYPES)}")
-    if settings.mode not in ("inference", "training", "lora", "qlora"):
-        raise UsageError(f"unknown mode {settings.mode!r}; choose inference, training, lora or qlora")
-    if settings.lora_targets not in ("all", "qv"):
-        raise UsageError(f"unknown LoRA targets {settings.lora_targets!r}; choose all or qv")
-    if settings.recompute not in RECOMPUTE:
-        raise UsageError(f"unknown recomputation {settings.recompute!r}; choose none, selective or full")
-    if settings.zero_stage not in (0, 1, 2, 3):
-        raise UsageError(f"ZeRO stage must be 0, 1, 2 or 3, not {settings.zero_stage!r}")
-    if settings.optimizer not in OPTIMIZER_STATE_BYTES:
-        raise UsageError(f"unknown optimizer {settings.optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE_BYTES)}")
+    check_whole_numbers(settings, ("seq_len", "batch", "num_gpus", "lora_rank"))
+    check_scenario(dtype=settings.dtype, kv_dtype=settings.kv_dtype, mode=settings.mode, zero_stage=settings.zero_stage,
+                   optimizer=settings.optimizer, optimizers=tuple(OPTIMIZER_STATE_BYTES), recompute=settings.recompute,
+                   recompute_kinds=RECOMPUTE, lora_targets=settings.lora_targets)
 
 
 def estimate(arch: Architecture, settings: Settings, params: ParameterBreakdown | None = None) -> Estimate:

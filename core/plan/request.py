@@ -10,13 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lmscope.core.errors import UsageError
-from lmscope.core.results import DTYPES
+from lmscope.core.checks import LORA_TARGETS, MAX_SIZE, MODES, check_scenario, check_whole_numbers  # noqa: F401 - re-exported
 
-MODES = ("inference", "training", "lora", "qlora")
 OPTIMIZERS = ("adamw", "adam8bit", "sgd", "adafactor")
 RECOMPUTE = ("none", "selective", "full")
-LORA_TARGETS = ("all", "qv")
-MAX_SIZE = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -61,26 +58,11 @@ class PlanRequest:
 
 def validate_request(req: PlanRequest) -> None:
     """Raise :class:`UsageError` (one line) for a request no plan can be made for."""
-    for name in ("seq_len", "batch", "count", "pp", "ep", "lora_rank"):
-        value = getattr(req, name)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE:
-            raise UsageError(f"{name.replace('_', '-')} must be a whole number between 1 and 2^40, not {value!r}")
+    check_whole_numbers(req, ("seq_len", "batch", "count", "pp", "ep", "lora_rank"))
     if req.tp is not None and (not isinstance(req.tp, int) or not 1 <= req.tp <= MAX_SIZE):
         raise UsageError(f"tp must be a whole number of at least 1, not {req.tp!r}")
-    if req.dtype != "auto" and req.dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {req.dtype!r}; choose auto or one of {', '.join(DTYPES)}")
-    if req.kv_dtype is not None and req.kv_dtype not in DTYPES:
-        raise UsageError(f"unknown KV dtype {req.kv_dtype!r}; choose one of {', '.join(DTYPES)}")
-    if req.mode not in MODES:
-        raise UsageError(f"unknown mode {req.mode!r}; choose one of {', '.join(MODES)}")
-    if req.zero not in (0, 1, 2, 3):
-        raise UsageError(f"ZeRO stage must be 0, 1, 2 or 3, not {req.zero!r}")
-    if req.optimizer not in OPTIMIZERS:
-        raise UsageError(f"unknown optimizer {req.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    if req.recompute not in RECOMPUTE:
-        raise UsageError(f"unknown recomputation {req.recompute!r}; choose none, selective or full")
-    if req.lora_targets not in LORA_TARGETS:
-        raise UsageError(f"unknown LoRA targets {req.lora_targets!r}; choose all or qv")
+    check_scenario(dtype=req.dtype, kv_dtype=req.kv_dtype, mode=req.mode, zero_stage=req.zero, optimizer=req.optimizer,
+                   optimizers=OPTIMIZERS, recompute=req.recompute, recompute_kinds=RECOMPUTE, lora_targets=req.lora_targets)
     if req.efficiency is not None and not 0 < req.efficiency <= 1:
         raise UsageError(f"efficiency must be in (0, 1], not {req.efficiency!r}")
     if not 0 < req.gpu_memory_utilization <= 1:
