@@ -134,7 +134,8 @@ def memory_points(arch: Any, settings: Any, params: Any, seq_lens: Sequence[int]
     """:func:`lmscope.core.estimate.estimate` at each sequence length, other settings unchanged.
 
     Inference: weights, KV cache, activations, state (total = ``inference_total_bytes``);
-    training: the training breakdown (total = ``training_total_bytes``). The TUI's
+    training: the training breakdown (total = ``training_total_bytes``); LoRA/QLoRA:
+    ``lora_memory_bytes`` / ``qlora_memory_bytes`` as one part. The TUI's
     terminal chart plots the totals, the file chart stacks the parts.
     """
     from lmscope.core.estimate import estimate
@@ -142,10 +143,14 @@ def memory_points(arch: Any, settings: Any, params: Any, seq_lens: Sequence[int]
     training = settings.mode == "training"
     out = []
     for n in seq_lens:
-        mem = estimate(arch, replace(settings, seq_len=n), params).memory
+        est = estimate(arch, replace(settings, seq_len=n), params)
+        mem = est.memory
         if training:
             parts = tuple(mem.training_breakdown.items())
             total = mem.training_total_bytes
+        elif settings.mode in ("lora", "qlora"):  # the estimator gives LoRA/QLoRA as one figure
+            total = est.lora_memory_bytes if settings.mode == "lora" else est.qlora_memory_bytes
+            parts = ((f"{'LoRA' if settings.mode == 'lora' else 'QLoRA'} fine-tune", total),)
         else:
             parts = (
                 ("weights", mem.weights_bytes_selected),

@@ -1,15 +1,21 @@
 """Memory & FLOPs: the live calculator.
 
-Sliders for sequence length, batch, weight dtype, KV dtype and mode; tables of
-parameters by component, memory (weights, KV cache, activations, state,
-total) and FLOPs (prefill, decode, training step, arithmetic intensity); and a
-chart of memory against sequence length with common GPU sizes. Every slider
+Sliders for sequence length, batch, weight dtype, KV dtype and mode
+(inference, training, LoRA, QLoRA), and below them the scenario pickers that
+apply to the mode (GPUs and ZeRO stage and optimizer for full training,
+recomputation, LoRA rank and targets, flash attention); tables of parameters
+by component, memory (weights by component, KV cache, activations, state, the
+mode's total) and FLOPs (prefill, decode, training step, arithmetic intensity
+with the memory- or compute-bound verdict against the reference H100 balance
+point of ``core.phases``); and a chart of memory against sequence length with
+common GPU sizes. Every slider
 move calls the core ``estimate()`` synchronously (it is pure and < 1 ms) so
 the numbers follow the keys with no perceptible delay.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -22,6 +28,7 @@ from lmscope.core.units import exact_count, human_bytes, human_count, human_flop
 from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.number_table import NumberTable
+from lmscope.tui.widgets.scenario_bar import ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
 
 
@@ -46,7 +53,7 @@ class MemoryScreen(LmscopeScreen):
 
     MODE = "memory"
     VIEW_NAME = "memory & FLOPs"
-    HELP = "Memory and FLOPs of the main model; every slider re-estimates at once."
+    HELP = "Memory and FLOPs of the main model at these settings; t cycles the mode."
     SCROLL = Binding.Group("Scroll")
     BINDINGS = [
         Binding("t", "toggle_mode", "Mode", id="memory.mode"),
@@ -63,6 +70,7 @@ class MemoryScreen(LmscopeScreen):
 
     def compose_body(self) -> ComposeResult:
         yield SettingsBar(self.lm.settings, id="memory-settings")
+        yield ScenarioBar("memory", id="memory-scenario")
         with Horizontal(id="memory-main"):
             with VerticalScroll(id="memory-tables"):
                 yield Static(id="memory-memory")
@@ -103,8 +111,11 @@ class MemoryScreen(LmscopeScreen):
         self.lm.set_settings(event.settings)
 
     def action_toggle_mode(self) -> None:
+        """The next mode: inference → training → LoRA → QLoRA → inference."""
+        from lmscope.tui.widgets.settings_bar import MODES
+
         bar = self.query_one(SettingsBar)
-        mode = "training" if self.lm.settings.mode == "inference" else "inference"
+        mode = MODES[(MODES.index(self.lm.settings.mode) + 1) % len(MODES)]
         bar.query_one("#mode").select(mode)
 
     def action_type_seq_len(self) -> None:
@@ -137,6 +148,7 @@ class MemoryScreen(LmscopeScreen):
         if bar.settings != settings or getattr(self, "_bar_model", None) != model.model_id:
             bar.show(settings, model.context_length, model.checkpoint_dtype)  # another screen or a new model
             self._bar_model = model.model_id
+        self.query_one(ScenarioBar).show(settings)
         est = self.lm.estimate(model, settings)
         self.current_estimate = est
         if est is None:
@@ -148,7 +160,7 @@ class MemoryScreen(LmscopeScreen):
             self._params_key = params_key
             self._tables["params"] = params_table(model, est)
             self.query_one("#memory-params", Static).update(self._tables["params"])
-        self._tables["memory"] = memory_table(est, model)
+        self._tables["memory"] = memory_table(est, model, weights_by_component(model, est))
         caps = getattr(model.report, "capabilities", None)
         self._tables["flops"] = flops_table(est, generative=caps is None or caps.can_generate)
         self.query_one("#memory-memory", Static).update(self._tables["memory"])
@@ -169,8 +181,7 @@ class MemoryScreen(LmscopeScreen):
 
         chart = self.query_one(MemoryChart)
         settings = self.lm.settings
-        training = settings.mode == "training"
-        key = (model.model_id, model.exact_state, settings.batch, settings.dtype, settings.kv_dtype, settings.mode)
+        key = (model.model_id, model.exact_state, replace(settings, seq_len=0))
         if getattr(self, "_chart_key", None) != key:
             from lmscope.core.charts import memory_points
 
@@ -181,8 +192,9 @@ class MemoryScreen(LmscopeScreen):
             except Exception:  # noqa: BLE001 - the tables already notified why these settings cannot be estimated
                 points = ()
             self._series = [(p.seq_len, p.total) for p in points]
-        current = (settings.seq_len, est.memory.training_total_bytes if training else est.memory.inference_total_bytes)
-        title = f"{'training' if training else 'inference'} memory, batch {settings.batch}"
+        label, total = mode_total(est)
+        current = (settings.seq_len, total)
+        title = f"{label}, batch {settings.batch}"
         chart.show(self._series, current, title, model.context_length)
         self.chart_pending = False
 
@@ -210,10 +222,36 @@ def params_table(model: Any, est: Any) -> NumberTable:
     return table
 
 
-def memory_table(est: Any, model: Any) -> NumberTable:
+# mode -> (what its total is called, the Estimate.memory / Estimate field holding it)
+MODE_TOTALS: dict[str, tuple[str, str]] = {
+    "inference": ("inference total", "inference_total_bytes"),
+    "training": ("training total", "training_total_bytes"),
+    "lora": ("LoRA total (16-bit base)", "lora_memory_bytes"),
+    "qlora": ("QLoRA total (NF4 base)", "qlora_memory_bytes"),
+}
+
+
+def mode_total(est: Any) -> tuple[str, int]:
+    """(label, bytes) of the total the current mode is about (a field of the estimate, no arithmetic)."""
+    label, field = MODE_TOTALS[est.settings.mode]
+    source = est.memory if hasattr(est.memory, field) else est
+    return label, getattr(source, field)
+
+
+def weights_by_component(model: Any, est: Any) -> dict[str, int]:
+    """``core.phases.weights_by_component`` (rows add up to the weights row); {} when it cannot be split."""
+    from lmscope.core.phases import weights_by_component as split
+
+    try:
+        return split(model.architecture, est)
+    except Exception:  # noqa: BLE001 - the split is a detail; the weights row stands on its own
+        return {}
+
+
+def memory_table(est: Any, model: Any, components: dict[str, int] | None = None) -> NumberTable:
     mem = est.memory
     s = est.settings
-    training = s.mode == "training"
+    mode = s.mode
     context = model.context_length
     past = f"  ⚠ past the {tokens(context)} context" if context and s.seq_len > context else ""
     table = number_table(f"Memory at {tokens(s.seq_len)} tokens × batch {s.batch}{past}", exact_header="bytes")
@@ -221,6 +259,9 @@ def memory_table(est: Any, model: Any) -> NumberTable:
 
     label = weights_label(mem.weights_bytes, mem.weights_bytes_selected, est.weight_dtype or s.dtype)
     table.add_row(label, human_bytes(mem.weights_bytes_selected), exact_count(mem.weights_bytes_selected))
+    if components and len(components) > 1:
+        for name, nbytes in sorted(components.items(), key=lambda kv: -kv[1]):
+            table.add_row(Text(f"  {name.replace('_', ' ')}", style="dim"), Text(human_bytes(nbytes), style="dim"), exact_count(nbytes))
     table.add_row(f"KV cache ({est.kv_dtype or s.kv_dtype or 'auto'})", human_bytes(mem.kv_cache_bytes), exact_count(mem.kv_cache_bytes))
     table.add_row("  KV per token", human_bytes(mem.kv_cache_bytes_per_token), exact_count(mem.kv_cache_bytes_per_token))
     for kind, nbytes in mem.kv_per_layer_kind.items():
@@ -229,14 +270,20 @@ def memory_table(est: Any, model: Any) -> NumberTable:
         table.add_row("state (SSM/linear)", human_bytes(mem.state_bytes), exact_count(mem.state_bytes))
     flash = "flash" if s.flash_attention else "no flash"
     table.add_row(f"activations ({flash})", human_bytes(mem.activation_bytes), exact_count(mem.activation_bytes))
-    style = "dim" if training else "bold"
-    table.add_row(Text("inference total", style=style), Text(human_bytes(mem.inference_total_bytes), style=style), exact_count(mem.inference_total_bytes))
-    if training:
-        for name, nbytes in mem.training_breakdown.items():
-            table.add_row(f"  train {name}", human_bytes(nbytes), exact_count(nbytes))
-    style = "bold" if training else "dim"
-    table.add_row(Text("training total", style=style), Text(human_bytes(mem.training_total_bytes), style=style), exact_count(mem.training_total_bytes))
+    for name, (row, field) in MODE_TOTALS.items():
+        if name in ("lora", "qlora") and mode != name:
+            continue  # the LoRA figures only in their own mode (they depend on rank and targets)
+        style = "bold" if name == mode else "dim"
+        value = getattr(mem, field) if hasattr(mem, field) else getattr(est, field)
+        if name == "training" and mode == "training":
+            for part, nbytes in mem.training_breakdown.items():
+                table.add_row(f"  train {part}", human_bytes(nbytes), exact_count(nbytes))
+        if name in ("lora", "qlora"):
+            row = f"{row}, r={s.lora_rank} {'all linear' if s.lora_targets == 'all' else 'q, v'}"
+        table.add_row(Text(row, style=style), Text(human_bytes(value), style=style), exact_count(value))
     table.caption_items = ["weights by dtype:"] + [f"{d} {human_bytes(b)}" for d, b in mem.weights_bytes.items()]
+    if mode in ("lora", "qlora"):
+        table.caption_items += ["·", "LoRA: adapters with AdamW on one GPU", "(F7 Plan: ZeRO, optimizer, GPUs)"]
     return table
 
 
@@ -252,7 +299,10 @@ def flops_table(est: Any, *, generative: bool = True) -> NumberTable:
         table.add_row("  attn (causal half)", human_flops(f.prefill_attention_causal), exact_count(f.prefill_attention_causal))
         table.add_row("decode / token", human_flops(f.decode_per_token), exact_count(f.decode_per_token))
     table.add_row("training step", human_flops(f.training_step), exact_count(f.training_step))
-    table.add_row("prefill intensity", f"{f.prefill_intensity:,.1f} FLOP/B", "")
+    from lmscope.core.phases import REFERENCE_BALANCE, verdict
+
+    table.add_row("prefill intensity", f"{f.prefill_intensity:,.1f} FLOP/B", verdict(f.prefill_intensity))
     if generative:
-        table.add_row("decode intensity", f"{f.decode_intensity:,.2f} FLOP/B", "")
+        table.add_row("decode intensity", f"{f.decode_intensity:,.2f} FLOP/B", verdict(f.decode_intensity))
+    table.caption_items = [f"bound: against the H100 SXM balance point, {REFERENCE_BALANCE:,.0f} FLOP/B", "(F7 Plan: your GPU)"]
     return table

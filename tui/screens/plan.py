@@ -54,7 +54,7 @@ class PlanScreen(LmscopeScreen):
 
     MODE = "plan"
     VIEW_NAME = "plan"
-    HELP = "Does the model fit these GPUs, at what context and batch, how fast, and how to serve it — the numbers of lmscope plan."
+    HELP = "Does it fit these GPUs, at what context and batch, how fast, how to serve it (lmscope plan)."
     SCROLL = Binding.Group("Scroll")
     BINDINGS = [
         Binding("g", "focus_gpu", "GPU", show=False, id="plan.gpu"),

@@ -52,9 +52,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("pp", "PP", "deployment", lambda m, w, moe: w == "plan" and m == "inference"),
     Knob("ep", "EP", "deployment", lambda m, w, moe: w == "plan" and m == "inference" and moe),
     Knob("zero_stage", "ZeRO", "settings", lambda m, w, moe: m == "training" or (w == "plan" and m in TRAINING)),
-    Knob("optimizer", "Optimizer", "settings", lambda m, w, moe: m == "training" or (w == "plan" and m in TRAINING)),
-    Knob("recompute", "Recompute", "settings", lambda m, w, moe: m in TRAINING),
-    Knob("lora_rank", "LoRA rank", "settings", lambda m, w, moe: m in LORA),
+    Knob("optimizer", "Optim.", "settings", lambda m, w, moe: m == "training" or (w == "plan" and m in TRAINING)),
+    Knob("recompute", "Recomp.", "settings", lambda m, w, moe: m in TRAINING),
+    Knob("lora_rank", "LoRA r", "settings", lambda m, w, moe: m in LORA),
     Knob("lora_targets", "LoRA on", "settings", lambda m, w, moe: m in LORA),
     Knob("flash_attention", "Flash", "settings", lambda m, w, moe: True),
 )
