@@ -135,6 +135,12 @@ async def test_gpu_slider_and_keys(detected):
         await pilot.press("y")
         command = screen.current_plan.commands["vllm"]
         assert command.startswith("vllm serve meta-llama/Llama-3.1-8B") and app.clipboard == command
+        await pilot.press("u")  # sizes in GB: the same plan, redrawn
+        await pilot.pause(0.05)
+        try:
+            assert " GB" in screen_text(app) and "GiB" not in screen_text(app).split("assumptions")[0]
+        finally:
+            await pilot.press("u")
 
 
 async def test_training_mode_shows_the_training_pickers(detected):

@@ -123,7 +123,8 @@ def _assumptions(facts: ModelFacts, req: PlanRequest, hw: Accelerator, mem: Plan
         tp = req.tensor_parallel
         out += [
             f"activations: the peak of one prefill chunk of at most {max_num_batched_tokens(hw, req):,} tokens "
-            "(the max_num_batched_tokens `vllm serve` picks for this card: 8,192 from 70 GiB except A100s, else 2,048), "
+            f"(the max_num_batched_tokens `vllm serve` picks for this card: 8,192 from {fixed(70 << 30, 'GiB', 0)} "
+            "except A100s, else 2,048), "
             "not split by tensor parallelism",
             f"tensor parallel {tp}: matrices and vocabulary split {tp} ways; KV heads split by TP "
             "(one head per GPU, replicated, once TP exceeds the KV heads); an MLA latent is cached whole on every GPU",

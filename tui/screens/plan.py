@@ -149,6 +149,7 @@ class PlanScreen(LmscopeScreen):
         self.query_one(ScenarioBar).show(settings, deployment, hardware)
         key = (model.model_id, model.marker, settings, deployment, lm.local_gpus)
         if key == self._want:
+            self._draw()  # same plan; the byte units (u) may have changed
             return
         self._want = key
         try:
