@@ -131,7 +131,14 @@ def add_app_options(parser: argparse._ActionsContainer, *, for_help: bool = Fals
     add_units_option(parser, **kw)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; ``only``: fill in just that command's options.
+
+    Every command is listed (names and help), but a command's module is
+    imported only when its options are needed: ``lmscope weights`` need not
+    import the report, export and Hub-search modules (a few hundred ms of a
+    one-second run).
+    """
     parser = _Parser(
         prog="lmscope",
         usage="lmscope [MODEL ...] [--offline] [--token TOKEN] [-v]\n       lmscope COMMAND [options]\n       lmscope [-h] [--version]",
@@ -144,6 +151,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="lmscope")
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(f"lmscope.commands.{module_name}")
         module.add_arguments(sp)
         sp.set_defaults(_module=module)
@@ -167,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = "--verbose" in argv or "-v" in argv
     try:
         if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
-            parser = _build_parser()
+            parser = _build_parser(argv[0] if argv[0] in COMMANDS else None)
             args = parser.parse_args(argv)
             if args.command is None:
                 parser.print_help()

@@ -5,7 +5,7 @@ export write one folder that can be committed or attached as it is: the
 Markdown report, every picture as PNG and SVG side by side (the Markdown
 shows the PNG and links the SVG), and for weights the machine-readable files
 (CSV, JSON, ``cluster_representatives.json``). Every file is written
-atomically (:func:`lmscope.core.export.write_atomic`), pictures first and the
+atomically (:func:`lmscope.core.atomic.write_atomic`), pictures first and the
 Markdown last, so a ``report.md`` never links a picture that is not there.
 
 The architecture diagram's SVG needs nothing beyond lmscope; its PNG and the
@@ -37,7 +37,7 @@ class Folder:
     pictures: list[tuple[str, str]] = field(default_factory=list)  # (title, stem) of every picture written
 
     def write(self, name: str, data: str | bytes) -> None:
-        from lmscope.core.export import write_atomic
+        from lmscope.core.atomic import write_atomic
 
         write_atomic(self.root / name, data)
         self.files.append(name)

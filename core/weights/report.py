@@ -282,7 +282,7 @@ def _md_cell(v: object) -> str:
 
 # ---------------------------------------------------------------- files
 def write_output(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` atomically via :func:`lmscope.core.export.write_atomic` (a one-line ``SourceError`` on failure)."""
-    from lmscope.core.export import write_atomic
+    """Write ``text`` atomically via :func:`lmscope.core.atomic.write_atomic` (a one-line ``SourceError`` on failure)."""
+    from lmscope.core.atomic import write_atomic
 
     write_atomic(path, text)
