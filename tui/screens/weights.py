@@ -383,10 +383,10 @@ class WeightsScreen(LmscopeScreen):
             self._auto_select = True
             self._clear_results()
             self.query_one(ProgressBar).update(total=100, progress=0)
-            self.query_one("#weights-progress-text", Static).update(" starting…")
+            self.query_one("#weights-progress-text", Static).update("starting…")
         else:
             self.interrupted = False
-            self.query_one("#weights-progress-text", Static).update(f" resuming after {len(self.results)} tensors…")
+            self.query_one("#weights-progress-text", Static).update(f"resuming after {len(self.results)} tensors…")
         self._update_status()
         self.refresh_bindings()
         self.query_one(DataTable).focus()
@@ -659,7 +659,7 @@ def progress_text(event: Any) -> str:
         tail = f" · {event.elapsed_seconds:,.1f}\u00a0s"
     else:  # no-break spaces: a wrapped line never separates a number from its unit
         tail = f" · ETA\u00a0{event.eta_seconds:,.0f}\u00a0s" if event.eta_seconds is not None else ""
-    return f" {event.index}/{event.total} tensors · {size}{tail}"
+    return f"{event.index}/{event.total} tensors · {size}{tail}"
 
 
 COLUMNS = ("tensor", "stable rank", "rank90", "α", "std", "shape", "mean", "zero %", "kind", "dtype")
