@@ -11,6 +11,7 @@ tests/test_params.py when transformers cannot build its own defaults). Coverage:
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -35,9 +36,10 @@ def test_analytic_equals_class_or_refuses(model_type):
         default = sweep_configs.default_config(model_type)
         for label, why in result["refused"]:
             # a default may leave a field the estimates need unset (DeepSeek-V2's num_experts_per_tok is None:
-            # the class builds, its forward cannot route); the seeded variations set it and are compared
-            unset = [k for k, v in default.items() if v is None and f"'{k}'" in why]
-            assert label != "default" or ("missing field" in why and unset), result["refused"]
+            # the class builds, its forward cannot route; GLM-4-MoE's head_dim with 96 heads over a width of 4096);
+            # the seeded variations are compared
+            unset = [k for k in re.findall(r"'([A-Za-z_]+)'", why) if default.get(k) is None]
+            assert label != "default" or unset, result["refused"]
 
 
 def test_sweep_covers_every_head_mapping():
@@ -96,3 +98,36 @@ def test_lora_modules_are_the_class_modules(config):
     ours = sorted((m.d_in, m.d_out) for m in adapter_modules(arch) for _ in range(m.count))
     assert ours == expected
     assert lora_trainable_parameters(arch, 8) == sum(8 * (i + o) for i, o in expected)
+
+
+# Variations the seeded generator does not reach (fields it leaves alone), each compared with the class.
+TARGETED = [
+    ("glm4_moe", {"hidden_size": 64, "num_attention_heads": 8, "head_dim": 16, "num_key_value_heads": 2,
+                  "use_qk_norm": True, "attention_bias": True, "first_k_dense_replace": 2, "num_hidden_layers": 4,
+                  "partial_rotary_factor": 0.5, "n_routed_experts": 8, "num_experts_per_tok": 2,
+                  "moe_intermediate_size": 32, "intermediate_size": 96, "vocab_size": 300}),
+    ("granitemoehybrid", {"hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 4,
+                          "layer_types": ["mamba", "attention", "mamba", "attention"], "mamba_n_heads": 4,
+                          "mamba_d_head": 32, "mamba_d_state": 16, "num_local_experts": 0, "num_experts_per_tok": 0,
+                          "shared_intermediate_size": 96, "position_embedding_type": "rope", "vocab_size": 300}),
+    ("granitemoehybrid", {"hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 4, "num_hidden_layers": 3,
+                          "layer_types": ["mamba", "mamba", "attention"], "mamba_n_heads": 8, "mamba_d_head": 16,
+                          "mamba_d_state": 16, "num_local_experts": 4, "num_experts_per_tok": 2,
+                          "intermediate_size": 48, "shared_intermediate_size": 96, "vocab_size": 300}),
+    ("bamba", {"hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 5,
+               "attn_layer_indices": [0, 3], "mamba_n_heads": 8, "mamba_d_head": 16, "mamba_n_groups": 2,
+               "mamba_d_state": 16, "intermediate_size": 96, "vocab_size": 300, "mamba_proj_bias": True}),
+]
+
+
+@pytest.mark.parametrize(("model_type", "overrides"), TARGETED, ids=[t for t, _ in TARGETED])
+def test_targeted_variations_equal_the_class(model_type, overrides):
+    from meta_oracle import meta_total
+
+    from lmscope.core.params import count_parameters
+    from lmscope.core.parse import architecture_from_config
+
+    config = dict(sweep_configs.default_config(model_type), **overrides)
+    params = count_parameters(architecture_from_config(config))
+    assert params.method == "analytic", params.note
+    assert params.total == meta_total(config)

@@ -234,6 +234,26 @@ def _baichuan(r: _Reader, d: dict) -> None:
         d["rope"] = replace(d["rope"], theta=10000.0)  # modeling_baichuan.py: RotaryEmbedding(base=10000)
 
 
+def _glm4_moe(r: _Reader, d: dict) -> None:
+    """GLM-4.5/4.6 (``glm4_moe``): DeepSeek-V3's MoE layout (routed + shared experts, the first
+    ``first_k_dense_replace`` layers dense) on grouped-query attention with optional QK-norm and partial
+    rotary; the MTP layers ship in the checkpoint, not in the class."""
+    n = d["num_layers"]
+    d["moe"] = MoESpec(
+        num_experts=r.int("n_routed_experts", hi=MAX_EXPERTS),
+        experts_per_token=r.int("num_experts_per_tok", hi=MAX_EXPERTS),
+        expert_intermediate_size=r.int("moe_intermediate_size", hi=MAX_INTERMEDIATE),
+        num_shared_experts=r.int("n_shared_experts", default=0, lo=0, hi=MAX_EXPERTS),
+    )
+    first_dense = r.int("first_k_dense_replace", default=0, lo=0, hi=MAX_LAYERS)
+    d["_ffns"] = [FFN.DENSE if i < first_dense else FFN.MOE for i in range(n)]
+    d["qk_norm"] = r.bool("use_qk_norm")
+    d["attention_out_bias"] = False  # attention_bias gives q/k/v biases; o_proj never has one
+    d["num_mtp_layers"] = r.int("num_nextn_predict_layers", default=0, lo=0, hi=64)
+    if d["num_mtp_layers"]:
+        d["_notes"].append(f"{d['num_mtp_layers']} multi-token-prediction layer(s) ship in the checkpoint but are not in the class")
+
+
 def _mimo(r: _Reader, d: dict) -> None:
     d["attention_out_bias"] = False  # Qwen2 layout: q/k/v biases only
     d["num_mtp_layers"] = r.int("num_nextn_predict_layers", default=0, lo=0, hi=64)

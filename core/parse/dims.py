@@ -64,7 +64,8 @@ def _core_dims(r: _Reader, model_type: str) -> dict:
     if head_dim is None:
         if hidden % heads:
             raise ConfigError(
-                f"config.json: field '{r.where}hidden_size' ({hidden}) is not divisible by num_attention_heads ({heads})"
+                f"config.json: field '{r.where}hidden_size' ({hidden}) is not divisible by num_attention_heads ({heads}) "
+                "and no 'head_dim' is given"
             )
         head_dim = hidden // heads
     if heads % kv:
