@@ -20,7 +20,7 @@ from lmscope.core.atomic import write_atomic
 from lmscope.core.redact import redact
 from lmscope.core.report import CONTEXT_OVERFLOW, CompareReport, Report, lookup
 from lmscope.core.units import exact_count as _exact
-from lmscope.core.units import byte_units, display, human_bytes, human_count, human_flops, ratio
+from lmscope.core.units import MISSING, byte_units, display, human_bytes, human_count, human_flops, ratio
 
 # --------------------------------------------------------------------------- units
 
@@ -519,6 +519,39 @@ def _compare_cells(row: dict) -> list[str]:
     return cells
 
 
+def compare_plan_rows(compare: CompareReport) -> list[tuple[str, list[str]]]:
+    """The "on this hardware" rows of a comparison with ``--gpu``: verdict, decode speed, solved context.
+
+    Values are the plans' own (``CompareReport.plans``); decode speeds after the
+    first carry their ratio to the first, like the metric rows.
+    """
+    hw, plans = compare.hardware, compare.plans
+    if hw is None or not plans:
+        return []
+
+    def verdict(p: dict) -> str:
+        if p.get("error"):
+            return f"— ({p['error']})"
+        if p["fits"]:
+            return f"fits (headroom {human_bytes(p['headroom_bytes'])})"
+        return f"does not fit ({human_bytes(p['per_gpu_bytes'])} per GPU)"
+
+    base = plans[0].get("decode_tokens_per_s")
+    speeds = []
+    for i, p in enumerate(plans):
+        v = p.get("decode_tokens_per_s")
+        text = MISSING if v is None else f"{v:,.1f}" + (f" {p['bound']}-bound" if p.get("bound") else "")
+        if i and isinstance(v, (int, float)) and isinstance(base, (int, float)) and base:
+            text += f" ({ratio(v / base, 1)})"
+        speeds.append(text)
+    batch = compare.settings.batch
+    return [
+        (f"on {hw['count']} × {hw['name']}", [verdict(p) for p in plans]),
+        ("decode tokens/s (roofline)", speeds),
+        (f"max context at batch {batch}", [MISSING if p.get("max_seq_len") is None else f"{p['max_seq_len']:,}" for p in plans]),
+    ]
+
+
 def compare_to_text(compare: CompareReport, *, width: int | None = None) -> str:
     """Models side by side: values, ratios vs the first model, differing facts marked with '*'."""
     from rich.table import Table
@@ -536,6 +569,11 @@ def compare_to_text(compare: CompareReport, *, width: int | None = None) -> str:
         table.add_column(mid, justify="right", overflow="fold")
     for row in compare.rows():
         table.add_row(str(row["label"]), *_compare_cells(row))
+    plan_rows = compare_plan_rows(compare)
+    if plan_rows:
+        table.add_section()
+        for label, cells in plan_rows:
+            table.add_row(label, *cells)
     table.add_section()
     for fact in compare.facts():
         cells = [("* " if differs else "") + display(value, "") for value, differs in zip(fact["values"], fact["differs"])]
@@ -592,6 +630,8 @@ def compare_to_markdown(compare: CompareReport) -> str:
     ]
     for row in compare.rows():
         out.append(f"| {row['label']} | " + " | ".join(_compare_cells(row)) + " |")
+    for label, cells in compare_plan_rows(compare):
+        out.append(f"| {_md_escape(label)} | " + " | ".join(_md_escape(c) for c in cells) + " |")
     for fact in compare.facts():
         cells = [(f"**{display(v, '')}**" if differs else display(v, "")) for v, differs in zip(fact["values"], fact["differs"])]
         out.append(f"| {fact['label']} | " + " | ".join(_md_escape(c) for c in cells) + " |")

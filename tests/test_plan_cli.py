@@ -105,3 +105,27 @@ def test_seq_len_spellings_and_scenario_flags_on_report_and_compare(env):
     cmp_ = run(env, "compare", LLAMA, str(CONFIGS / "meta-llama--Llama-2-7b-hf"), "--mode", "training", "--zero", "3",
                "--count", "8", "--format", "json")
     assert cmp_.returncode == 0, cmp_.stderr
+
+
+def test_compare_on_a_gpu_gives_each_models_plan(env):
+    """`compare --gpu`: per model the verdict and decode speed `lmscope plan` gives for the same card and count."""
+    v3 = str(CONFIGS / "deepseek-ai--DeepSeek-V3")
+    proc = run(env, "compare", LLAMA, v3, "--gpu", "h100", "--count", "2", "--seq-len", "8k", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["hardware"]["name"] == "h100" and d["hardware"]["count"] == 2
+    llama, deepseek = d["plans"]
+    for spec, got in ((LLAMA, llama), (v3, deepseek)):
+        alone = json.loads(run(env, "plan", spec, "--gpu", "h100", "--count", "2", "--seq-len", "8k", "--format", "json").stdout)
+        assert (got["fits"], got["per_gpu_bytes"], got["max_seq_len"]) == (alone["fits"], alone["memory"]["per_gpu_bytes"], alone["max_seq_len"])
+        assert got["decode_tokens_per_s"] == alone["roofline"]["decode_tokens_per_s"]
+    # by hand: 8.03 B bf16 parameters over TP 2 (~7.5 GiB a card) fit 80 GB cards; DeepSeek-V3's
+    # ~671 B fp8 parameters are ~312 GiB a card over 2 -- far beyond 80 GB
+    assert llama["fits"] is True and deepseek["fits"] is False
+    assert deepseek["per_gpu_bytes"] > 671e9 / 2
+    text = run(env, "compare", LLAMA, v3, "--gpu", "h100", "--count", "2", "--seq-len", "8k").stdout
+    assert "on 2 × h100" in text and "does not fit" in text and "decode tokens/s" in text
+    md = run(env, "compare", LLAMA, v3, "--gpu", "h100", "--count", "2", "--format", "markdown").stdout
+    assert "| on 2 × h100 |" in md
+    plain = json.loads(run(env, "compare", LLAMA, v3, "--format", "json").stdout)
+    assert "plans" not in plain and "hardware" not in plain  # additive: only with --gpu

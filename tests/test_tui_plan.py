@@ -194,3 +194,24 @@ async def test_export_is_the_cli_plan(detected):
         data = json.loads(screen.export_text("json"))
         assert data == json.loads(json.dumps(screen.current_plan.to_dict()))
         assert screen.export_text("markdown").startswith("# Plan: meta-llama/Llama-3.1-8B")
+
+
+async def test_compare_shows_fit_and_decode_speed_for_the_chosen_hardware(detected):
+    from lmscope.core.plan import plan_summary
+
+    app = make_app(LLAMA, "deepseek-ai/DeepSeek-V3")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: len(app.compare_models) == 2 and not app.pending)
+        await wait_for(pilot, lambda: app.screen.settled())
+        screen = app.screen
+        s = app.settings
+        for model_id, got in ((LLAMA, screen._plans[LLAMA]), ("deepseek-ai/DeepSeek-V3", screen._plans["deepseek-ai/DeepSeek-V3"])):
+            assert got == plan_summary(oracle(model_id, "h100", seq_len=s.seq_len, batch=s.batch))
+        text = screen_text(app)
+        assert "fits on the GPUs" in text and "no fit" in text and "1 × h100" in text
+        assert f"{screen._plans[LLAMA]['decode_tokens_per_s']:,.1f}" in text
+        # the hardware picked on the Plan screen is the Compare screen's too
+        app.set_deployment(replace(app.deployment, gpu="h200"))
+        await pilot.pause(0.05)
+        await wait_for(pilot, lambda: screen.settled())
+        assert screen._plans[LLAMA] == plan_summary(oracle(LLAMA, "h200", seq_len=s.seq_len, batch=s.batch))

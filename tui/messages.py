@@ -117,3 +117,13 @@ class PlanReady(Message):
     key: Hashable
     plan: Plan | None
     error: str | None = None
+
+
+class PlansReady(Message):
+    """Compare's plan worker finished: ``plans`` maps model id → ``core.plan.plan_summary`` (or {"error": …})."""
+
+    def __init__(self, key: Any, plans: dict) -> None:
+        super().__init__()
+        self.key = key
+        self.plans = plans
+

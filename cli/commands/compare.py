@@ -14,13 +14,18 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lmscope compare` (CONTRACT.md names)."""
     from lmscope.commands.report import add_output_options
-    from lmscope.main import add_common_options, add_scenario_options
+    from lmscope.main import add_common_options, add_scenario_options, positive_int
 
     parser.add_argument("models", nargs="+", metavar="MODEL", help="two or more models (Hub ids, folders, configs, .gguf, .onnx)")
     add_output_options(parser, "compare")
     add_common_options(parser)
     add_scenario_options(parser)
     parser.add_argument("--detailed", action="store_true", help="accepted for symmetry with report")
+    parser.add_argument("--gpu", default=None, metavar="NAME", help="also plan every model on this accelerator x --count (fits / does not fit, decode tokens/s; see lmscope plan --list-gpus)")
+    parser.add_argument("--gpu-memory", default=None, metavar="SIZE", help="memory per card: a custom card, or overrides --gpu's")
+    parser.add_argument("--gpu-bandwidth", default=None, metavar="BW", help="memory bandwidth of the card (3.35TB/s, 936 = GB/s)")
+    parser.add_argument("--gpu-flops", default=None, metavar="FLOPS", help="dense peak FLOP/s of the card (989T, 165 = TFLOP/s)")
+    parser.add_argument("--tp", type=positive_int, default=None, metavar="N", help="tensor-parallel size of the plans (default: --count)")
     from lmscope.commands.report import add_folder_options
 
     add_folder_options(parser, visualize=False)
@@ -38,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("compare needs at least two models")
     sources = [resolve_from_args(spec, args) for spec in args.models]
     compare = build_compare(sources, settings_from_args(args), exact=use_exact(args), seq_len_given=args.seq_len is not None)
+    if args.gpu or args.gpu_memory:
+        compare = plan_on_gpu(compare, args)
     if args.verbose and not args.quiet:
         for report in compare.reports:
             for note in report.notes:
@@ -50,3 +57,16 @@ def run(args: argparse.Namespace) -> int:
         return code
     emit(formats.render("compare", args.format, compare, width=text_width(args)), args)
     return 0
+
+
+def plan_on_gpu(compare, args: argparse.Namespace):
+    """The comparison with every model planned on ``--gpu`` × ``--count`` (the same planner as `lmscope plan`)."""
+    from lmscope.commands.plan import accelerator_from_args, request_from_args
+    from lmscope.core.plan.request import validate_request
+    from lmscope.core.report import with_plans
+
+    args.pp, args.ep, args.efficiency, args.gpu_memory_utilization = 1, 1, None, 0.9
+    req = request_from_args(args)
+    validate_request(req)
+    return with_plans(compare, req, accelerator_from_args(args))
+

@@ -34,7 +34,7 @@ from lmscope.core.units import fixed
 
 SCHEMA_VERSION = 1
 
-__all__ = ["SCHEMA_VERSION", "Plan", "PlanRequest", "fits_at", "make_plan", "plan_memory"]
+__all__ = ["SCHEMA_VERSION", "Plan", "PlanRequest", "fits_at", "make_plan", "plan_memory", "plan_summary"]
 
 
 @dataclass(frozen=True)
@@ -238,3 +238,26 @@ def _trainable(facts: ModelFacts, req: PlanRequest) -> int:
 def with_request(plan: Plan, **changes: object) -> PlanRequest:
     """The plan's request with some fields changed (for the app's sliders)."""
     return replace(plan.request, **changes)  # type: ignore[arg-type]
+
+
+def plan_summary(plan: Plan) -> dict[str, object]:
+    """What a comparison shows of a plan: the verdict, the per-GPU bytes, the solved limits, decode speed.
+
+    Every value is the plan's own (``lmscope compare --gpu`` and the app's
+    Compare screen print these; ``decode_tokens_per_s`` is the pure roofline
+    bound, None for training plans or a card of unknown bandwidth).
+    """
+    roof = plan.roofline
+    return {
+        "model_id": plan.model_id,
+        "fits": plan.fits,
+        "per_gpu_bytes": plan.memory.per_gpu_bytes,
+        "usable_bytes": plan.hardware.usable_bytes,
+        "headroom_bytes": plan.headroom_bytes,
+        "max_seq_len": plan.max_seq_len,
+        "max_batch": plan.max_batch,
+        "decode_tokens_per_s": roof.decode_tokens_per_s if roof else None,
+        "bound": roof.bound if roof else None,
+        "error": None,
+    }
+

@@ -23,7 +23,7 @@ from lmscope.core.report.build import (
     default_seq_len,
     notes_at,
 )
-from lmscope.core.report.compare import COMPARE_FACTS, COMPARE_METRICS, CompareReport, build_compare, lookup
+from lmscope.core.report.compare import COMPARE_FACTS, COMPARE_METRICS, CompareReport, build_compare, lookup, with_plans
 from lmscope.core.report.schema import (
     NAIVE_BYTES_PER_PARAMETER,
     SCHEMA_VERSION,
@@ -37,5 +37,5 @@ __all__ = [
     "COMPARE_FACTS", "COMPARE_METRICS", "CONTEXT_OVERFLOW", "DEFAULT_SEQ_LEN", "NAIVE_BYTES_PER_PARAMETER",
     "SCHEMA_VERSION", "CompareReport", "Report", "StoredCheck", "add_human_strings", "build_compare",
     "build_report", "check_stored", "context_note", "default_seq_len", "lookup", "naive_weight_bytes",
-    "notes_at", "settings_dict", "stored_layers",
+    "notes_at", "settings_dict", "stored_layers", "with_plans",
 ]

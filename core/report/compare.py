@@ -66,6 +66,10 @@ class CompareReport:
     reports: tuple[Report, ...]
     settings: Settings
     notes: tuple[str, ...] = field(default=())
+    # with a GPU (`lmscope compare --gpu`): the card (Accelerator.to_dict() + count) and one
+    # core.plan.plan_summary per model (``error`` set, the rest None, when no plan could be made)
+    hardware: dict[str, object] | None = None
+    plans: tuple[dict[str, object], ...] = ()
 
     def rows(self) -> list[dict[str, object]]:
         """One row per metric: label, unit, values, ratios vs the first model (None when undefined)."""
@@ -107,6 +111,7 @@ class CompareReport:
                 "facts": self.facts(),
                 "models": [r.to_dict() for r in self.reports],
                 "notes": list(self.notes),
+                **({"hardware": self.hardware, "plans": list(self.plans)} if self.hardware is not None else {}),
             }
         )  # type: ignore[return-value]
 
@@ -126,3 +131,35 @@ def build_compare(sources: list[ModelSource], settings: Settings, *, exact: bool
         if len(lengths) > 1:
             reports = tuple(build_report(s, settings, exact=exact) for s in sources)
     return CompareReport(reports=reports, settings=settings)
+
+
+def with_plans(compare: CompareReport, request: object, accelerator: object) -> CompareReport:
+    """``compare`` with each model planned on ``accelerator`` × ``request.count`` (core.plan, one memory model).
+
+    ``request`` is a :class:`lmscope.core.plan.PlanRequest` (the settings' seq_len
+    and batch are the comparison's). A model the planner refuses (no
+    architecture, a TP size that does not divide its heads) gets its one-line
+    reason in ``error``.
+    """
+    from lmscope.core.errors import LmscopeError
+    from lmscope.core.plan import make_plan, plan_summary
+
+    req = replace(request, seq_len=compare.settings.seq_len, batch=compare.settings.batch)  # type: ignore[type-var]
+    plans = []
+    for report in compare.reports:
+        empty = {"model_id": report.model_id, "fits": None, "per_gpu_bytes": None, "usable_bytes": None,
+                 "headroom_bytes": None, "max_seq_len": None, "max_batch": None, "decode_tokens_per_s": None,
+                 "bound": None}
+        if report.architecture is None or report.estimate is None:
+            plans.append({**empty, "error": "no architecture to plan for"})
+            continue
+        try:
+            plan = make_plan(report.architecture, report.estimate.parameters, req, accelerator,  # type: ignore[arg-type]
+                             model_id=report.model_id, is_gguf=report.source.kind == "gguf")
+        except LmscopeError as err:
+            plans.append({**empty, "error": str(err)})
+            continue
+        plans.append(plan_summary(plan))
+    hardware = {**accelerator.to_dict(), "count": req.count}  # type: ignore[attr-defined]
+    return replace(compare, hardware=hardware, plans=tuple(plans))
+

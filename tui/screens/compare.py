@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from lmscope.core.units import exact_count, human_bytes, human_count, human_flops, ratio, tokens
-from lmscope.tui.messages import SettingsChanged
+from lmscope.tui.messages import PlansReady, SettingsChanged
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.settings_bar import SettingsBar
 
@@ -42,7 +43,11 @@ ROWS: tuple[Row, ...] = (
     ("prefill FLOPs", "prefill", lambda m, e: e.flops.prefill_total, human_flops),
     ("decode FLOPs / token", "decode/tok", lambda m, e: e.flops.decode_per_token, human_flops),
     ("training step FLOPs", "train step", lambda m, e: e.flops.training_step, human_flops),
+    # on the app's hardware (F7 Plan's GPU, count, parallelism): core.plan, filled in by a worker
+    ("fits on the GPUs", "fits on GPUs", lambda m, e: None, str),
+    ("decode tokens/s", "decode tok/s", lambda m, e: None, lambda v: f"{v:,.1f}"),
 )
+PLAN_ROWS = {"fits on the GPUs": "fits", "decode tokens/s": "decode_tokens_per_s"}
 CELL_PADDING = 1  # DataTable's default, each side
 MIN_NAME_WIDTH = 10
 
@@ -196,12 +201,14 @@ class CompareScreen(LmscopeScreen):
             hint = "Press a to add a model to compare with" + (f" (opening {', '.join(pending)}…)" if pending else "") + "."
             status.update(Text(hint, style="italic"))
         else:
+            gpu = f"; GPU rows: {settings.num_gpus} × {self.lm.deployment.gpu} (F7 Plan changes it)" if self.lm.deployment.gpu else ""
             status.update(
-                Text(f"{len(models)} models at {tokens(settings.seq_len)} tokens × batch {settings.batch}, {settings.dtype} weights, {settings.mode}; ratios vs the first", style="dim")
+                Text(f"{len(models)} models at {tokens(settings.seq_len)} tokens × batch {settings.batch}, {settings.dtype} weights, {settings.mode}; ratios vs the first{gpu}", style="dim")
             )
         if not models:
             return
-        grid = [compare_row(label, get, show, models, self.current_estimates) for label, _short, get, show in ROWS]
+        plans = self._plans_for(models, settings)
+        grid = [compare_row(label, get, show, models, self.current_estimates, plans) for label, _short, get, show in ROWS]
         room = self.table_room()
         short, two_lines = layout_for(room, [[(v.plain, r.plain) for v, r in row] for row in grid])
         self.table_layout = (short, two_lines)  # tests read it
@@ -232,6 +239,53 @@ class CompareScreen(LmscopeScreen):
             table.add_row(Text(short_label if short else label, style="bold"), *out, height=2 if two_lines else 1)
         table.move_cursor(column=max(1, min(cursor, len(models))))  # a model, never the names column
 
+    # --- the models planned on the app's hardware (a worker; core.plan does the sums) ----------------
+    def _plans_for(self, models: list[Any], settings: Any) -> list[dict | None]:
+        """The plan summaries for these models, or Nones while a worker computes them."""
+        lm = self.lm
+        if not lm.ensure_gpus():
+            return [None] * len(models)
+        key = (tuple((m.model_id, m.marker) for m in models), settings, lm.deployment, lm.local_gpus)
+        if key != getattr(self, "_plans_key", None):
+            self._plans_key = key
+            self._plans: dict[str, dict] = {}
+            self._plan_worker(key, list(models), settings, lm.deployment, lm.local_gpus)
+        return [self._plans.get(m.model_id) for m in models]
+
+    @work(thread=True, group="compare-plans", exclusive=True, exit_on_error=False)
+    def _plan_worker(self, key: Any, models: list[Any], settings: Any, deployment: Any, local: Any) -> None:
+        from lmscope.core.plan import plan_summary
+        from lmscope.tui import loader
+
+        out: dict[str, dict] = {}
+        hardware, error = None, None
+        try:
+            hardware = loader.accelerator_for(deployment.gpu, local)
+        except Exception as err:  # noqa: BLE001
+            error = loader.error_line(err)
+        for model in models:
+            if hardware is None:
+                out[model.model_id] = {"error": error}
+                continue
+            try:
+                out[model.model_id] = plan_summary(loader.plan_for(model, settings, deployment, hardware))
+            except Exception as err:  # noqa: BLE001 - a refused plan reads "—"
+                out[model.model_id] = {"error": loader.error_line(err)}
+        self.post_message(PlansReady(key, out))
+
+    def on_plans_ready(self, message: PlansReady) -> None:
+        if message.key != getattr(self, "_plans_key", None):
+            return
+        self._plans = message.plans
+        self.sync(force=True)
+
+    def settled(self) -> bool:
+        """True once every column's plan has arrived (tests and screenshots wait for it)."""
+        models = self.lm.compare_models
+        if not models:
+            return True
+        return self.lm.local_gpus is not None and all(m.model_id in getattr(self, "_plans", {}) for m in models)
+
     EXPORT_VIEW = "compare"
     FOLDER_PICTURES = "memory, parameters charts; diagrams"
 
@@ -239,8 +293,22 @@ class CompareScreen(LmscopeScreen):
         return (self.lm.compare_report(),)
 
 
-def compare_row(label: str, get: Callable[[Any, Any], Any], show: Callable[[Any], str], models: list[Any], estimates: list[Any]) -> list[tuple[Text, Text]]:
-    """One row's cells as (value, ratio to the first column) pairs, coloured where they differ."""
+def compare_row(label: str, get: Callable[[Any, Any], Any], show: Callable[[Any], str], models: list[Any], estimates: list[Any],
+                plans: list[dict | None] | None = None) -> list[tuple[Text, Text]]:
+    """One row's cells as (value, ratio to the first column) pairs, coloured where they differ.
+
+    The plan rows read ``plans`` (one ``core.plan.plan_summary`` per model, None while pending).
+    """
+    if label in PLAN_ROWS:
+        key = PLAN_ROWS[label]
+        summaries = plans or [None] * len(models)
+        if key == "fits":
+            return [(fits_text(p), Text()) for p in summaries]
+        values = [p.get(key) if p else None for p in summaries]
+        cells = [compare_cell(v, values[0], show, first=(i == 0)) for i, v in enumerate(values)]
+        # a speed for a model that does not fit is only "were it to fit": dimmed, no ratio
+        return [(Text(cell.plain, style="dim"), Text()) if p and p.get("fits") is False else (cell, r)
+                for (cell, r), p in zip(cells, summaries)]
     if label == "KV heads × dim":
         shapes = [f"{m.architecture.num_kv_heads} × {m.architecture.head_dim}" for m in models]
         return [(Text(v, style="yellow" if i and v != shapes[0] else ""), Text()) for i, v in enumerate(shapes)]
@@ -259,3 +327,13 @@ def compare_cell(value: Any, base: Any, show: Callable[[Any], str], *, first: bo
         return text, Text("=", style="dim")
     text.stylize("yellow" if value > base else "green")
     return text, Text(ratio(value, base), style="bold yellow" if value > base else "bold green")
+
+
+def fits_text(summary: dict | None) -> Text:
+    """"fits" / "no fit" (the plan's verdict), "…" while planning, "—" when no plan could be made."""
+    if summary is None:
+        return Text("…", style="dim")
+    if summary.get("error") or summary.get("fits") is None:
+        return Text("—", style="dim")
+    return Text("fits", style="bold green") if summary["fits"] else Text("no fit", style="bold red")
+
