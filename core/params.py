@@ -58,7 +58,7 @@ class _Tally:
 # sweep fails on any type listed here that does not match. Anything else is counted "approximate".
 VERIFIED_MODEL_TYPES: frozenset[str] = frozenset(
     """
-    apertus arcee bamba bart bert bloom cohere cohere2 deepseek_v2 deepseek_v3 deepseek_v32 distilbert ernie4_5 exaone exaone4
+    apertus arcee bamba bart bert bloom cohere cohere2 deepseek_v2 deepseek_v3 deepseek_v32 distilbert ernie4_5 ernie4_5_moe exaone exaone4
     falcon falcon_mamba gemma gemma2 gemma3 gemma3_text glm glm4 glm4_moe gpt2 gpt_bigcode gpt_neo gpt_neox gpt_oss gptj
     granite granitemoe granitemoehybrid granitemoeshared internlm3 jamba kimi_k2 lfm2 llama llama4 llama4_text llava llava_next
     llava_onevision mamba mamba2 mbart mistral mixtral mpt mt5 nemotron_h olmo olmo2 olmo3 olmoe opt

@@ -254,6 +254,32 @@ def _glm4_moe(r: _Reader, d: dict) -> None:
         d["_notes"].append(f"{d['num_mtp_layers']} multi-token-prediction layer(s) ship in the checkpoint but are not in the class")
 
 
+def _ernie45(r: _Reader, d: dict) -> None:
+    """ERNIE 4.5 (dense and MoE): ``use_bias`` puts a bias on q/k/v/o, every MLP (shared experts included) and,
+    in the MoE class, the LM head. MoE layers: ``(i + 1) % moe_layer_interval == 0`` between ``moe_layer_start_index`` and
+    ``moe_layer_end_index``; the router keeps a learned score-correction bias per expert (Ernie4_5_MoeStatics)."""
+    bias = r.bool("use_bias")
+    d["attention_bias"] = d["mlp_bias"] = bias
+    d["attention_out_bias"] = bias
+    if not r.has("moe_num_experts"):
+        return
+    d["lm_head_bias"] = bias  # the MoE class's lm_head follows use_bias (the dense class's has none)
+    n = d["num_layers"]
+    d["moe"] = MoESpec(
+        num_experts=r.int("moe_num_experts", hi=MAX_EXPERTS),
+        experts_per_token=r.int("moe_k", hi=MAX_EXPERTS),
+        expert_intermediate_size=r.int("moe_intermediate_size", hi=MAX_INTERMEDIATE),
+        num_shared_experts=r.int("moe_num_shared_experts", default=0, lo=0, hi=MAX_EXPERTS),
+        router_bias=True,
+    )
+    start = r.int("moe_layer_start_index", default=0, lo=0, hi=1 << 20)
+    end = r.int("moe_layer_end_index", default=n - 1, lo=-1, hi=1 << 20)
+    step = r.int("moe_layer_interval", default=1, hi=MAX_LAYERS)
+    d["_ffns"] = [FFN.MOE if (i + 1) % step == 0 and start <= i <= end else FFN.DENSE for i in range(n)]
+    if bias:
+        d["extra_dims"] = (*d.get("extra_dims", ()), ("shared_expert_bias", 1))
+
+
 def _mimo(r: _Reader, d: dict) -> None:
     d["attention_out_bias"] = False  # Qwen2 layout: q/k/v biases only
     d["num_mtp_layers"] = r.int("num_nextn_predict_layers", default=0, lo=0, hi=64)
