@@ -32,6 +32,8 @@ SHOTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "weights-analysed": (("@tiny-llama",), ("f6", "r")),
     "export": ((), ("f4", "ctrl+s")),
     "help": ((), ("f4", "f1")),
+    "plan": ((), ("f7",)),
+    "plan-split": (("deepseek-ai/DeepSeek-V3",), ("f7", *["right"] * 11)),  # GPU picker: h100 … rtx4090
 }
 
 
@@ -113,6 +115,9 @@ def main() -> None:
     import textual.constants
 
     textual.constants.COLOR_SYSTEM = "truecolor"  # the same colours whatever terminal runs this
+    import lmscope.core.hardware
+
+    lmscope.core.hardware.detect_local = lambda timeout=3.0: []  # the Plan shots do not depend on this machine's GPUs
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, (models, keys) in SHOTS.items():
