@@ -215,3 +215,18 @@ async def test_compare_shows_fit_and_decode_speed_for_the_chosen_hardware(detect
         await pilot.pause(0.05)
         await wait_for(pilot, lambda: screen.settled())
         assert screen._plans[LLAMA] == plan_summary(oracle(LLAMA, "h200", seq_len=s.seq_len, batch=s.batch))
+
+
+async def test_compare_export_carries_the_gpu_rows(detected):
+    import json
+
+    app = make_app(LLAMA, "Qwen/Qwen3-8B")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: len(app.compare_models) == 2 and not app.pending)
+        await wait_for(pilot, lambda: app.screen.settled())
+        data = json.loads(app.screen.export_text("json"))
+        assert data["hardware"]["name"] == "h100" and data["hardware"]["count"] == 1
+        assert [p["model_id"] for p in data["plans"]] == [LLAMA, "Qwen/Qwen3-8B"]
+        for p in data["plans"]:
+            assert p == json.loads(json.dumps(app.screen._plans[p["model_id"]]))
+        assert "| on 1 × h100 |" in app.screen.export_text("markdown")

@@ -422,7 +422,14 @@ class LmscopeApp(App[int]):
         models = self.compare_models
         if len(models) < 2:
             raise UsageError("add a second model (a) before exporting a comparison")
-        return CompareReport(reports=tuple(loader.report_at(m, self.settings) for m in models), settings=self.settings)
+        compare = CompareReport(reports=tuple(loader.report_at(m, self.settings) for m in models), settings=self.settings)
+        if self.local_gpus is None or not self.deployment.gpu:
+            return compare
+        # the GPU rows Compare shows: each model planned on the Plan screen's hardware (as `compare --gpu`)
+        from lmscope.core.report import with_plans
+
+        hardware = loader.accelerator_for(self.deployment.gpu, self.local_gpus)
+        return with_plans(compare, loader.plan_request(self.settings, self.deployment), hardware)
 
     def _refresh_nav(self) -> None:
         try:
