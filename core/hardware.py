@@ -198,6 +198,31 @@ def match_profile(device_name: str) -> str | None:
     return None
 
 
+MEMORY_MISMATCH = 0.05  # a detected card whose memory is this far from its profile's is a variant
+
+
+def local_accelerator(gpu: LocalGPU) -> Accelerator:
+    """The profile a detected GPU matches, with the memory the driver reports when the two disagree.
+
+    Name matching cannot tell every variant apart (an H100 NVL has 94 GB, not
+    the SXM's 80; a laptop RTX 4090 has 16 GB): when the detected total is more
+    than 5 % away from the profile's, the detected figure wins and the label
+    says so (bandwidth and FLOP/s stay the profile's). Within 5 % (NVML reports
+    a little less than the datasheet) the profile is used as it is. No profile:
+    a custom card of the detected memory (bandwidth and FLOP/s unknown).
+    """
+    if gpu.profile is None:
+        card = get_accelerator(None, memory_bytes=gpu.memory_bytes)
+        return replace(card, name="local", label=f"{gpu.name} (detected; bandwidth and FLOP/s unknown)",
+                       source="detected on this machine (NVML / nvidia-smi)")
+    card = get_accelerator(gpu.profile)
+    if abs(gpu.memory_bytes - card.memory_bytes) <= MEMORY_MISMATCH * card.memory_bytes:
+        return card
+    return replace(card, memory_bytes=gpu.memory_bytes,
+                   label=f"{gpu.name} ({gpu.memory_bytes / GIB:,.1f} GiB detected; other figures the {card.name}'s)",
+                   source=card.source + "; memory as detected on this machine")
+
+
 def detect_local(timeout: float = 3.0) -> list[LocalGPU]:
     """GPUs on this machine via NVML (nvidia-ml-py) or ``nvidia-smi``; [] when neither answers.
 

@@ -110,3 +110,19 @@ def test_core_import_stays_light():
             "bad = [m for m in ('torch', 'transformers', 'pynvml', 'textual') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_detected_variant_keeps_its_own_memory():
+    """Name matching maps an H100 NVL (94 GB, NVIDIA's H100 NVL datasheet) and a laptop RTX 4090 (16 GB)
+    to the H100 SXM / desktop 4090 profiles; the memory the driver reports must win. NVML's total for an
+    H100 SXM (81,559 MiB, a little under the datasheet's 80 GiB) keeps the profile as it is."""
+    from lmscope.core.hardware import GIB, LocalGPU, get_accelerator, local_accelerator
+
+    nvl = local_accelerator(LocalGPU("NVIDIA H100 NVL", 95_830 << 20, match_profile("NVIDIA H100 NVL")))
+    assert nvl.memory_bytes == 95_830 << 20 and "detected" in nvl.label
+    laptop = local_accelerator(LocalGPU("NVIDIA GeForce RTX 4090 Laptop GPU", 16 * GIB, match_profile("NVIDIA GeForce RTX 4090 Laptop GPU")))
+    assert laptop.memory_bytes == 16 * GIB
+    sxm = local_accelerator(LocalGPU("NVIDIA H100 80GB HBM3", 81_559 << 20, "h100"))
+    assert sxm == get_accelerator("h100")
+    unknown = local_accelerator(LocalGPU("NVIDIA A40", 48 * GIB, None))
+    assert unknown.memory_bytes == 48 * GIB and unknown.bandwidth_bytes_per_s == 0

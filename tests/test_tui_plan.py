@@ -230,3 +230,14 @@ async def test_compare_export_carries_the_gpu_rows(detected):
         for p in data["plans"]:
             assert p == json.loads(json.dumps(app.screen._plans[p["model_id"]]))
         assert "| on 1 × h100 |" in app.screen.export_text("markdown")
+
+
+async def test_a_detected_variant_is_planned_with_its_own_memory(detected):
+    """An H100 NVL matches the h100 profile by name but holds 94 GB: the plan uses what the driver reports."""
+    detected["gpus"] = [LocalGPU("NVIDIA H100 NVL", 95_830 << 20, "h100")]
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plan(pilot)
+        assert app.deployment.gpu == "h100"
+        assert screen.current_plan.hardware.memory_bytes == 95_830 << 20
+        assert "NVIDIA H100 NVL" in screen_text(app)

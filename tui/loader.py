@@ -240,17 +240,14 @@ def gpu_choices(local: tuple[Any, ...]) -> list[tuple[str, str]]:
 
 
 def accelerator_for(key: str, local: tuple[Any, ...]) -> Any:
-    """The ``core.hardware.Accelerator`` a GPU key names (a local GPU without a profile: a card of its memory)."""
-    from dataclasses import replace as dc_replace
-
-    from lmscope.core.hardware import get_accelerator
+    """The ``core.hardware.Accelerator`` a GPU key names: a detected GPU as ``local_accelerator`` sees it
+    (its profile, with the detected memory when they disagree), else the built-in profile."""
+    from lmscope.core.hardware import get_accelerator, local_accelerator
 
     if key.startswith("local:"):
-        gpu = local[int(key.split(":", 1)[1])]
-        card = get_accelerator(None, memory_bytes=gpu.memory_bytes)
-        return dc_replace(card, name="local", label=f"{gpu.name} (detected; bandwidth and FLOP/s unknown)",
-                          source="detected on this machine (NVML / nvidia-smi)")
-    return get_accelerator(key)
+        return local_accelerator(local[int(key.split(":", 1)[1])])
+    mine = next((g for g in local if g.profile == key), None)
+    return local_accelerator(mine) if mine is not None else get_accelerator(key)
 
 
 def plan_request(settings: Settings, deployment: Any) -> Any:

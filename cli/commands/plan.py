@@ -47,15 +47,19 @@ def accelerator_from_args(args: argparse.Namespace):
         local = detect_local()
         if not local:
             raise UsageError("no GPU detected on this machine; name one with --gpu NAME (see lmscope plan --list-gpus) or give --gpu-memory SIZE")
+        from dataclasses import replace
+
+        from lmscope.core.hardware import local_accelerator
+
         first = local[0]
-        if first.profile is None:
-            name, memory = None, memory or first.memory_bytes
-            if not args.quiet:
-                print(f"lmscope: using the local {first.name} as a custom card ({first.memory_bytes >> 20} MiB)", file=sys.stderr)
-        else:
-            name = first.profile
-            if not args.quiet:
-                print(f"lmscope: using the local {first.name} ({name})", file=sys.stderr)
+        card = local_accelerator(first)  # its profile, with the detected memory when they disagree
+        if not args.quiet:
+            kind = f"{first.profile}" if first.profile else f"a custom card of {first.memory_bytes >> 20} MiB"
+            print(f"lmscope: using the local {first.name} ({kind})", file=sys.stderr)
+        if bandwidth is not None or flops is not None:
+            card = replace(card, bandwidth_bytes_per_s=bandwidth or card.bandwidth_bytes_per_s,
+                           peak_flops={k: flops for k in (card.peak_flops or {"bf16": 0})} if flops else card.peak_flops)
+        return card
     return get_accelerator(name, memory_bytes=memory, bandwidth=bandwidth, flops=flops)
 
 
