@@ -112,7 +112,9 @@ async def test_first_matrix_is_selected_focused_and_plotted(tiny_bert):
 
         first_matrix = next(i for i, t in enumerate(screen.results) if len(t.shape) == 2)
         assert first_matrix > 0  # vectors come first: the cursor had to move past them
-        assert table.cursor_row == first_matrix
+        # the selection lands after the table's last refill has been laid out: wait for it (a
+        # fixed pause failed under load), bounded by wait_for's timeout
+        await wait_for(pilot, lambda: table.cursor_row == first_matrix)
         assert screen.selected == first_matrix
         name = screen.results[first_matrix].name
         panel = screen.query_one(SpectrumPanel)
