@@ -165,3 +165,49 @@ def _binary_byte_units():
     set_byte_units("binary")
     yield
     set_byte_units("binary")
+
+
+# --------------------------------------------------------------------------- the app (Pilot tests)
+#
+# One copy of what every TUI test module needs. A module opts in with
+# ``pytestmark = pytest.mark.usefixtures("offline_env")`` and imports the
+# helpers: ``from conftest import make_app, wait_for, wait_workers``.
+
+
+@pytest.fixture
+def offline_env(tmp_path, monkeypatch):
+    """No network, an empty HF cache, no exact engine, no user keymap, and the working directory in tmp."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # a developer's keymap.toml stays out
+    monkeypatch.delenv("LMSCOPE_KEYMAP", raising=False)
+    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
+    monkeypatch.chdir(tmp_path)
+
+
+def make_app(*models: str, **kwargs):
+    """The app on ``models`` (none: the built-in default), not yet running."""
+    from lmscope.tui.app import LmscopeApp
+
+    return LmscopeApp(list(models), **kwargs)
+
+
+async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
+    """Let the app run until ``predicate()`` is true (fails after ``timeout`` seconds)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+async def wait_workers(pilot) -> None:
+    """Wait until every worker has finished and the messages they posted have been handled."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

@@ -9,22 +9,16 @@ texts must be byte-identical.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import pytest
+
+from conftest import wait_for
 
 from lmscope.core import formats
 
 
 @pytest.fixture(autouse=True)
-def offline_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
-    monkeypatch.chdir(tmp_path)
+def _env(offline_env, monkeypatch):
     # one timestamp for every report built in this test (the CLI's and the app's)
     monkeypatch.setattr("lmscope.core.report.build._now", lambda: "2026-01-01T00:00:00Z")
 
@@ -45,14 +39,6 @@ def _cli(command: str, argv: list[str], capsys) -> str:
     capsys.readouterr()
     assert module.run(_parse(command, argv)) == 0
     return capsys.readouterr().out
-
-
-async def _wait(pilot, predicate, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < end, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 def test_every_view_has_its_formats_with_suffixes():
@@ -87,10 +73,10 @@ async def test_app_search_export_is_the_cli_output(fmt, capsys):
     app = LmscopeApp([])
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f2")
-        await _wait(pilot, lambda: type(app.screen).__name__ == "SearchScreen")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SearchScreen")
         screen = app.screen
         screen.run_search("qwen")
-        await _wait(pilot, lambda: screen.shown_query == "qwen")
+        await wait_for(pilot, lambda: screen.shown_query == "qwen")
         exported = screen.export_text(fmt)
     printed = _cli("search", ["qwen", "--offline", "--limit", "50", "--format", fmt], capsys)
     assert exported == printed
@@ -104,7 +90,7 @@ async def test_app_report_export_is_the_cli_output(fmt, capsys):
 
     app = LmscopeApp([])
     async with app.run_test(size=(120, 40)) as pilot:
-        await _wait(pilot, lambda: app.main_model is not None)
+        await wait_for(pilot, lambda: app.main_model is not None)
         exported = app.screen.export_text(fmt)
         seq_len = app.settings.seq_len
     printed = _cli("report", [DEFAULT_MODEL, "--format", fmt, "--seq-len", str(seq_len), "--no-exact"], capsys)

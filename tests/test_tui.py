@@ -9,44 +9,20 @@ own), and exports are parsed back.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from dataclasses import replace
 
 import pytest
 
+from conftest import make_app, wait_for, wait_workers  # noqa: F401 - shared with the other TUI modules
+
 from lmscope.core.results import Settings
 
 SECOND_MODEL = "Qwen/Qwen3-8B"
 
 
-@pytest.fixture(autouse=True)
-def offline_env(tmp_path, monkeypatch):
-    """No network, an empty HF cache, no exact engine, and the working directory in tmp."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
-    monkeypatch.chdir(tmp_path)
-
-
-def make_app(*models: str, **kwargs):
-    from lmscope.tui.app import LmscopeApp
-
-    return LmscopeApp(list(models), **kwargs)
-
-
-async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
-    """Let the app run until ``predicate()`` is true (fails after ``timeout`` seconds)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
+pytestmark = pytest.mark.usefixtures("offline_env")
 
 
 def screen_text(app) -> str:

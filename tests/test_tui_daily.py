@@ -9,7 +9,10 @@ from __future__ import annotations
 import pytest
 
 from lmscope.core.results import Settings
-from tests.test_tui import default_model_id, make_app, oracle_estimate, offline_env, screen_text, wait_for  # noqa: F401
+from conftest import make_app, wait_for
+from tests.test_tui import default_model_id, oracle_estimate
+
+pytestmark = pytest.mark.usefixtures("offline_env")
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -6,7 +6,6 @@ No real network: ``mock_hub`` points ``HF_ENDPOINT`` at a local server,
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
@@ -14,6 +13,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mockhub import PRIVATE, TINY_LLAMA, VALID_TOKEN  # noqa: E402
+
+from conftest import make_app, wait_for  # noqa: E402
 
 sys.path.pop(0)
 
@@ -23,21 +24,6 @@ def no_exact(monkeypatch, tmp_path):
     monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-
-
-async def wait_for(pilot, predicate, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
-def make_app(*models: str, **kwargs):
-    from lmscope.tui.app import LmscopeApp
-
-    return LmscopeApp(list(models), **kwargs)
 
 
 async def test_search_queries_the_hub(mock_hub):

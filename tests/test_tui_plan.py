@@ -15,7 +15,10 @@ from dataclasses import replace
 import pytest
 
 from lmscope.core.hardware import LocalGPU
-from tests.test_tui import make_app, offline_env, screen_text, wait_for  # noqa: F401
+from conftest import make_app, wait_for
+from tests.test_tui import screen_text
+
+pytestmark = pytest.mark.usefixtures("offline_env")
 
 GIB = 1 << 30
 LLAMA = "meta-llama/Llama-3.1-8B"

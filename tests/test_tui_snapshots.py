@@ -12,22 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_app
+
 SIZE = (120, 40)
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 
 
 @pytest.fixture(autouse=True)
-def deterministic_env(tmp_path, monkeypatch):
+def deterministic_env(offline_env, monkeypatch):
     import pytest_textual_snapshot
     import textual.constants
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
     # the Plan screen detects local GPUs: none here, whatever the machine has
     monkeypatch.setattr("lmscope.core.hardware.detect_local", lambda timeout=3.0: [])
@@ -37,12 +32,6 @@ def deterministic_env(tmp_path, monkeypatch):
         "dirname",
         classmethod(lambda cls, *, test_location: str(SNAPSHOT_DIR / test_location.basename)),
     )
-
-
-def make_app(*models: str):
-    from lmscope.tui.app import LmscopeApp
-
-    return LmscopeApp(list(models))
 
 
 def prepare(*keys: str, models: int = 1):

@@ -8,24 +8,18 @@ the tests wait for the worker. The oracle for the plotted spectrum is
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import numpy as np
 import pytest
 
+from conftest import make_app, wait_workers
+from conftest import wait_for as _wait_for
+
 from lmscope.tui.screens.weights import COLUMNS, middle_ellipsis, short_name
 
 
-@pytest.fixture(autouse=True)
-def offline_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("LMSCOPE_NO_EXACT", "1")
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("offline_env")
 
 
 BERT_CONFIG = {
@@ -59,19 +53,9 @@ def tiny_bert(tmp_path):
     return folder, tensors
 
 
-def make_app(*models: str):
-    from lmscope.tui.app import LmscopeApp
-
-    return LmscopeApp(list(models))
-
-
 async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
+    """The shared wait, with the longer timeout an SVD run on a loaded machine needs."""
+    await _wait_for(pilot, predicate, timeout)
 
 
 def oracle_sv(matrix: np.ndarray) -> np.ndarray:
@@ -92,7 +76,7 @@ async def run_analysis(pilot, app):
     screen = app.screen
     await pilot.press("r")
     await wait_for(pilot, lambda: not screen.running and screen.results)
-    await pilot.pause(0.1)
+    await wait_workers(pilot)  # the run's worker finished and its last messages are handled
     return screen
 
 

@@ -22,7 +22,7 @@ from textual.app import App
 from textual.screen import ModalScreen, Screen
 
 from lmscope.tui import loader
-from lmscope.tui.bindings import GLOBAL_BINDINGS, SCREENS
+from lmscope.tui.bindings import GLOBAL_BINDINGS, SCREENS, ScreenRow
 from lmscope.tui.messages import ExactCountReady, GPUsDetected, ModelFailed, ModelLoaded
 from lmscope.tui.session import MAX_MODELS, Session
 from lmscope.tui.state import Deployment, LoadedModel
@@ -31,22 +31,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.results import Estimate, Settings
 
 
-def _screen_factory(mode: str) -> Callable[[], Screen]:
-    """A factory that imports the screen module on first use (keeps start-up light)."""
+def _screen_factory(row: ScreenRow) -> Callable[[], Screen]:
+    """A factory that imports the row's screen module on first use (keeps start-up light)."""
 
     def make() -> Screen:
-        if mode == "search":
-            from lmscope.tui.screens.search import SearchScreen as cls
-        elif mode == "summary":
-            from lmscope.tui.screens.summary import SummaryScreen as cls
-        elif mode == "memory":
-            from lmscope.tui.screens.memory import MemoryScreen as cls
-        elif mode == "compare":
-            from lmscope.tui.screens.compare import CompareScreen as cls
-        elif mode == "plan":
-            from lmscope.tui.screens.plan import PlanScreen as cls
-        else:
-            from lmscope.tui.screens.weights import WeightsScreen as cls
+        import importlib
+
+        module, _, name = row.target.partition(":")
+        cls = getattr(importlib.import_module(f"lmscope.tui.screens.{module}"), name)
         return cls()
 
     return make
@@ -71,7 +63,7 @@ class LmscopeApp(App[int]):
     TITLE = "lmscope"
     CSS_PATH = "app.tcss"
     BINDINGS = GLOBAL_BINDINGS
-    MODES = {mode: _screen_factory(mode) for mode, *_ in SCREENS}
+    MODES = {row.mode: _screen_factory(row) for row in SCREENS}
     COMMANDS = App.COMMANDS | {_commands_provider}
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
@@ -213,8 +205,19 @@ class LmscopeApp(App[int]):
     def on_mount(self) -> None:
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"  # 16-colour terminal: use the terminal's own palette
+        self._apply_user_keymap()
         self.switch_mode(self.start_mode)
         self.call_after_refresh(self._first_paint)
+
+    def _apply_user_keymap(self) -> None:
+        """Keys the user moved in ``keymap.toml`` (binding id = "keys"); a bad file: default keys and one line."""
+        from lmscope.tui.keymap import load_keymap
+
+        keymap, warning = load_keymap()
+        if keymap:
+            self.set_keymap(keymap)
+        if warning:
+            self.notify(warning, title="keymap", severity="warning", timeout=8)
 
     def _first_paint(self) -> None:
         self.first_paint_seconds = time.perf_counter() - self.started_at
@@ -384,6 +387,31 @@ class LmscopeApp(App[int]):
         if not hasattr(view, "export_text"):
             return
         self.push_screen(ExportScreen(view, fmt=fmt))
+
+    # --- palette commands (data in bindings.PALETTE; the same actions the keys run) ------------
+    def run_palette_action(self, action: str) -> None:
+        """Run an app action string (``"export('json')"``) after the palette has closed."""
+        self.call_later(self.run_action, action)
+
+    def action_toggle_mode(self) -> None:
+        from dataclasses import replace
+
+        self.set_settings(replace(self.settings, mode="training" if self.settings.mode == "inference" else "inference"))
+
+    def action_remove_last(self) -> None:
+        models = self.compare_models
+        if len(models) > 1:
+            self.remove_model(len(models) - 1)
+
+    def action_reload(self) -> None:
+        if self.main_model is not None:
+            self.open_model(self.main_model.spec, slot=0)
+
+    def can_remove_last(self) -> bool:
+        return len(self.compare_models) > 1
+
+    def has_main_model(self) -> bool:
+        return self.main_model is not None
 
     def action_open_model(self) -> None:
         from lmscope.tui.screens.picker import ModelPicker

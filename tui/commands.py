@@ -1,9 +1,10 @@
 """Command palette (ctrl+p): every action by name, plus "Open model…" and "Compare with…".
 
-Static commands (screens, export, help, add/remove) are listed when the
-palette opens; typing also offers the catalog's models for "Open" and
-"Compare with", and the typed text itself as a specifier (a Hub id or a path),
-so any model is two keystrokes and a name away.
+The static commands are the data in :data:`lmscope.tui.bindings.PALETTE`: each
+runs the same app action a key runs, shows that key (after the user's keymap)
+as its hint, and is listed only when it applies now. Typing also offers the
+catalog's models for "Open" and "Compare with", and the typed text itself as a
+specifier (a Hub id or a path), so any model is two keystrokes and a name away.
 """
 
 from __future__ import annotations
@@ -13,46 +14,43 @@ from typing import TYPE_CHECKING, Callable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from lmscope.tui.bindings import SCREENS
+from lmscope.tui.bindings import GLOBAL_BINDINGS, PALETTE, PaletteCommand
 
 if TYPE_CHECKING:  # pragma: no cover
     from lmscope.tui.app import LmscopeApp
 
 
+def key_hint(app: LmscopeApp, binding_id: str | None) -> str | None:
+    """The keys of the app binding ``binding_id`` as the footer shows them, after the user's keymap."""
+    if binding_id is None:
+        return None
+    keymap = getattr(app, "_keymap", None) or {}
+    for binding in GLOBAL_BINDINGS:
+        if binding.id == binding_id:
+            keys = keymap.get(binding_id)
+            if keys:
+                return ", ".join(app.get_key_display(binding.with_key(k.strip())) for k in keys.split(","))
+            return binding.key_display or app.get_key_display(binding)
+    return None
+
+
+def _help(app: LmscopeApp, command: PaletteCommand) -> str:
+    hint = key_hint(app, command.binding)
+    if command.binding and command.binding.startswith("screen."):
+        digit = key_hint(app, f"{command.binding}.digit")
+        hint = f"{hint} or {digit}" if hint and digit else hint
+        return hint or command.help
+    return f"{command.help} ({hint})" if hint else command.help
+
+
 def static_commands(app: LmscopeApp) -> list[tuple[str, Callable[[], object], str]]:
-    """(name, callback, help) for every action the app has."""
+    """(name, callback, help) for every palette command that applies now."""
     commands: list[tuple[str, Callable[[], object], str]] = []
-    for mode, title, fkey, digit in SCREENS:
-        commands.append((f"Go to {title}", partial(app.action_show, mode), f"{fkey.upper()} or {digit}"))
-    commands += [
-        ("Open model…", app.action_open_model, "pick from the catalog or type a Hub id / path (ctrl+o)"),
-        ("Compare with…", app.action_compare_with, "add a model to the comparison"),
-        ("Export view as JSON", partial(app.action_export, "json"), "write this view's data (ctrl+s)"),
-        ("Export view as Markdown", partial(app.action_export, "markdown"), "write this view's data (ctrl+s)"),
-        ("Help: keys", app.action_help, "every key that works here (F1 or ?)"),
-        ("Toggle units GiB / GB", app.action_toggle_units, "sizes in 2^30 or 10^9 bytes, everywhere (u)"),
-        ("Toggle inference / training", partial(_toggle_mode, app), "the mode slider of Memory & Compare"),
-        ("Remove last compared model", partial(_remove_last, app), "the rightmost column of Compare"),
-        ("Reload model", partial(_reload, app), "open the main model again"),
-    ]
+    for command in PALETTE:
+        if command.when is not None and not getattr(app, command.when)():
+            continue
+        commands.append((command.title, partial(app.run_palette_action, command.action), _help(app, command)))
     return commands
-
-
-def _toggle_mode(app: LmscopeApp) -> None:
-    from dataclasses import replace
-
-    app.set_settings(replace(app.settings, mode="training" if app.settings.mode == "inference" else "inference"))
-
-
-def _remove_last(app: LmscopeApp) -> None:
-    models = app.compare_models
-    if len(models) > 1:
-        app.remove_model(len(models) - 1)
-
-
-def _reload(app: LmscopeApp) -> None:
-    if app.main_model is not None:
-        app.open_model(app.main_model.spec, slot=0)
 
 
 class LmscopeCommands(Provider):

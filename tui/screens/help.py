@@ -52,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("where", style="dim")
         for keys, description, where in self.rows:
             table.add_row(keys, description, where)
-        screens = "  ".join(f"{fkey.upper()}/{digit} {title}" for _m, title, fkey, digit in SCREENS)
+        screens = "  ".join(f"{row.fkey.upper()}/{row.digit} {row.title}" for row in SCREENS)
         table.caption = f"Screens: {screens} (digits when no text box has focus)"
         return table
 

@@ -50,9 +50,10 @@ class NavBar(Widget):
         """The tabs: " F2 Search " (wide), "F2 Search " (narrow), "F2Search " with a dim key (compact)."""
         wide = width >= 110
         text = Text(" lmscope ", style="bold reverse") if width >= 100 else Text()
-        for mode, title, fkey, _digit in SCREENS:
-            label = title if wide or mode != "memory" else "Memory"
-            active = "bold reverse blue" if mode == self.mode else ""
+        for row in SCREENS:
+            label = row.title if wide or row.short is None else row.short
+            fkey = row.fkey
+            active = "bold reverse blue" if row.mode == self.mode else ""
             if compact:
                 text.append(fkey.upper(), style=active or "dim")
                 text.append(label, style=active)
