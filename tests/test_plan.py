@@ -384,3 +384,21 @@ def test_prefill_chunk_on_a_cpu_is_per_rank():
     cpu = get_accelerator("cpu")
     assert max_num_batched_tokens(cpu, PlanRequest(count=1)) == 2048
     assert max_num_batched_tokens(cpu, PlanRequest(count=4, tp=2, pp=2)) == 8192
+
+
+def test_an_encoder_has_no_decode_figures():
+    """BERT never decodes (the Memory screen shows no decode rows for encoders either): the plan's roofline
+    keeps the forward pass and leaves every decode figure out, in JSON, text and the comparison summary."""
+    from lmscope.core.plan import plan_summary
+    from lmscope.core.plan.render import render_plan
+
+    cfg = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_size": 768, "intermediate_size": 3072,
+           "num_hidden_layers": 12, "num_attention_heads": 12, "vocab_size": 30522, "max_position_embeddings": 512,
+           "type_vocab_size": 2}
+    arch = architecture_from_config(cfg)
+    p = make_plan(arch, count_parameters(arch), PlanRequest(seq_len=512), get_accelerator("l4"), model_id="bert")
+    d = p.to_dict()["roofline"]
+    assert d["generative"] is False and d["decode_tokens_per_s"] is None and d["prefill_seconds"] > 0
+    assert plan_summary(p)["decode_tokens_per_s"] is None
+    text = render_plan(p.to_dict(), "text")
+    assert "forward pass" in text and "tokens/s" not in text

@@ -256,8 +256,8 @@ def plan_summary(plan: Plan) -> dict[str, object]:
         "headroom_bytes": plan.headroom_bytes,
         "max_seq_len": plan.max_seq_len,
         "max_batch": plan.max_batch,
-        "decode_tokens_per_s": roof.decode_tokens_per_s if roof else None,
-        "bound": roof.bound if roof else None,
+        "decode_tokens_per_s": roof.decode_tokens_per_s if roof and roof.generative else None,
+        "bound": roof.bound if roof and roof.generative else None,
         "error": None,
     }
 

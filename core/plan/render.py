@@ -54,18 +54,24 @@ def plan_lines(d: dict) -> list[tuple[str, list[tuple[str, str]]]]:
     sections = [("plan", head), ("memory per GPU", rows)]
     r = d.get("roofline")
     if r:
-        rr = [
-            ("prefill", f"{_seconds(r['prefill_seconds'])} ({r['prefill_bound']}-bound)"),
-            ("time to first token", _seconds(r["ttft_seconds"])),
-            ("decode", f"{r['decode_tokens_per_s']:,.1f} tokens/s ({r['decode_tokens_per_s_per_sequence']:,.1f} per sequence), "
-                       f"{r['bound']}-bound"),
-            ("intensity", f"decode {r['decode_intensity']:,.1f} FLOP/B, prefill {r['prefill_intensity']:,.0f} FLOP/B; "
-                          f"machine balance {r['machine_balance']:,.0f} FLOP/B ({r['peak_dtype']})"),
-        ]
+        balance = f"machine balance {r['machine_balance']:,.0f} FLOP/B ({r['peak_dtype']})"
+        if r.get("decode_tokens_per_s") is not None:
+            rr = [
+                ("prefill", f"{_seconds(r['prefill_seconds'])} ({r['prefill_bound']}-bound)"),
+                ("time to first token", _seconds(r["ttft_seconds"])),
+                ("decode", f"{r['decode_tokens_per_s']:,.1f} tokens/s ({r['decode_tokens_per_s_per_sequence']:,.1f} per sequence), "
+                           f"{r['bound']}-bound"),
+                ("intensity", f"decode {r['decode_intensity']:,.1f} FLOP/B, prefill {r['prefill_intensity']:,.0f} FLOP/B; {balance}"),
+            ]
+        else:  # an encoder: one forward pass, no decode
+            rr = [
+                ("forward pass", f"{_seconds(r['prefill_seconds'])} ({r['prefill_bound']}-bound); an encoder has no decode step"),
+                ("intensity", f"{r['prefill_intensity']:,.0f} FLOP/B; {balance}"),
+            ]
         e = r.get("with_efficiency")
         if e:
-            rr.append((f"at {e['efficiency']:.0%} efficiency",
-                       f"prefill {_seconds(e['prefill_seconds'])}, decode {e['decode_tokens_per_s']:,.1f} tokens/s"))
+            decode = f", decode {e['decode_tokens_per_s']:,.1f} tokens/s" if e.get("decode_tokens_per_s") is not None else ""
+            rr.append((f"at {e['efficiency']:.0%} efficiency", f"prefill {_seconds(e['prefill_seconds'])}{decode}"))
         sections.append(("roofline (pure bound)" if d["fits"] else "roofline (pure bound, were it to fit)", rr))
     sv = d.get("serving")
     if sv:

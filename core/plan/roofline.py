@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lmscope.core.estimate.kv import ENCODER_ONLY
 from lmscope.core.hardware import Accelerator
 from lmscope.core.plan.facts import ModelFacts
 from lmscope.core.plan.memory import kv_per_gpu, state_per_gpu, weights_per_gpu
@@ -51,6 +52,7 @@ class Roofline:
     decode_bytes_per_gpu: int
     prefill_flops: int
     efficiency: float | None = None
+    generative: bool = True  # False for an encoder: it has no decode step, so no decode figures
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -70,14 +72,19 @@ class Roofline:
             "decode_flops": self.decode_flops,
             "decode_bytes_per_gpu": self.decode_bytes_per_gpu,
             "with_efficiency": None,
+            "generative": self.generative,
         }
+        if not self.generative:  # an encoder never decodes: no decode figures rather than made-up ones
+            for key in ("decode_step_seconds", "decode_tokens_per_s", "decode_tokens_per_s_per_sequence",
+                        "decode_intensity", "bound", "decode_flops", "decode_bytes_per_gpu"):
+                d[key] = None
         if self.efficiency:
             e = self.efficiency
             d["with_efficiency"] = {
                 "efficiency": e,
                 "prefill_seconds": self.prefill_seconds / e,
                 "ttft_seconds": self.ttft_seconds / e,
-                "decode_tokens_per_s": self.decode_tokens_per_s * e,
+                "decode_tokens_per_s": self.decode_tokens_per_s * e if self.generative else None,
             }
         return d
 
@@ -156,4 +163,5 @@ def roofline(facts: ModelFacts, req: PlanRequest, hw: Accelerator) -> Roofline |
         decode_bytes_per_gpu=decode_bytes,
         prefill_flops=prefill_flops,
         efficiency=req.efficiency,
+        generative=facts.arch.objective not in ENCODER_ONLY,
     )

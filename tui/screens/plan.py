@@ -261,7 +261,9 @@ def verdict_text(d: dict, note: str | None = None) -> Text:
     ]
     text.append("\n" + " · ".join(limits))
     r = d.get("roofline")
-    if r:
+    if r and r.get("decode_tokens_per_s") is None:  # an encoder: one forward pass
+        text.append(f"\nforward pass {human_seconds(r['prefill_seconds'])} ({r['prefill_bound']}-bound; an encoder has no decode step)")
+    elif r:
         speed = (f"decode {r['decode_tokens_per_s']:,.1f} tokens/s ({r['bound']}-bound, intensity "
                  f"{r['decode_intensity']:,.1f} vs balance {r['machine_balance']:,.0f} FLOP/B) · "
                  f"first token {human_seconds(r['ttft_seconds'])}")
