@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
+from lmscope.core.estimate.kv import kv_bytes_per_token
 from lmscope.core.exact import exact_parameters
 from lmscope.core.params import count_parameters
 from lmscope.core.parse import architecture_from_config
-from lmscope.core.estimate.kv import kv_bytes_per_token
 from lmscope.core.sources.catalog import list_catalog, load_catalog_entry
 
 

@@ -17,9 +17,9 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import Self
 
 from lmscope.core.errors import LmscopeError, UsageError
-from typing_extensions import Self
 
 MAX_MODELS_FILE_BYTES = 1024 * 1024
 MAX_MODELS = 10_000
@@ -71,7 +71,13 @@ def batch_models(args: argparse.Namespace) -> list[str] | None:
 
 def run_batch(models: list[str], args: argparse.Namespace) -> int:
     """Write one report folder per model into ``--output-dir``; 0 when every model succeeded, else 1."""
-    from lmscope.commands.report import folder_formats, resolve_from_args, settings_from_args, use_exact, write_model_folder
+    from lmscope.commands.report import (
+        folder_formats,
+        resolve_from_args,
+        settings_from_args,
+        use_exact,
+        write_model_folder,
+    )
     from lmscope.core.redact import redact
     from lmscope.core.report import build_report
 

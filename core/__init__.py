@@ -5,7 +5,7 @@ torch, transformers or huggingface_hub; modules that need them import them
 inside the functions that use them.
 """
 
-from lmscope.core.architecture import Architecture, FFN, LayerSpec, Mixer, Objective
+from lmscope.core.architecture import FFN, Architecture, LayerSpec, Mixer, Objective
 from lmscope.core.errors import ConfigError, LmscopeError, SourceError
 from lmscope.core.results import Estimate, ParameterBreakdown, Settings
 

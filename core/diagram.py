@@ -627,9 +627,10 @@ PNG_SCALE = 1.5  # PNG pixels per diagram pixel: crisp at 100 % zoom on ordinary
 def to_png(d: Diagram) -> bytes:
     """The diagram as PNG (matplotlib Agg; raises ImportError without the ``plots`` extra)."""
     import matplotlib
-    from lmscope.core.plots import RC, _figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path
+
+    from lmscope.core.plots import RC, _figure
 
     with matplotlib.rc_context(RC | {"axes.grid": False}):
         fig = _figure(width=d.width / 100, height=d.height / 100)

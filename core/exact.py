@@ -123,14 +123,14 @@ def _resolve(config: dict):
     arch0 = archs[0] if archs and isinstance(archs[0], str) else None
     if model_type is None and "type_vocab_size" in config:
         model_type = "roberta" if config.get("max_position_embeddings") == 514 else "bert"
-    model_type = _MODEL_TYPE_ALIASES.get(model_type, model_type)
+    model_type = _MODEL_TYPE_ALIASES.get(model_type, model_type)  # type: ignore[arg-type]  # a str once a config is read
     cls = getattr(transformers, arch0, None) if arch0 else None
     if cls is not None and not (isinstance(cls, type) and hasattr(cls, "_from_config")):
         cls = None
     if model_type in CONFIG_MAPPING:
-        config_cls = CONFIG_MAPPING[model_type]
+        config_cls = CONFIG_MAPPING[model_type]  # type: ignore[index]
     elif cls is not None and getattr(cls, "config_class", None) is not None:
-        config_cls = cls.config_class  # e.g. Kimi-K2: model_type kimi_k2, class DeepseekV3ForCausalLM
+        config_cls = cls.config_class  # type: ignore[attr-defined]  # checked just above; e.g. Kimi-K2: model_type kimi_k2, class DeepseekV3ForCausalLM
         model_type = getattr(config_cls, "model_type", model_type)
     else:
         return None

@@ -19,8 +19,8 @@ import re
 from lmscope.core.atomic import write_atomic
 from lmscope.core.redact import redact
 from lmscope.core.report import CONTEXT_OVERFLOW, CompareReport, Report, lookup
-from lmscope.core.units import exact_count as _exact
 from lmscope.core.units import MISSING, byte_units, display, human_bytes, human_count, human_flops, ratio
+from lmscope.core.units import exact_count as _exact
 
 # --------------------------------------------------------------------------- units
 
@@ -737,7 +737,7 @@ def phase_document(d: dict, phase: str | None, table: str | None) -> dict:
         if "flops" in tables and flops:
             view["flops"] = {"by_component": dict(flops.get(_PHASE_FLOPS_KEYS[ph]) or {}),
                              "total": flops.get(_PHASE_FLOPS_TOTALS[ph])}
-        roof = flops.get("roofline") if isinstance(flops.get("roofline"), dict) else {}
+        roof: dict = flops["roofline"] if isinstance(flops.get("roofline"), dict) else {}
         if ph in ("prefill", "decode") and roof.get(f"{ph}_intensity"):
             view["roofline"] = {"intensity": roof[f"{ph}_intensity"], "bound": roof.get(f"{ph}_bound"),
                                 "reference": roof.get("reference"), "machine_balance": roof.get("machine_balance")}

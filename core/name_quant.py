@@ -30,7 +30,7 @@ class NameQuant:
 
 
 # word (lower case) -> method; order matters only for reporting (the first hit names the method)
-_METHOD_WORDS: dict[str, str] = {
+_METHOD_WORDS: dict[str, str | None] = {
     "gptq": "gptq",
     "awq": "awq",
     "gguf": "gguf",

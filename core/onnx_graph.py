@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from lmscope.core.architecture import Architecture, Mixer
 
@@ -109,7 +110,7 @@ def _boundaries(graph, shapes: dict[str, list[object]]) -> list[dict[str, object
     for node, index in zip(graph.node, layer_of_node):
         for out in node.output:
             producer[out] = index
-    layers: dict[int, dict[str, object]] = {}
+    layers: dict[int, dict[str, Any]] = {}
     for position, (node, index) in enumerate(zip(graph.node, layer_of_node)):
         if index is None:
             continue

@@ -86,7 +86,7 @@ def render(chart: Chart) -> dict[str, bytes]:
     """``{"png": bytes, "svg": bytes}`` for one chart. Raises ImportError without matplotlib."""
     import matplotlib
 
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # RC's keys are rcParams names
         if chart.kind == "hbars":
             fig = _draw_panels(chart)
         else:

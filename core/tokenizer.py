@@ -89,7 +89,7 @@ def _template_text(template: object) -> str | None:
     if isinstance(template, str):
         return template
     if isinstance(template, list):
-        parts = [t.get("template") for t in template if isinstance(t, dict) and isinstance(t.get("template"), str)]
+        parts = [str(t["template"]) for t in template if isinstance(t, dict) and isinstance(t.get("template"), str)]
         return "\n".join(parts) if parts else None
     return None
 
@@ -137,8 +137,8 @@ def _gguf_facts(summary: dict, template: object) -> TokenizerFacts:
         base_vocab_size=vocab,
         special_tokens=special,
         chat_template=bool(text),
-        chat_template_mentions_tools=bool(text) and any(w in text for w in ("tools", "tool_call", "function")),
-        chat_template_thinking=bool(text) and any(w in text for w in _THINKING_MARKERS),
+        chat_template_mentions_tools=text is not None and any(w in text for w in ("tools", "tool_call", "function")),
+        chat_template_thinking=text is not None and any(w in text for w in _THINKING_MARKERS),
     )
 
 
@@ -161,7 +161,7 @@ def tokenizer_facts(files: ConfigFiles) -> TokenizerFacts | None:
     added_specials: list[str] = []
     vocab_size: int | None = None
     if tok_json is not None:
-        model = tok_json.get("model") if isinstance(tok_json.get("model"), dict) else {}
+        model: dict = tok_json["model"] if isinstance(tok_json.get("model"), dict) else {}
         model_type = model.get("type") if isinstance(model.get("type"), str) else None
         vocab = model.get("vocab")
         vocab_ids: set[int] = set()
@@ -173,7 +173,7 @@ def tokenizer_facts(files: ConfigFiles) -> TokenizerFacts | None:
             vocab_ids = set(range(base_vocab))
         if isinstance(model.get("byte_fallback"), bool):
             byte_fallback = model["byte_fallback"]
-        added = tok_json.get("added_tokens") if isinstance(tok_json.get("added_tokens"), list) else []
+        added: list = tok_json["added_tokens"] if isinstance(tok_json.get("added_tokens"), list) else []
         new_ids = set()
         for token in added:
             if not isinstance(token, dict):
@@ -222,8 +222,8 @@ def tokenizer_facts(files: ConfigFiles) -> TokenizerFacts | None:
         sentencepiece = True  # SentencePiece models convert to Unigram or byte-fallback BPE
     elif model_type == "BPE" and sentencepiece is None:
         sentencepiece = False
-    mentions_tools = bool(template) and any(word in template for word in ("tools", "tool_call", "function"))
-    thinking = bool(template) and any(word in template for word in _THINKING_MARKERS)
+    mentions_tools = template is not None and any(word in template for word in ("tools", "tool_call", "function"))
+    thinking = template is not None and any(word in template for word in _THINKING_MARKERS)
     return TokenizerFacts(
         type=model_type,
         tokenizer_class=tokenizer_class,

@@ -114,7 +114,7 @@ def unit_for(n: float, style: str = "count") -> tuple[int, str]:
     if value < base:
         return 1, plain
     divisor, unit = 1, units[0]
-    for unit in units:
+    for unit in units:  # noqa: B007 - the unit the loop stops at is the answer
         value /= base
         divisor *= base
         if value < base:
@@ -137,7 +137,7 @@ def human(n: object, style: str = "count") -> str:
         whole = f"{int(n):,}" if isinstance(n, int) else f"{value:,.0f}"  # type: ignore[call-overload]
         return f"{whole} {plain}".rstrip()
     unit = units[0]
-    for unit in units:
+    for unit in units:  # noqa: B007 - the unit the loop stops at is the answer
         value /= base
         if abs(value) < base:
             break
@@ -295,7 +295,7 @@ def _quantity(text: str, name: str, units: dict[str, float], default: float, exa
     return value
 
 
-_BINARY = {"b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
+_BINARY: dict[str, float] = {"b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
            "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
 _DECIMAL_BYTES = {"b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12}
 _FLOPS = {"g": 1e9, "gflop": 1e9, "gflops": 1e9, "t": 1e12, "tflop": 1e12, "tflops": 1e12,

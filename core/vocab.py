@@ -45,7 +45,7 @@ def vocab_tokens(path: str | os.PathLike[str], ids: Iterable[int]) -> tuple[dict
     if not isinstance(data, dict):
         return {}, f"{p.name} is not a tokenizer.json object; tokens not named"
     found: dict[int, str] = {}
-    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    model: dict = data["model"] if isinstance(data.get("model"), dict) else {}
     vocab = model.get("vocab")
     if isinstance(vocab, dict):
         for token, i in vocab.items():

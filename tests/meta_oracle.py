@@ -69,7 +69,7 @@ def _meta_model(canonical: str):
         return cls._from_config(hf_config)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _meta_total(canonical: str) -> int:
     return sum(p.numel() for p in _meta_model(canonical).parameters())
 

@@ -181,7 +181,7 @@ class MockHub:
             self.client_gave_up.clear()
 
     # ---------------------------------------------------------------- running
-    def start(self, *, tls: tuple[str, str] | None = None) -> "MockHub":
+    def start(self, *, tls: tuple[str, str] | None = None) -> MockHub:
         """Serve on 127.0.0.1 (a free port); ``tls=(certfile, keyfile)`` serves HTTPS instead."""
         hub = self
 
@@ -211,7 +211,7 @@ class MockHub:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "MockHub":
+    def __enter__(self) -> MockHub:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -548,7 +548,7 @@ def _json(status: int, payload, headers: dict | None = None) -> tuple[int, dict,
 # ---------------------------------------------------------------------------
 
 
-def tiny_llama_tensors(config: dict, shards: int = 2, seed: int = 0) -> list[dict[str, "object"]]:
+def tiny_llama_tensors(config: dict, shards: int = 2, seed: int = 0) -> list[dict[str, object]]:
     """Tiny Llama weights as numpy arrays, split into ``shards`` dicts (real tensor names and shapes).
 
     Mixed dtypes on purpose (F16 matrices, F32 norms, an I8 tensor) so per-dtype counts mean something.

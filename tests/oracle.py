@@ -119,7 +119,7 @@ def auto_class_differs(name: str) -> bool:
     return hf_config is not None and model_class(config, hf_config).__name__ != _first_architecture(config)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def meta_model(name: str):
     """The fixture's model, as transformers' Auto class builds it, on the meta device (None if not native)."""
     import torch
@@ -132,7 +132,7 @@ def meta_model(name: str):
         return auto_class(config, hf_config).from_config(hf_config)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_total(name: str) -> int | None:
     """Unique parameters of the fixture's class (tied weights once), or None if not native."""
     model = meta_model(name)
@@ -141,7 +141,7 @@ def oracle_total(name: str) -> int | None:
     return sum(p.numel() for p in model.parameters())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_named_counts(name: str) -> tuple[tuple[str, int], ...]:
     """(parameter name, numel) for every unique parameter of the fixture's class."""
     model = meta_model(name)
@@ -150,7 +150,7 @@ def oracle_named_counts(name: str) -> tuple[tuple[str, int], ...]:
     return tuple((n, p.numel()) for n, p in model.named_parameters())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_named_shapes(name: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """(parameter name, shape) for every unique parameter of the fixture's class."""
     model = meta_model(name)
@@ -159,7 +159,7 @@ def oracle_named_shapes(name: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     return tuple((n, tuple(p.shape)) for n, p in model.named_parameters())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_matmul_per_token(name: str) -> int | None:
     """Weights one text token multiplies by, walked on the meta model (None if not native).
 
@@ -220,7 +220,7 @@ def _text_path_modules(model, *, with_head: bool):
             yield module_name, module
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_linear_shapes(name: str) -> tuple[tuple[int, int, int], ...] | None:
     """(d_in, d_out, how many) of every weight matrix a text token can pass through, output head excluded:
     each ``nn.Linear``/``Conv1D`` and, for a fused experts tensor [E, a, b], E matrices — the matrices a
@@ -243,7 +243,7 @@ def oracle_linear_shapes(name: str) -> tuple[tuple[int, int, int], ...] | None:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_prefill_flops(name: str, seq_len: int, batch: int = 1, attn: str = "sdpa") -> int:
     """FlopCounterMode total of one meta-device forward over batch × seq_len tokens.
 
@@ -312,7 +312,7 @@ def _routed_share(model) -> tuple[int, int]:
     return stored, routed
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_active_per_token(name: str) -> int | None:
     """Parameters one token touches: the total less the experts it is not routed to (None if not native)."""
     model = meta_model(name)
@@ -325,7 +325,7 @@ def active_per_token_of(model) -> int:
     return sum(p.numel() for p in model.parameters()) - stored + routed
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle_components(name: str) -> dict[str, int] | None:
     """Embeddings, norms and LM head of a decoder-only language model, read off module types (None otherwise).
 

@@ -37,9 +37,8 @@ def model_types() -> list[str]:
 
 def default_config(model_type: str) -> dict:
     """The config class's defaults as a config.json would hold them."""
-    from transformers import CONFIG_MAPPING
-
     from meta_oracle import _quiet, head_class_name
+    from transformers import CONFIG_MAPPING
 
     _quiet()
     data = CONFIG_MAPPING[model_type]().to_dict()
@@ -153,11 +152,11 @@ def sweep_type(model_type: str) -> dict:
     Returns {"matched": n, "refused": [(label, why)], "mismatched": [(label, analytic, class)],
     "unbuildable": [(label, why)]} — a config the class itself cannot build is not a comparison.
     """
+    from meta_oracle import meta_total
+
     from lmscope.core.errors import ConfigError
     from lmscope.core.params import count_parameters
     from lmscope.core.parse import architecture_from_config
-
-    from meta_oracle import meta_total
 
     out: dict = {"matched": 0, "refused": [], "mismatched": [], "unbuildable": []}
     try:

@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 from dataclasses import FrozenInstanceError, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ ALL = sorted(p.parent.name for p in CONFIGS.glob("*/config.json"))
 LLAMA31_8B_TOTAL = 8_030_261_248
 
 
-@lru_cache(maxsize=None)
+@cache
 def arch_of(name: str) -> Architecture:
     return architecture_from_config(json.loads((CONFIGS / name / "config.json").read_text()))
 

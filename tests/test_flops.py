@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from lmscope.core.architecture import FFN, LayerSpec, Mixer
 from lmscope.core.estimate.flops import _causal_pairs, flops
-from lmscope.core.architecture import LayerSpec, Mixer, FFN
 from lmscope.core.params import count_parameters
 from lmscope.core.parse import architecture_from_config
 from lmscope.core.results import Settings

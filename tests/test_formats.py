@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 
 import pytest
-
 from conftest import wait_for
 
 from lmscope.core import formats

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from lmscope.core.architecture import ConfigFiles
 from lmscope.core.errors import LmscopeError
 
+
 def fuzz(examples: int) -> settings:
     """Reproducible, bounded settings: ``examples`` fixed examples, no database, a hang guard per example."""
     return settings(

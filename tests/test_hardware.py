@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from lmscope.core.errors import UsageError
 from lmscope.core.hardware import (
     GIB,

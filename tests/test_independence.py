@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from lmscope.core.errors import ConfigError
-from lmscope.core.parse import ConfigUnsupported, architecture_from_config
 from lmscope.core.params import count_parameters
+from lmscope.core.parse import ConfigUnsupported, architecture_from_config
 from lmscope.core.report import build_report
 from lmscope.core.results import Settings
 from lmscope.core.sources.resolve import resolve

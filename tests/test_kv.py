@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from lmscope.core.parse import architecture_from_config
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 
 
-@lru_cache(maxsize=None)
+@cache
 def arch_of(name: str) -> Architecture:
     return architecture_from_config(json.loads((CONFIGS / name / "config.json").read_text()))
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 from lmscope.core.architecture import Architecture, ConfigFiles, QuantSpec
 from lmscope.core.errors import ConfigError
+from lmscope.core.estimate.lora import lora_trainable_parameters
 from lmscope.core.estimate.memory import (
     checkpoint_bytes,
     checkpoint_dtype,
@@ -32,7 +33,6 @@ from lmscope.core.estimate.memory import (
     weight_bytes_at,
     weights_bytes,
 )
-from lmscope.core.estimate.lora import lora_trainable_parameters
 from lmscope.core.estimate.shapes import linear_parameters, step_shapes
 from lmscope.core.parse import architecture_from_config
 from lmscope.core.results import ParameterBreakdown
@@ -43,7 +43,7 @@ LLAMA2_7B_TOTAL = 6_738_415_616  # FORMULAS.md, meta-device LlamaForCausalLM
 LLAMA2_13B_TOTAL = 13_015_864_320
 
 
-@lru_cache(maxsize=None)
+@cache
 def arch_of(name: str) -> Architecture:
     return architecture_from_config(json.loads((CONFIGS / name / "config.json").read_text()))
 

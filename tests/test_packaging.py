@@ -13,6 +13,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("textual", "torch", "transformers", "huggingface_hub", "matplotlib")
 
@@ -68,13 +70,16 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert command in [line.strip() for line in ci.splitlines()]
 
 
-def _run_ci_with_stub_pytest(tmp_path: Path, *, exit_code: int, tests: int | None) -> subprocess.CompletedProcess:
-    """Run `.ci/run` with `pip` and `python -m pytest` replaced by stubs on PATH (no install, no suite).
+def _run_ci_with_stub_pytest(tmp_path: Path, *, exit_code: int, tests: int | None,
+                             lint: dict[str, int] | None = None) -> subprocess.CompletedProcess:
+    """Run `.ci/run` with `pip`, `python -m pytest`, `-m ruff` and `-m mypy` replaced by stubs on PATH.
 
     The stub pytest exits with ``exit_code`` and writes a JUnit report of ``tests``
-    tests where PYTEST_ADDOPTS asks for one (``tests=None``: it writes none).
-    Any other ``python`` call goes to the real interpreter.
+    tests where PYTEST_ADDOPTS asks for one (``tests=None``: it writes none); the
+    ruff and mypy stubs exit with ``lint[name]`` (default 0). Any other ``python``
+    call goes to the real interpreter.
     """
+    lint = {"ruff": 0, "mypy": 0, **(lint or {})}
     import os
     import stat
 
@@ -90,6 +95,8 @@ def _run_ci_with_stub_pytest(tmp_path: Path, *, exit_code: int, tests: int | Non
         + " esac; done\n"
         f"  exit {exit_code}\n"
         "fi\n"
+        f'if [ "$1" = "-m" ] && [ "$2" = "ruff" ]; then exit {lint["ruff"]}; fi\n'
+        f'if [ "$1" = "-m" ] && [ "$2" = "mypy" ]; then exit {lint["mypy"]}; fi\n'
         f'exec "{sys.executable}" "$@"\n'
     )
     for stub in bin_dir.iterdir():
@@ -129,6 +136,13 @@ def test_ci_passes_a_full_green_run_and_fails_a_red_one(tmp_path):
     assert f"{_ci_floor()} tests ran" in proc.stdout
     proc = _run_ci_with_stub_pytest(tmp_path / "red", exit_code=1, tests=_ci_floor())
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("tool", ["ruff", "mypy"])
+def test_ci_fails_when_lint_or_types_fail(tmp_path, tool):
+    proc = _run_ci_with_stub_pytest(tmp_path, exit_code=0, tests=_ci_floor(), lint={tool: 1})
+    assert proc.returncode != 0
+    assert f"CI FAILED: {tool}" in proc.stdout
 
 
 def test_ci_floor_is_close_below_the_collected_count():

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
 from lmscope.core import charts, diagram, plots
 from lmscope.core.estimate import estimate
 from lmscope.core.params import layer_parameters

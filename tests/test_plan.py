@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from lmscope.core.estimate.flops import flops
 from lmscope.core.estimate.training import (
     deepspeed_model_states,

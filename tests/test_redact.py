@@ -12,6 +12,7 @@ import json
 import urllib.parse
 
 import pytest
+
 from lmscope.core.hub.token import TokenError, check_token
 from lmscope.core.redact import MASK, redact, register_secret, shown
 

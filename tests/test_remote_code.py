@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from lmscope.core.params import VERIFIED_REMOTE_CODE_TYPES, count_parameters
 from lmscope.core.parse import architecture_from_config
 

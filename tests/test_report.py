@@ -22,7 +22,6 @@ from lmscope.core.sources.base import ModelSource
 from lmscope.core.sources.catalog import load_catalog_entry
 from lmscope.core.sources.resolve import resolve
 
-
 sys.path.insert(0, str(Path(__file__).parent))
 import oracle  # noqa: E402
 

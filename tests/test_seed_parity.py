@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from lmscope.core.architecture import ConfigFiles
 from lmscope.core.lineage import derive_lineage, version_from_name
 from lmscope.core.name_quant import quantization_from_name
@@ -322,9 +323,10 @@ def test_yaml_carries_what_json_carries():
 
 def test_falcon_context_from_its_tokenizer():
     """Falcon-7B's config states no max_position_embeddings; its tokenizer and transformers' default say 2048."""
+    from transformers import FalconConfig
+
     from lmscope.core.report import build_report
     from lmscope.core.sources.catalog import load_catalog_entry
-    from transformers import FalconConfig
 
     tok = json.loads((CONFIGS / "tiiuae--falcon-7b" / "tokenizer_config.json").read_text())
     assert "max_position_embeddings" not in _config("tiiuae--falcon-7b")
@@ -560,8 +562,9 @@ def test_batch_usage_errors(args, tmp_path):
 
 
 def test_onnx_detail_shapes_boundaries_and_hazards(tmp_path):
-    from lmscope.core.onnx_graph import analyse_onnx_graph
     from test_seeds_table import _write_onnx
+
+    from lmscope.core.onnx_graph import analyse_onnx_graph
 
     path = tmp_path / "g.onnx"
     _write_onnx(path)

@@ -59,10 +59,11 @@ def test_unknown_types_are_refused_not_approximated_silently():
 
 def _dense_decoder_configs() -> list:
     """(type, label, config) for every verified type's swept configs that build a dense, text-only decoder."""
+    from meta_oracle import meta_total
+
     from lmscope.core.architecture import Objective
     from lmscope.core.errors import ConfigError
     from lmscope.core.parse import architecture_from_config
-    from meta_oracle import meta_total
 
     out = []
     for model_type in sorted(VERIFIED_MODEL_TYPES & set(TYPES)):

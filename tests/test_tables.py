@@ -10,11 +10,9 @@ from __future__ import annotations
 import importlib
 
 import pytest
-
 from conftest import wait_for
 
 from lmscope.tui.bindings import GLOBAL_BINDINGS, PALETTE, SCREENS
-
 
 pytestmark = pytest.mark.usefixtures("offline_env")
 

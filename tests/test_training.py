@@ -10,7 +10,7 @@ NF4 + double-quantized absmax.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 LLAMA2_7B_TOTAL = 6_738_415_616  # FORMULAS.md, meta-device count
 
 
-@lru_cache(maxsize=None)
+@cache
 def arch_of(name: str) -> Architecture:
     return architecture_from_config(json.loads((CONFIGS / name / "config.json").read_text()))
 

@@ -14,7 +14,6 @@ import json
 from dataclasses import replace
 
 import pytest
-
 from conftest import make_app, wait_for, wait_workers  # noqa: F401 - shared with the other TUI modules
 
 from lmscope.core.results import Settings
@@ -502,7 +501,7 @@ async def test_weights_hint_for_local_sources_is_not_a_hub_download(tmp_path):
     for spec, expected in ((str(onnx_path), "not ONNX"), (str(folder), "holds no .safetensors")):
         app = make_app(spec)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: app.main_model is not None)
+            await wait_for(pilot, lambda: app.main_model is not None)  # noqa: B023 - awaited in this iteration
             for key in ("f3", "f4", "f5", "f6"):  # no screen crashes without an estimate
                 await pilot.press(key)
                 await pilot.pause(0.05)

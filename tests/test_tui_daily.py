@@ -7,9 +7,9 @@ on screen are checked against the core called independently.
 from __future__ import annotations
 
 import pytest
+from conftest import make_app, wait_for
 
 from lmscope.core.results import Settings
-from conftest import make_app, wait_for
 from tests.test_tui import default_model_id, oracle_estimate
 
 pytestmark = pytest.mark.usefixtures("offline_env")

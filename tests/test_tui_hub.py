@@ -12,9 +12,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from mockhub import PRIVATE, TINY_LLAMA, VALID_TOKEN  # noqa: E402
-
 from conftest import make_app, wait_for  # noqa: E402
+from mockhub import PRIVATE, TINY_LLAMA, VALID_TOKEN  # noqa: E402
 
 sys.path.pop(0)
 

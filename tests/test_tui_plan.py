@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from conftest import make_app, wait_for
 
 from lmscope.core.hardware import LocalGPU
-from conftest import make_app, wait_for
 from tests.test_tui import screen_text
 
 pytestmark = pytest.mark.usefixtures("offline_env")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import make_app
 
 SIZE = (120, 40)

@@ -12,12 +12,10 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import make_app, wait_workers
 from conftest import wait_for as _wait_for
 
 from lmscope.tui.screens.weights import COLUMNS, middle_ellipsis, short_name
-
 
 pytestmark = pytest.mark.usefixtures("offline_env")
 

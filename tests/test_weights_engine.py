@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmscope.core.weights import WeightsOptions, analyze_weights, device as devices, engine, spectra
+from lmscope.core.weights import WeightsOptions, analyze_weights, engine, spectra
+from lmscope.core.weights import device as devices
 from lmscope.core.weights.classify import kind_matches, layer_index, module_kind
 from lmscope.core.weights.device import DeviceError, select_device
 

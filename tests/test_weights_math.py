@@ -112,6 +112,7 @@ def test_kmeans_finds_separated_blobs_and_is_deterministic() -> None:
 def test_kmeans_matches_scikit_learn_lloyd_from_the_same_seeds() -> None:
     """Same k-means++ seeds → scikit-learn's Lloyd (same tol rule) reaches the same labels and inertia."""
     from sklearn import cluster
+
     from lmscope.core.weights.kmeans import kmeans_pp_init
 
     rng = np.random.default_rng(42)
@@ -153,8 +154,9 @@ def test_element_stats_chunked_match_numpy() -> None:
 def test_csn_agrees_with_the_powerlaw_package() -> None:
     """The ``powerlaw`` package (what WeightWatcher calls) as an oracle: same α and D at a given xmin,
     same xmin chosen when its best tail is at least MIN_TAIL long (its 2.x default caps α at 3: lifted)."""
-    import powerlaw
     import warnings
+
+    import powerlaw
 
     rng = np.random.default_rng(8)
     samples = [

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray  # the optional extra lmscope[ray]; in the dev extra, so the suite runs it
 
 from lmscope.core.weights import WeightsOptions, analyze_weights, distributed, report
-
-import ray  # the optional extra lmscope[ray]; in the dev extra, so the suite runs it
 
 
 @pytest.fixture(scope="module")

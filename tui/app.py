@@ -15,7 +15,8 @@ switching with F2–F6 keeps each screen's focus and scroll position.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
@@ -221,7 +222,7 @@ class LmscopeApp(App[int]):
 
     def _first_paint(self) -> None:
         self.first_paint_seconds = time.perf_counter() - self.started_at
-        specs = self.requested or [None]
+        specs: list[str | None] = [*self.requested] or [None]
         for slot, spec in enumerate(specs):
             self.open_model(spec, slot=slot)
 

@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lmscope.tui.state import LoadedModel
 
 if TYPE_CHECKING:  # pragma: no cover
+    import threading
+    from collections.abc import Iterator
+
+    from lmscope.core.hardware import Accelerator, LocalGPU
     from lmscope.core.hub.search import SearchResult
+    from lmscope.core.plan import Plan
+    from lmscope.core.plan.request import PlanRequest
+    from lmscope.core.report import Report
     from lmscope.core.results import Estimate, ParameterBreakdown, Settings
+    from lmscope.core.sources.catalog import CatalogEntry
+    from lmscope.core.weights.records import Resume, WeightsEvent
+    from lmscope.tui.state import Deployment
 
 
 def exact_disabled() -> bool:
@@ -55,7 +65,7 @@ def catalog_ids() -> list[str]:
     return [entry.model_id for entry in list_catalog()]
 
 
-def catalog_entries() -> list[Any]:
+def catalog_entries() -> list[CatalogEntry]:
     from lmscope.core.sources.catalog import list_catalog
 
     return list(list_catalog())
@@ -103,7 +113,7 @@ def estimate_for(model: LoadedModel, settings: Settings) -> Estimate:
     return estimate(model.architecture, settings, params=model.params)
 
 
-def report_at(model: LoadedModel, settings: Settings) -> Any:
+def report_at(model: LoadedModel, settings: Settings) -> Report:
     """The model's report re-estimated at ``settings`` with the best parameters known (what Export writes)."""
     from lmscope.core.report import notes_at
 
@@ -188,7 +198,8 @@ def weights_engine_available() -> bool:
     return True
 
 
-def weights_events(model: LoadedModel, cancel: Any, ray: str | None = None, resume: Any = None) -> Any:
+def weights_events(model: LoadedModel, cancel: threading.Event, ray: str | None = None,
+                   resume: Resume | None = None) -> Iterator[WeightsEvent]:
     """The weights engine's event iterator for this model (blocking generator: worker only).
 
     ``ray``: None runs in this process; a string is a Ray address ("" = ``RAY_ADDRESS`` or a
@@ -206,14 +217,14 @@ def weights_events(model: LoadedModel, cancel: Any, ray: str | None = None, resu
 FALLBACK_GPU = "h100"  # what Plan shows when no local GPU is detected (the user picks another)
 
 
-def detect_gpus() -> tuple[Any, ...]:
+def detect_gpus() -> tuple[LocalGPU, ...]:
     """The GPUs on this machine (NVML / nvidia-smi; may take a moment: worker only)."""
     from lmscope.core.hardware import detect_local
 
     return tuple(detect_local())
 
 
-def default_gpu(local: tuple[Any, ...]) -> tuple[str, int]:
+def default_gpu(local: tuple[LocalGPU, ...]) -> tuple[str, int]:
     """(GPU key, count) to plan for first: the local GPUs of the first kind detected, else the fallback card."""
     if not local:
         return FALLBACK_GPU, 1
@@ -223,7 +234,7 @@ def default_gpu(local: tuple[Any, ...]) -> tuple[str, int]:
     return key, same
 
 
-def gpu_choices(local: tuple[Any, ...]) -> list[tuple[str, str]]:
+def gpu_choices(local: tuple[LocalGPU, ...]) -> list[tuple[str, str]]:
     """(key, short label) for the GPU picker: the local GPUs first (marked), then every built-in profile."""
     from lmscope.core.hardware import list_accelerators
 
@@ -239,7 +250,7 @@ def gpu_choices(local: tuple[Any, ...]) -> list[tuple[str, str]]:
     return out
 
 
-def accelerator_for(key: str, local: tuple[Any, ...]) -> Any:
+def accelerator_for(key: str, local: tuple[LocalGPU, ...]) -> Accelerator:
     """The ``core.hardware.Accelerator`` a GPU key names: a detected GPU as ``local_accelerator`` sees it
     (its profile, with the detected memory when they disagree), else the built-in profile."""
     from lmscope.core.hardware import get_accelerator, local_accelerator
@@ -250,7 +261,7 @@ def accelerator_for(key: str, local: tuple[Any, ...]) -> Any:
     return local_accelerator(mine) if mine is not None else get_accelerator(key)
 
 
-def plan_request(settings: Settings, deployment: Any) -> Any:
+def plan_request(settings: Settings, deployment: Deployment) -> PlanRequest:
     """The ``core.plan.PlanRequest`` for the app's settings and deployment (parallelism only for inference)."""
     from lmscope.core.plan import PlanRequest
 
@@ -274,7 +285,7 @@ def plan_request(settings: Settings, deployment: Any) -> Any:
     )
 
 
-def plan_for(model: LoadedModel, settings: Settings, deployment: Any, hardware: Any) -> Any:
+def plan_for(model: LoadedModel, settings: Settings, deployment: Deployment, hardware: Accelerator) -> Plan:
     """``core.plan.make_plan`` for one model (a few ms; called from a worker). Raises LmscopeError."""
     from lmscope.core.plan import make_plan
 

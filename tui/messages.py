@@ -119,11 +119,10 @@ class PlanReady(Message):
     error: str | None = None
 
 
+@dataclass
 class PlansReady(Message):
     """Compare's plan worker finished: ``plans`` maps model id → ``core.plan.plan_summary`` (or {"error": …})."""
 
-    def __init__(self, key: Any, plans: dict) -> None:
-        super().__init__()
-        self.key = key
-        self.plans = plans
+    key: Hashable
+    plans: dict[str, dict]
 

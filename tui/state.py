@@ -9,10 +9,11 @@ the marker tells the user ("analytic", "exact ✓", "exact ≠ analytic").
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from lmscope.core.architecture import Architecture
+    from lmscope.core.report import Report
     from lmscope.core.results import ParameterBreakdown
 
 
@@ -27,7 +28,7 @@ class LoadedModel:
     """
 
     spec: str
-    report: Any  # lmscope.core.report.Report
+    report: Report
     exact: ParameterBreakdown | None = None
     exact_state: str = "pending"
     exact_reason: str | None = None

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build and print (or write) the comparison; 0 on success, 2 with fewer than two models."""
     from lmscope.commands.report import emit, resolve_from_args, settings_from_args, text_width, use_exact
-    from lmscope.core.errors import UsageError
     from lmscope.core import formats
+    from lmscope.core.errors import UsageError
     from lmscope.core.redact import redact
     from lmscope.core.report import build_compare
 

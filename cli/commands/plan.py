@@ -95,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
         settings_from_args,
         use_exact,
     )
+    from lmscope.core import formats
     from lmscope.core.errors import UsageError
     from lmscope.core.plan import make_plan
-    from lmscope.core import formats
     from lmscope.core.plan.render import gpus_table
     from lmscope.core.plan.request import validate_request
     from lmscope.core.report import build_report

@@ -94,9 +94,8 @@ def use_exact(args: argparse.Namespace) -> bool:
 
 def settings_from_args(args: argparse.Namespace):
     """The :class:`Settings` the common options describe."""
-    from lmscope.core.results import Settings
-
     from lmscope.core.report import DEFAULT_SEQ_LEN
+    from lmscope.core.results import Settings
 
     return Settings(
         seq_len=args.seq_len or DEFAULT_SEQ_LEN,  # None: not given (build_report picks the model's default)
@@ -149,12 +148,11 @@ def emit(text: str, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and print (or write) the report; 0 on success."""
+    from lmscope.batch import batch_models, run_batch
     from lmscope.core import formats
+    from lmscope.core.errors import UsageError
     from lmscope.core.redact import redact
     from lmscope.core.report import build_report
-
-    from lmscope.batch import batch_models, run_batch
-    from lmscope.core.errors import UsageError
 
     if args.visualize and not args.output_dir:
         raise UsageError("--visualize writes pictures: give --output-dir DIR")

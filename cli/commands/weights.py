@@ -113,8 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from lmscope.core.errors import LmscopeError, SourceError
     from lmscope.core.hub.token import check_token
     from lmscope.core.redact import register_secret, shown
-    from lmscope.core.weights import WeightsOptions, analyze_weights
-    from lmscope.core.weights import report
+    from lmscope.core.weights import WeightsOptions, analyze_weights, report
     from lmscope.core.weights.background import BackgroundEvents
 
     register_secret(args.token)

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from lmscope.core.architecture import FFN, Architecture, LayerSpec, Mixer
 from lmscope.core.errors import ConfigError
@@ -266,7 +267,7 @@ def training_activation_bytes(
 ) -> int:
     """Activation bytes of one training micro-batch: all layers plus embeddings, final norm and loss."""
     bpv = 4 if fp32 else 2
-    kw = dict(micro_batch=micro_batch, flash=flash, bytes_per_value=bpv)
+    kw: dict[str, Any] = dict(micro_batch=micro_batch, flash=flash, bytes_per_value=bpv)
     cross = bool(arch.encoder_layers)
     enc_len = encoder_length(arch, seq_len)  # Whisper's encoder always sees its 1500 frames
     groups = [(layer, n, cross, seq_len, False) for layer, n in layer_groups(arch)]

@@ -227,7 +227,7 @@ def token_arg(token: str | None) -> str | bool:
 # ---------------------------------------------------------------------------
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None):
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

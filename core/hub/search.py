@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from lmscope.core.errors import HubError, UsageError
 from lmscope.core.hub.client import call, hf, hub_settings, token_arg
@@ -80,12 +81,12 @@ class SearchAnswer:
                 "results": [r.to_dict() for r in self.results]}
 
 
-def result_from_info(info: object) -> SearchResult:
+def result_from_info(info: Any) -> SearchResult:
     """A :class:`SearchResult` from a ``huggingface_hub`` ``ModelInfo``."""
     st = getattr(info, "safetensors", None)
     total = getattr(st, "total", None) if st is not None else None
     return SearchResult(
-        model_id=getattr(info, "id"),
+        model_id=info.id,
         downloads=getattr(info, "downloads", None),
         likes=getattr(info, "likes", None),
         parameters=int(total) if total is not None else None,
@@ -126,8 +127,8 @@ def search_models(
         from lmscope.core.hub.client import HubUnreachableError
 
         raise HubUnreachableError("offline mode (--offline or HF_HUB_OFFLINE=1): cannot search the Hub")
-    tag = DEFAULT_FILTER if filter is None else filter
-    tag = None if tag.strip().lower() in NO_FILTER else tag.strip()
+    wanted = DEFAULT_FILTER if filter is None else filter
+    tag = None if wanted.strip().lower() in NO_FILTER else wanted.strip()
     params: dict = {"sort": SORTS[sort], "limit": int(limit), "expand": EXPAND}
     if query:
         params["search"] = query

@@ -31,6 +31,7 @@ from lmscope.core.parse.decoder import _decoder
 from lmscope.core.parse.encoders import _bart_like, _bert, _distilbert, _t5
 from lmscope.core.parse.quantization import _quantization
 from lmscope.core.parse.reader import (
+    CLASS_MODEL_TYPES,
     MAX_EXPERTS,
     MAX_HEADS,
     MAX_HIDDEN,
@@ -39,7 +40,6 @@ from lmscope.core.parse.reader import (
     MAX_POSITIONS,
     MAX_VOCAB,
     MODEL_TYPE_ALIASES,
-    CLASS_MODEL_TYPES,
     ConfigUnsupported,
     _Reader,
     _show,

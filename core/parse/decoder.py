@@ -64,7 +64,15 @@ from lmscope.core.parse.decoder_families import (
 )
 from lmscope.core.parse.dims import _core_dims, _finish, _layer_types, _mixers_from_types, _rope, _sliding
 from lmscope.core.parse.reader import MAX_EXPERTS, MAX_INTERMEDIATE, MAX_LAYERS, ConfigUnsupported, _Reader, _show
-from lmscope.core.parse.state_space import _bamba, _granitemoehybrid, _jamba, _lfm2, _nemotron_h, _qwen3_next, _refuse_unknown_state_space
+from lmscope.core.parse.state_space import (
+    _bamba,
+    _granitemoehybrid,
+    _jamba,
+    _lfm2,
+    _nemotron_h,
+    _qwen3_next,
+    _refuse_unknown_state_space,
+)
 
 
 def _decoder(r: _Reader, model_type: str) -> dict:

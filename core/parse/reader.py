@@ -7,6 +7,7 @@ range-checked here before any builder uses it, and nothing is allocated from a s
 
 from __future__ import annotations
 
+import builtins
 import math
 
 from lmscope.core.errors import ConfigError
@@ -133,7 +134,7 @@ class _Reader:
             return default
         return _check_int(f"{self.where}{name}", value, lo, hi)
 
-    def opt_int(self, *names: str, lo: int = 1, hi: int = MAX_HIDDEN) -> int | None:
+    def opt_int(self, *names: builtins.str, lo: builtins.int = 1, hi: builtins.int = MAX_HIDDEN) -> builtins.int | None:
         """An optional size: absent, null and 0 all mean "none".
 
         Why 0 too: configs write 0 for "no such part" (Qwen3-MoE's
@@ -175,7 +176,7 @@ class _Reader:
             raise ConfigError(f"config.json: field '{self.where}{name}' must be a string, got {_show(value)}")
         return value
 
-    def list(self, name: str, max_len: int = MAX_LAYERS) -> list | None:
+    def list(self, name: builtins.str, max_len: builtins.int = MAX_LAYERS) -> builtins.list | None:
         value = self.raw(name)
         if value is None:
             return None
@@ -185,7 +186,7 @@ class _Reader:
             raise ConfigError(f"config.json: field '{self.where}{name}' has {len(value)} entries (limit {max_len})")
         return value
 
-    def sub(self, name: str, defaults_key: str | None = None) -> _Reader | None:
+    def sub(self, name: builtins.str, defaults_key: builtins.str | None = None) -> _Reader | None:
         value = self.data.get(name)
         if value is None:
             return None

@@ -70,7 +70,7 @@ def _vlm(r: _Reader, model_type: str) -> dict:
             d["_notes_extra"] = (f"vision tower ({v_type}) not counted by the analytic formulas "
                                  "(the exact count includes it)",)
             v_raw = None
-    if isinstance(v_raw, dict):
+    if isinstance(v_raw, dict) and kind is not None:
         spec = _vision_spec(v, kind)
         text_hidden = d["hidden_size"]
         if kind == "siglip" and v.bool("vision_use_head", default=True):

@@ -169,7 +169,7 @@ def gpus_table(fmt: str = "text", extra: list[Accelerator] | None = None) -> str
     lines = [f"{'name':<11} {'memory':>10} {'bandwidth':>11} {'16-bit':>9} {'fp8':>9} {'fp4':>9}  interconnect"]
     for r in rows:
         pf = r["peak_flops"]
-        tf = lambda k: fixed(pf[k], "T", 0) if pf.get(k) else "—"
+        tf = lambda k, pf=pf: fixed(pf[k], "T", 0) if pf.get(k) else "—"
         link = f"{r['interconnect']} {fixed(r['interconnect_bytes_per_s'], 'GB', 0)}/s" if r["interconnect"] else "—"
         lines.append(f"{r['name']:<11} {human_bytes(r['memory_bytes']):>10} {fixed(r['bandwidth_bytes_per_s'], 'GB', 0):>9}/s "
                      f"{tf('bf16' if pf.get('bf16') else 'fp16'):>9} {tf('fp8'):>9} {tf('fp4'):>9}  {link}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lmscope.core.errors import UsageError
 from lmscope.core.checks import LORA_TARGETS, MAX_SIZE, MODES, check_scenario, check_whole_numbers  # noqa: F401 - re-exported
+from lmscope.core.errors import UsageError
 
 OPTIMIZERS = ("adamw", "adam8bit", "sgd", "adafactor")
 RECOMPUTE = ("none", "selective", "full")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC
 
 from lmscope.core.architecture import Architecture, QuantSpec
 from lmscope.core.capabilities import LONG_CONTEXT_TOKENS, Capabilities, derive_capabilities
@@ -353,9 +354,9 @@ def _onnx_graph(source: ModelSource, notes: list[str]) -> dict | None:
 
 def _now() -> str:
     """The current time as ISO 8601 UTC with a Z (the seeds' ``analysis_timestamp`` form)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _bits_text(bits: float | None) -> str:

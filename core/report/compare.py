@@ -74,7 +74,7 @@ class CompareReport:
     def rows(self) -> list[dict[str, object]]:
         """One row per metric: label, unit, values, ratios vs the first model (None when undefined)."""
         dicts = [r.to_dict() for r in self.reports]
-        rows = []
+        rows: list[dict[str, object]] = []
         for path, label, unit in COMPARE_METRICS:
             values = [lookup(d, path) for d in dicts]
             base = values[0]
@@ -88,7 +88,7 @@ class CompareReport:
     def facts(self) -> list[dict[str, object]]:
         """Non-numeric facts side by side, with which models differ from the first."""
         dicts = [r.to_dict() for r in self.reports]
-        out = []
+        out: list[dict[str, object]] = []
         for path, label in COMPARE_FACTS:
             values = [lookup(d, path) for d in dicts]
             out.append({"fact": path, "label": label, "values": values, "differs": [v != values[0] for v in values]})

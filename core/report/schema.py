@@ -33,7 +33,7 @@ def _json_safe(value: object) -> object:
         return [_json_safe(v) for v in value]
     if isinstance(value, (str, int, bool)) or value is None:
         return value
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # enums
+    if hasattr(value, "value") and isinstance(value.value, str):  # enums
         return value.value
     return str(value)
 

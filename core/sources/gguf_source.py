@@ -125,7 +125,7 @@ def config_from_gguf(meta: dict[str, object], tensor_names: set[str]) -> dict:
     inner = _first_int(get("ssm.inner_size"))
     if inner and config.get("hidden_size"):
         config["intermediate_size"] = inner
-        config["expand"] = inner // int(config["hidden_size"])  # type: ignore[arg-type]
+        config["expand"] = inner // int(config["hidden_size"])  # type: ignore[arg-type,call-overload]
     theta = get("rope.freq_base")
     if isinstance(theta, (int, float)):
         config["rope_theta"] = float(theta)

@@ -124,7 +124,8 @@ def run_task(task: ShardTask, options: WeightsOptions, fault_dir: str | None = N
     """Analyse the tensors of one task on this worker (runs inside a Ray worker process)."""
     import socket
 
-    from lmscope.core.weights import device as devices, engine
+    from lmscope.core.weights import device as devices
+    from lmscope.core.weights import engine
     from lmscope.core.weights.readers import open_weights
 
     if fault_dir:

@@ -18,7 +18,7 @@ import dataclasses
 import fnmatch
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from lmscope.core.errors import SourceError
-from lmscope.core.weights import classify, device as devices
+from lmscope.core.weights import classify
+from lmscope.core.weights import device as devices
 from lmscope.core.weights.kmeans import calinski_harabasz, kmeans, sample_rows
 from lmscope.core.weights.powerlaw import fit_power_law
 from lmscope.core.weights.readers import WEIGHT_SUFFIXES, LazyTensor, WeightsCollection, open_weights
@@ -97,7 +98,7 @@ def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None,
         tasks = distributed.plan_tasks(todo, repo_id, commit or revision, endpoint=_endpoint() if repo_id else None)
         executor = ExecutorInfo(name="ray", address=address, tasks=len(tasks))
         device_label = f"ray workers ({opts.device})"
-        batches: Iterator[_Batch] = _ray_batches(tasks, todo, opts, notes)
+        batches: Iterable[_Batch] = _ray_batches(tasks, todo, opts, notes)
     else:
         device = devices.select_device(opts.device) if opts.spectra else "cpu"
         executor = ExecutorInfo()
@@ -168,7 +169,7 @@ def _local_batches(selected: list[LazyTensor], device: str, opts: WeightsOptions
         except Cancelled:  # stopped between two row chunks: this tensor is not recorded
             yield _Batch(cancelled=True)
             return
-        found = ()
+        found: tuple[EmbeddingClusters, ...] = ()
         if opts.embeddings and _is_token_embedding(tensor, stats) and not _cancelled(opts):
             found = (embedding_clusters(tensor, opts),)
         yield _Batch((stats,), found, cancelled=partial)

@@ -95,7 +95,7 @@ def kmeans(x: np.ndarray, k: int, seed: int = 0, max_iter: int = 100, tol: float
     x_sq = np.einsum("ij,ij->i", x, x)
     labels = np.full(x.shape[0], -1)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the iteration count is reported after the loop
         new = np.argmin(_sq_dists(x, c, x_sq), axis=1)
         if np.array_equal(new, labels):
             break

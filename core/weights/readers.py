@@ -181,7 +181,7 @@ def _memmap_reader(path: str, offset: int, np_dtype: str, shape: tuple[int, ...]
     def read(index: Any) -> np.ndarray:
         if 0 in shape:
             return np.zeros(shape, dtype=np.float64)[index]
-        mm = np.memmap(path, dtype=np.dtype(np_dtype), mode="r", offset=offset, shape=shape or (1,))
+        mm: np.ndarray = np.memmap(path, dtype=np.dtype(np_dtype), mode="r", offset=offset, shape=shape or (1,))
         if not shape:
             mm = mm.reshape(())
         return np.array(convert(mm[index]), dtype=np.float64)

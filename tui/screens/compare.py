@@ -11,7 +11,8 @@ shift+←/→ move it; the ratios follow the new first column.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual import work

@@ -22,6 +22,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Static
 
 from lmscope.core.units import exact_count, human_bytes, human_count, human_flops, tokens
@@ -30,7 +31,6 @@ from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.number_table import NumberTable
 from lmscope.tui.widgets.scenario_bar import ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
-
 
 CHART_DELAY_SECONDS = 0.04
 TABLES_MIN_WIDTH = 68  # the tables column beside the chart; it grows when the numbers need more
@@ -67,6 +67,7 @@ class MemoryScreen(LmscopeScreen):
         super().__init__()
         self.current_estimate: Any = None  # the core Estimate the tables show (tests read it)
         self._tables: dict[str, NumberTable] = {}  # what the three Statics show, measured by fit_tables
+        self._chart_timer: Timer | None = None  # the deferred chart redraw (a held key coalesces)
 
     def compose_body(self) -> ComposeResult:
         yield SettingsBar(self.lm.settings, id="memory-settings")
@@ -168,7 +169,7 @@ class MemoryScreen(LmscopeScreen):
         self.fit_tables()
         # The chart (plotext, ~20–40 ms) follows a frame later so the numbers paint at once;
         # a held-down key coalesces into one redraw.
-        if getattr(self, "_chart_timer", None) is not None:
+        if self._chart_timer is not None:
             self._chart_timer.stop()
         self.chart_pending = True
         self._chart_timer = self.set_timer(CHART_DELAY_SECONDS, lambda: self._replot(model, est))

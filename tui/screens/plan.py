@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -308,16 +308,16 @@ def plan_body(d: dict, *, wide: bool) -> Any:
     setup = section_table("plan", sections.pop("plan", []))
     sections.pop("memory per GPU", None)  # shown as the table with exact bytes
     commands = sections.pop("commands", None)
-    left: list[Any] = [memory_table(d)]
+    left: list[RenderableType] = [memory_table(d)]
     order = sorted(sections, key=lambda t: t != "GPU/CPU split")  # when it does not fit, the split comes first
-    right: list[Any] = [section_table(title, sections[title]) for title in order]
+    right: list[RenderableType] = [section_table(title, sections[title]) for title in order]
     if commands:
         rows = list(commands)
         basis = d["commands"].get("basis") or []
         right.append(section_table("commands (y copies the first)", rows))
         if basis:
             right.append(Text("basis: " + "; ".join(basis), style="dim"))
-    tail = [setup, Text("assumptions", style="bold"), Text("\n".join(f"• {a}" for a in d["assumptions"]), style="dim")]
+    tail: list[RenderableType] = [setup, Text("assumptions", style="bold"), Text("\n".join(f"• {a}" for a in d["assumptions"]), style="dim")]
     if not wide:
         return Group(*left, *right, *tail)
     grid = Table.grid(expand=True, padding=(0, 2))

@@ -46,7 +46,6 @@ from lmscope.core.units import human_bytes
 from lmscope.tui.messages import WeightsFinished, WeightsProgress
 from lmscope.tui.screens.base import LmscopeScreen
 
-
 # sources named by a Hub id, whose weights `lmscope weights ID --download` can fetch
 HUB_KINDS = ("hub", "cache", "catalog")
 
@@ -200,9 +199,9 @@ class WeightsScreen(LmscopeScreen):
         for i, row in zip(self.view, rows):
             table.add_row(*row[:shown], key=f"{i + 1}:{self.results[i].name}")
         if self.view:
-            row = self.view.index(keep) if keep in self.view else 0
-            table.move_cursor(row=row, animate=False)
-            self._select(self.view[row])
+            at = self.view.index(keep) if keep in self.view else 0
+            table.move_cursor(row=at, animate=False)
+            self._select(self.view[at])
         else:
             self._select(None)
         self._update_view_line()

@@ -91,7 +91,7 @@ class MemoryChart(PlotextPlot):
         # Few enough labels that none overlap (plotext would drop some, unpredictably).
         room = max(10, self.size.width - 12)
         step = max(1, -(-len(xs) * 6 // room))
-        ticks = xs[::step]
-        plt.xticks(ticks, [tokens(self.points[i][0]) for i in ticks])
+        x_ticks = xs[::step]
+        plt.xticks(x_ticks, [tokens(self.points[i][0]) for i in x_ticks])  # type: ignore[arg-type]  # ints are positions
         plt.ylim(0, max(top, floor) * 1.08)
         self.refresh()

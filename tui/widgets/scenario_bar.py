@@ -12,8 +12,9 @@ LoRA rank and targets only for LoRA/QLoRA. A moved picker posts
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from textual.containers import Grid
 
