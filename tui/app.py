@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
@@ -29,6 +29,8 @@ from lmscope.tui.session import MAX_MODELS, Session
 from lmscope.tui.state import Deployment, LoadedModel
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.hardware import LocalGPU
+    from lmscope.core.report import CompareReport, Report
     from lmscope.core.results import Estimate, Settings
 
 
@@ -76,7 +78,7 @@ class LmscopeApp(App[int]):
         token: str | None = None,
         exact: bool | None = None,
         start: str | None = None,
-        settings: Any = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
         from lmscope.core.results import Settings
@@ -123,7 +125,7 @@ class LmscopeApp(App[int]):
         self.session.deployment = deployment
 
     @property
-    def local_gpus(self) -> tuple[Any, ...] | None:
+    def local_gpus(self) -> tuple[LocalGPU, ...] | None:
         """The GPUs detected on this machine; None until detection has run (it runs lazily)."""
         return self.session.local_gpus
 
@@ -434,7 +436,7 @@ class LmscopeApp(App[int]):
         self.push_screen(ModelPicker("Compare with…", exclude=exclude), chosen)
 
     # --- exports (what the views hand to core.formats) ----------------------------------------
-    def main_report(self) -> Any:
+    def main_report(self) -> Report:
         """The main model's report at the current settings (what Summary and Memory export)."""
         from lmscope.core.errors import UsageError
 
@@ -443,7 +445,7 @@ class LmscopeApp(App[int]):
             raise UsageError("no model open: nothing to export")
         return loader.report_at(model, self.settings)
 
-    def compare_report(self) -> Any:
+    def compare_report(self) -> CompareReport:
         """The open models side by side at the current settings (what Compare exports)."""
         from lmscope.core.errors import UsageError
         from lmscope.core.report import CompareReport

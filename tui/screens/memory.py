@@ -16,7 +16,7 @@ the numbers follow the keys with no perceptible delay.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,6 +31,10 @@ from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.number_table import NumberTable
 from lmscope.tui.widgets.scenario_bar import ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.results import Estimate
+    from lmscope.tui.state import LoadedModel
 
 CHART_DELAY_SECONDS = 0.04
 TABLES_MIN_WIDTH = 68  # the tables column beside the chart; it grows when the numbers need more
@@ -65,7 +69,7 @@ class MemoryScreen(LmscopeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.current_estimate: Any = None  # the core Estimate the tables show (tests read it)
+        self.current_estimate: Estimate | None = None  # the core Estimate the tables show (tests read it)
         self._tables: dict[str, NumberTable] = {}  # what the three Statics show, measured by fit_tables
         self._chart_timer: Timer | None = None  # the deferred chart redraw (a held key coalesces)
 
@@ -177,7 +181,7 @@ class MemoryScreen(LmscopeScreen):
     def settled(self) -> bool:
         return not getattr(self, "chart_pending", False)
 
-    def _replot(self, model: Any, est: Any) -> None:
+    def _replot(self, model: LoadedModel, est: Estimate) -> None:
         from lmscope.tui.widgets.memory_chart import MemoryChart
 
         chart = self.query_one(MemoryChart)
@@ -209,7 +213,7 @@ class MemoryScreen(LmscopeScreen):
         return {"diagram": False, "charts": True}
 
 
-def params_table(model: Any, est: Any) -> NumberTable:
+def params_table(model: LoadedModel, est: Estimate) -> NumberTable:
     params = est.parameters
     table = number_table(f"Parameters [{model.marker}]", exact_header="count")
     table.add_row("total", human_count(params.total), exact_count(params.total))
@@ -232,14 +236,14 @@ MODE_TOTALS: dict[str, tuple[str, str]] = {
 }
 
 
-def mode_total(est: Any) -> tuple[str, int]:
+def mode_total(est: Estimate) -> tuple[str, int]:
     """(label, bytes) of the total the current mode is about (a field of the estimate, no arithmetic)."""
     label, field = MODE_TOTALS[est.settings.mode]
     source = est.memory if hasattr(est.memory, field) else est
     return label, getattr(source, field)
 
 
-def weights_by_component(model: Any, est: Any) -> dict[str, int]:
+def weights_by_component(model: LoadedModel, est: Estimate) -> dict[str, int]:
     """``core.phases.weights_by_component`` (rows add up to the weights row); {} when it cannot be split."""
     from lmscope.core.phases import weights_by_component as split
 
@@ -249,7 +253,7 @@ def weights_by_component(model: Any, est: Any) -> dict[str, int]:
         return {}
 
 
-def memory_table(est: Any, model: Any, components: dict[str, int] | None = None) -> NumberTable:
+def memory_table(est: Estimate, model: LoadedModel, components: dict[str, int] | None = None) -> NumberTable:
     mem = est.memory
     s = est.settings
     mode = s.mode
@@ -288,7 +292,7 @@ def memory_table(est: Any, model: Any, components: dict[str, int] | None = None)
     return table
 
 
-def flops_table(est: Any, *, generative: bool = True) -> NumberTable:
+def flops_table(est: Estimate, *, generative: bool = True) -> NumberTable:
     """Prefill, decode and training FLOPs; an encoder (``generative=False``) has no decode and no causal half."""
     f = est.flops
     s = est.settings

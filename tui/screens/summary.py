@@ -9,7 +9,7 @@ a read-only view of the core ``Report``; all numbers come from it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.text import Text
@@ -21,6 +21,11 @@ from textual.widgets import Static
 from lmscope.core.units import exact_count, human_bytes, human_count
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.facts import facts_table, rows_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.report import Report
+    from lmscope.core.sources.base import ModelSource
+    from lmscope.tui.state import LoadedModel
 
 
 class SummaryScreen(LmscopeScreen):
@@ -174,7 +179,7 @@ class SummaryScreen(LmscopeScreen):
         return {"diagram": True, "charts": False}
 
 
-def _params_text(model: Any) -> Text:
+def _params_text(model: LoadedModel) -> Text:
     params = model.params
     text = Text(f"{human_count(params.total)} ({exact_count(params.total)}) ")
     marker = model.marker
@@ -182,7 +187,7 @@ def _params_text(model: Any) -> Text:
     return text
 
 
-def _lineage_rows(report: Any) -> list[tuple[str, Any]]:
+def _lineage_rows(report: Report) -> list[tuple[str, Any]]:
     """Generation and training stage (core/lineage.py), each with where it came from."""
     lineage = getattr(report, "lineage", None)
     if lineage is None:
@@ -205,7 +210,7 @@ def _context_text(report: Any, arch: Any) -> Any:
     return length
 
 
-def _chat_template_row(report: Any) -> list[tuple[str, Any]]:
+def _chat_template_row(report: Report) -> list[tuple[str, Any]]:
     tok = getattr(report, "tokenizer", None)
     template = getattr(tok, "chat_template", None) if tok is not None else None
     if template is None:
@@ -215,7 +220,7 @@ def _chat_template_row(report: Any) -> list[tuple[str, Any]]:
     return [("chat template", f"yes ({len(str(template)):,} characters)")]
 
 
-def _source_text(source: Any) -> str:
+def _source_text(source: ModelSource) -> str:
     """Where the model came from; the catalog's folder is inside the package, so not shown."""
     if source.kind == "catalog":
         return "built-in catalog (no network)"
