@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+from conftest import make_app, wait_for
+
 from lmscope.core.results import Settings
 from lmscope.core.units import exact_count
-from tests.test_tui import make_app, offline_env, screen_text, wait_for  # noqa: F401
+from tests.test_tui import screen_text
+
+pytestmark = pytest.mark.usefixtures("offline_env")
 
 
 def independent(app, **changes):
