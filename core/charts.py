@@ -8,10 +8,12 @@ it: :mod:`lmscope.core.plot_text` with plotext (the TUI's terminal plots and
 the text/Markdown views), :mod:`lmscope.core.plots` with matplotlib (PNG and
 SVG files). Neither renderer computes anything.
 
-Units: memory in decimal GB (10^9 bytes, the unit printed on GPU boxes, so a
-"80 GB" card is the line at 80), FLOPs in TFLOP/GFLOP, parameters in
-millions/billions; the scale of each chart is picked here (:func:`scale_for`)
-and written into its axis label.
+Units: memory in the run's byte convention (GiB = 2^30 by default, as the
+tables; GB = 10^9 on request, :func:`lmscope.core.units.set_byte_units`), with
+each GPU line at the memory its planner profile holds (an "80 GB" H100 holds
+80 GiB of HBM: the line sits at 80 GiB, 85.9 GB), FLOPs in TFLOP/GFLOP,
+parameters in millions/billions; the scale of each chart is picked here
+(:func:`scale_for`) and written into its axis label.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lmscope.core.units import fixed, tokens, unit_for
+from lmscope.core.units import byte_unit, fixed, tokens, unit_for
 
 # Charts kinds the renderers know:
 #   stacked  - stacked areas over x (memory vs sequence length)
@@ -32,14 +34,43 @@ from lmscope.core.units import fixed, tokens, unit_for
 #   hist     - a histogram given as bin edges (xs, len n+1) and counts (ys, len n)
 KINDS = ("stacked", "lines", "hbar", "hbars", "bar", "hist")
 
-# GPU memory sizes drawn as named horizontal lines on memory charts (decimal GB, as sold).
-GPU_LINES: tuple[tuple[str, float], ...] = (
-    ("RTX 4090 · 24 GB", 24.0),
-    ("A100 · 40 GB", 40.0),
-    ("H100 · 80 GB", 80.0),
-    ("H200 · 141 GB", 141.0),
-    ("B200 · 192 GB", 192.0),
+# GPUs drawn as named horizontal lines on memory charts, one common card per size class:
+# (short name, planner profile in core/data/gpus.json, whose memory the line sits at).
+GPU_LINE_CARDS: tuple[tuple[str, str], ...] = (
+    ("RTX 4090", "rtx4090"),
+    ("A100", "a100-40gb"),
+    ("H100", "h100"),
+    ("H200", "h200"),
+    ("B200", "b200"),
 )
+
+
+def gpu_lines() -> tuple[tuple[str, int], ...]:
+    """(short name, memory in bytes) of every GPU line, from the planner's profiles.
+
+    Why from the profiles: the chart's lines and the Plan screen's verdicts must
+    mean the same card (one table of capacities, never a second list here).
+    """
+    from lmscope.core.hardware import get_accelerator
+
+    return tuple((short, get_accelerator(name).memory_bytes) for short, name in GPU_LINE_CARDS)
+
+
+def _gpu_hlines(top: float, div: float) -> tuple[tuple[float, str], ...]:
+    """GPU lines (in the axis unit ``div``) up to a little above ``top``; the axis always reaches the smallest card."""
+    lines = gpu_lines()
+    floor = min(nbytes for _, nbytes in lines) / div
+    return tuple(
+        (nbytes / div, f"{short} · {fixed(nbytes, 'GiB', 0)}")
+        for short, nbytes in lines
+        if nbytes / div <= max(top, floor) * 1.15
+    )
+
+
+def _memory_axis() -> tuple[int, str]:
+    """(divisor, y label) of a memory axis in the run's byte convention."""
+    div, unit = byte_unit()
+    return div, f"memory ({unit}, {'10⁹' if unit == 'GB' else '2³⁰'} bytes)"
 
 
 @dataclass(frozen=True)
@@ -87,11 +118,13 @@ class Chart:
 def scale_for(values: Sequence[float], unit: str) -> tuple[float, str]:
     """(divisor, unit label) that puts the largest of ``values`` in a readable range.
 
-    ``unit``: "params" (K/M/B/T), "flops" (KFLOP … EFLOP, decimal), "bytes" (decimal GB, as GPUs are sold).
-    The unit is the one :func:`lmscope.core.units.human` would write the largest value in.
+    ``unit``: "params" (K/M/B/T), "flops" (KFLOP … EFLOP, decimal), "bytes" (one fixed unit: GiB, or GB
+    in the decimal convention). Otherwise the unit is the one :func:`lmscope.core.units.human` would write
+    the largest value in.
     """
     if unit == "bytes":
-        return 1e9, "GB"
+        div, name = byte_unit()
+        return float(div), name
     top = max((abs(v) for v in values), default=0.0)
     return unit_for(top, "count" if unit == "params" else unit)
 
@@ -178,14 +211,15 @@ def memory_vs_seq_len(
     """
     lens = tuple(seq_lens) if seq_lens else seq_lens_for(arch.max_position_embeddings, settings.seq_len)
     training = settings.mode == "training"
+    div, y_label = _memory_axis()
     stacks: dict[str, list[float]] = {}
     for point in memory_points(arch, settings, params, lens):
         for key, value in point.parts:
-            stacks.setdefault(key, []).append(value / 1e9)
+            stacks.setdefault(key, []).append(value / div)
     xs = tuple(float(n) for n in lens)
     series = tuple(Series(name, xs, tuple(values)) for name, values in stacks.items() if any(values))
     top = max((sum(col) for col in zip(*(s.ys for s in series))), default=0.0)
-    hlines = tuple((gb, label) for label, gb in GPU_LINES if gb <= max(top, 24.0) * 1.15)
+    hlines = _gpu_hlines(top, div)
     vlines: list[tuple[float, str]] = []
     if arch.max_position_embeddings and arch.max_position_embeddings in lens:
         vlines.append((float(arch.max_position_embeddings), f"context {token_label(arch.max_position_embeddings)}"))
@@ -197,12 +231,12 @@ def memory_vs_seq_len(
         kind="stacked",
         series=series,
         x_label="sequence length (tokens)",
-        y_label="memory (GB, 10⁹ bytes)",
+        y_label=y_label,
         x_log=True,
         hlines=hlines,
         vlines=tuple(vlines),
         xticks=ticks,
-        note="lmscope estimate at every point; GPU capacities as sold (decimal GB)",
+        note="lmscope estimate at every point; GPU lines at each card's memory (the planner's profiles)",
     )
 
 
@@ -405,11 +439,12 @@ def compare_memory(reports: Sequence[Any], settings: Any) -> Chart:
 
     contexts = [r.architecture.max_position_embeddings for r in reports if r.architecture is not None]
     lens = seq_lens_for(max((c or 0 for c in contexts), default=0) or None, settings.seq_len)
+    div, y_label = _memory_axis()
     series = []
     for r in reports:
         if r.architecture is None or r.estimate is None:
             continue
-        ys = tuple(estimate(r.architecture, replace(settings, seq_len=n), r.estimate.parameters).memory.inference_total_bytes / 1e9 for n in lens)
+        ys = tuple(estimate(r.architecture, replace(settings, seq_len=n), r.estimate.parameters).memory.inference_total_bytes / div for n in lens)
         series.append(Series(r.model_id, tuple(float(n) for n in lens), ys))
     top = max((max(s.ys) for s in series), default=0.0)
     return Chart(
@@ -418,9 +453,9 @@ def compare_memory(reports: Sequence[Any], settings: Any) -> Chart:
         kind="lines",
         series=tuple(series),
         x_label="sequence length (tokens)",
-        y_label="memory (GB, 10⁹ bytes)",
+        y_label=y_label,
         x_log=True,
-        hlines=tuple((gb, label) for label, gb in GPU_LINES if gb <= max(top, 24.0) * 1.15),
+        hlines=_gpu_hlines(top, div),
         xticks=tuple((float(n), token_label(n)) for n in lens if n & (n - 1) == 0),
         note="weights + KV cache + activations + state, lmscope estimate at every point",
     )
@@ -438,7 +473,8 @@ def compare_parameters(reports: Sequence[Any]) -> Chart:
 
 
 __all__ = [
-    "GPU_LINES",
+    "GPU_LINE_CARDS",
+    "gpu_lines",
     "KINDS",
     "Chart",
     "MemoryPoint",

@@ -168,10 +168,30 @@ def test_memory_chart_stack_equals_the_memory_table() -> None:
     chart = charts.memory_vs_seq_len(arch, settings, est.parameters)
     at = chart.series[0].xs.index(8192.0)
     stacked = sum(s.ys[at] for s in chart.series)
-    assert stacked * 1e9 == pytest.approx(est.memory.inference_total_bytes, rel=1e-12)
+    assert stacked * 2**30 == pytest.approx(est.memory.inference_total_bytes, rel=1e-12)  # GiB axis, as the tables
+    assert chart.y_label.startswith("memory (GiB")
     names = {s.name for s in chart.series}
     assert {"weights", "KV cache", "activations", "state (SSM/linear)"} <= names
-    assert any("80 GB" in label for _, label in chart.hlines)
+    # the H100 line sits at its planner profile's memory (80 GiB of HBM), the card the Plan screen means
+    from lmscope.core.hardware import get_accelerator
+
+    h100 = get_accelerator("h100").memory_bytes
+    assert (h100 / 2**30, "H100 · 80 GiB") in chart.hlines
+
+
+def test_memory_chart_follows_the_decimal_convention() -> None:
+    from lmscope.core.units import set_byte_units
+
+    arch = architecture_from_config(_config(MODELS["hybrid-mamba"]))
+    settings = Settings(seq_len=8192, batch=2)
+    est = estimate(arch, settings)
+    set_byte_units("decimal")
+    chart = charts.memory_vs_seq_len(arch, settings, est.parameters)
+    at = chart.series[0].xs.index(8192.0)
+    assert sum(s.ys[at] for s in chart.series) * 1e9 == pytest.approx(est.memory.inference_total_bytes, rel=1e-12)
+    assert chart.y_label.startswith("memory (GB")
+    # 80 GiB is 85.9 GB: the line moves with the axis, its label in the same unit
+    assert (80 * 2**30 / 1e9, "H100 · 86 GB") in chart.hlines
 
 
 def test_flops_chart_sums_to_the_totals() -> None:

@@ -2,30 +2,31 @@
 
 The curve is a list of (seq_len, bytes) points the screen computed with the
 core estimator; this widget only draws it: log-2 x axis (one tick per power of
-two), the tables' unit on y (GiB; GB when the screen asks for decimal units),
+two), the tables' unit on y (the run's byte convention: GiB, or GB after ``u``),
 a horizontal line per common GPU, labelled by its name, and the current
 setting as a highlighted point.
 
 GPU memory is binary whatever the box says: an "80 GB" H100 holds 80 GiB of
-HBM (nvidia-smi: 81,559 MiB usable), a "24 GB" RTX 4090 24 GiB. So the lines
-sit at the nominal capacity in GiB, which is also where they belong on a GB
-axis after conversion.
+HBM (nvidia-smi: 81,559 MiB usable), a "24 GB" RTX 4090 24 GiB. The lines are
+the cards of :func:`lmscope.core.charts.gpu_lines` at their planner profile's
+memory — the same lines as the PNG/SVG memory charts — converted to the axis.
 """
 
 from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from lmscope.core.charts import gpu_lines
 from lmscope.core.units import byte_unit, tokens
 
-GIB = 1 << 30
-# (capacity in bytes, name, line colour): one common card per size class.
-GPU_LINES: tuple[tuple[int, str, str], ...] = (
-    (24 * GIB, "RTX 4090", "red"),
-    (40 * GIB, "A100-40G", "yellow"),
-    (80 * GIB, "H100", "green"),
-    (141 * GIB, "H200", "magenta"),
-)
+LINE_COLOURS = ("red", "yellow", "green", "magenta", "blue")  # one per card of core.charts.gpu_lines()
+
+
+def _gpu_lines() -> tuple[tuple[int, str, str], ...]:
+    """(capacity in bytes, name, line colour) of the cards the PNG/SVG memory charts draw too."""
+    return tuple(
+        (nbytes, name, LINE_COLOURS[i % len(LINE_COLOURS)]) for i, (name, nbytes) in enumerate(gpu_lines())
+    )
 
 
 class MemoryChart(PlotextPlot):
@@ -68,10 +69,11 @@ class MemoryChart(PlotextPlot):
         scale, unit = byte_unit(self.decimal)
         ys = [b / scale for _, b in self.points]
         top = max(ys)
-        floor = GPU_LINES[0][0] / scale  # the axis always reaches the smallest card
+        cards = _gpu_lines()
+        floor = min(nbytes for nbytes, _, _ in cards) / scale  # the axis always reaches the smallest card
         plt.title(f"{self.title} ({unit})")
         plt.xlabel("sequence length (tokens)")
-        shown = [(nbytes / scale, name, colour) for nbytes, name, colour in GPU_LINES if nbytes / scale <= max(top, floor) * 1.08]
+        shown = [(nbytes / scale, name, colour) for nbytes, name, colour in cards if nbytes / scale <= max(top, floor) * 1.08]
         for value, _name, colour in shown:
             plt.hline(value, colour)
         ticks = [(value, f"{name} {value:,.0f}") for value, name, _colour in shown]
