@@ -40,6 +40,39 @@ def _contract_violation(ours: np.ndarray, ref: np.ndarray, tol: float = spectra.
 TOLS = (spectra.DEFAULT_TOL, spectra.STRICT_TOL)
 
 
+@pytest.fixture(autouse=True, params=["numpy", "scipy"])
+def route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both CPU routes: numpy (k < SCIPY_MIN_K, the default for these small
+    matrices) and scipy's dsyrk / dsytrd / partial-eigenvector route (forced with SCIPY_MIN_K = 0)."""
+    if request.param == "scipy":
+        monkeypatch.setattr(spectra, "SCIPY_MIN_K", 0)
+    return str(request.param)
+
+
+def test_each_route_is_the_one_asked_for(route: str) -> None:
+    eig = spectra._SymmetricEigen(np.eye(5) * 2.0)
+    assert (eig._tri is not None) == (route == "scipy")
+    assert np.allclose(eig.smallest_vectors(2).T @ eig.smallest_vectors(2), np.eye(2))
+
+
+def test_small_matrices_do_not_import_scipy(route: str) -> None:
+    """Importing scipy.linalg costs more CPU than a small model's whole analysis: below
+    SCIPY_MIN_K the spectra (Gram, refinement and direct SVD) must stay on numpy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from lmscope.core.weights.spectra import singular_values_of\n"
+        "rng = np.random.default_rng(0)\n"
+        "singular_values_of(rng.standard_normal((300, 200)))\n"
+        "singular_values_of(rng.standard_normal((300, 5)) @ rng.standard_normal((5, 200)))\n"  # refine/svd
+        "print('scipy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 CASES = {
     "gaussian-square-f32": lambda r: r.standard_normal((300, 300)).astype(np.float32),
     "gaussian-tall-f32": lambda r: r.standard_normal((500, 180)).astype(np.float32),

@@ -54,13 +54,28 @@ the genuinely tiny values are refined.
 
 Nothing is cropped or subsampled; bf16/fp16/fp8 inputs are upcast to float64
 chunk by chunk before any arithmetic.
+
+Why scipy only for k ≥ SCIPY_MIN_K: importing ``scipy.linalg`` costs 0.5–1 s of
+CPU (its array-API layer loads ``numpy.f2py``), more than all the spectra of a
+small model together (all-MiniLM's largest k is 384). Below the threshold
+numpy does the same LAPACK work: ``c.T @ c`` is recognised by numpy's matmul
+as a BLAS syrk (half the flops, like dsyrk), and ``eigvalsh`` is dsytrd +
+dsterf, the same reduction the scipy route runs — the eigenvalues agree to
+the last bit in our checks. What numpy lacks matters only for big k: dsyrk
+accumulating in place (numpy's product needs one k×k temporary), and the
+eigenvectors of only the p smallest eigenvalues from the stored tridiagonal
+form (numpy's ``eigh`` computes all k). Both routes meet the same accuracy
+contract (the tests run each).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +87,7 @@ GRAM_ERROR_FACTOR = 0.25  # δ = factor · k · ε · λ_max; observed errors st
 REFINE_MARGIN = 0.1  # keep Gram values whose predicted error is 10× below tol
 REFINE_FRACTION = 0.4  # refine at most this fraction of k, else direct SVD
 ABS_FLOOR = 1e-14  # the smallest absolute floor (× σ_max) of the accuracy contract (strict mode)
+SCIPY_MIN_K = 1024  # from this k on, scipy's in-place dsyrk and partial eigenvectors repay its import
 SMALL_K = 768  # below this, one BLAS thread is faster than several (and immune to oversubscription)
 CHUNK_ELEMENTS = 1 << 21  # rows per chunk are chosen so a float64 chunk is ~16 MiB
 
@@ -134,19 +150,30 @@ def row_chunks(matrix: np.ndarray, chunk_elements: int = CHUNK_ELEMENTS) -> Chun
     return chunks
 
 
-def gram(chunks: ChunkSource, k: int) -> np.ndarray:
-    """``AᵀA`` in float64, accumulated in place over row chunks (k×k, no k×k temporaries).
+def use_scipy(k: int) -> bool:
+    """True when the scipy route is worth its import for a k×k Gram (k ≥ SCIPY_MIN_K) and scipy imports."""
+    if k < SCIPY_MIN_K:
+        return False
+    try:
+        import scipy.linalg  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    With scipy, BLAS dsyrk adds each chunk's product straight into one triangle
-    of the Gram (β = 1, half the flops of a general product), reading the
-    C-ordered chunk as its Fortran-ordered transpose so nothing is copied; the
-    triangle is mirrored at the end. Without scipy, numpy's matmul plus an add.
+
+def gram(chunks: ChunkSource, k: int) -> np.ndarray:
+    """``AᵀA`` in float64, accumulated in place over row chunks (k×k).
+
+    With scipy (k ≥ SCIPY_MIN_K), BLAS dsyrk adds each chunk's product straight
+    into one triangle of the Gram (β = 1, half the flops of a general product),
+    reading the C-ordered chunk as its Fortran-ordered transpose so nothing is
+    copied; the triangle is mirrored at the end — no k×k temporaries. Otherwise
+    numpy's matmul (a syrk too, for ``c.T @ c``) plus an add: one k×k temporary.
     """
     g = np.zeros((k, k), dtype=np.float64)
-    try:
+    dsyrk = None
+    if use_scipy(k):
         from scipy.linalg.blas import dsyrk
-    except ImportError:
-        dsyrk = None
     for c in chunks():
         c = np.ascontiguousarray(c, dtype=np.float64)
         if dsyrk is None:
@@ -182,19 +209,18 @@ def _direct(chunks: ChunkSource) -> np.ndarray:
 
 
 def _svdvals(a: np.ndarray) -> np.ndarray:
-    """Singular values by LAPACK gesdd (values only), descending."""
-    try:
+    """Singular values by LAPACK gesdd (values only), descending (scipy only for big matrices, see SCIPY_MIN_K)."""
+    if use_scipy(min(a.shape)):
         from scipy.linalg import svdvals  # faster driver selection, no U/V
 
         return np.asarray(svdvals(a, check_finite=False), dtype=np.float64)
-    except ImportError:  # scipy is optional: numpy's gesdd gives the same values
-        return np.linalg.svd(a, compute_uv=False)
+    return np.linalg.svd(a, compute_uv=False)  # numpy's gesdd gives the same values
 
 
 class _SymmetricEigen:
     """Eigenvalues of a symmetric matrix now, eigenvectors of the smallest ones on demand.
 
-    With scipy, the matrix is reduced to tridiagonal form once (LAPACK dsytrd,
+    With scipy (k ≥ SCIPY_MIN_K), the matrix is reduced to tridiagonal form once (LAPACK dsytrd,
     the dominant k³ cost); all eigenvalues come from the tridiagonal matrix
     (dsterf, as ``eigvalsh`` does), and the p smallest eigenvectors — only when
     refinement needs them — from it too (MRRR), mapped back with the stored
@@ -205,15 +231,12 @@ class _SymmetricEigen:
     def __init__(self, g: np.ndarray) -> None:
         self._g = g
         self._tri: tuple[np.ndarray, ...] | None = None
-        try:
-            from scipy.linalg import eigvalsh_tridiagonal, lapack
-        except ImportError:
-            self.values = np.linalg.eigvalsh(g)
-            return
         k = g.shape[0]
-        if k < 2:
+        if k < 2 or not use_scipy(k):
             self.values = np.linalg.eigvalsh(g)
             return
+        from scipy.linalg import eigvalsh_tridiagonal, lapack
+
         lwork, _ = lapack.dsytrd_lwork(k, lower=1)
         # g is symmetric, so its transpose is the same matrix in Fortran order: no copy
         c, d, e, tau, info = lapack.dsytrd(g.T, lower=1, lwork=max(int(lwork), 1), overwrite_a=1)
@@ -267,11 +290,27 @@ def blas_threads_for(k: int) -> contextlib.AbstractContextManager[object]:
     """
     if k >= SMALL_K:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    # a new controller once scipy is loaded: its own OpenBLAS is another library to limit
+    controller = _threadpools("scipy.linalg" in sys.modules)
+    if controller is None:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _threadpools(scipy_loaded: bool) -> Any:
+    """One threadpoolctl controller for the process (None without threadpoolctl).
+
+    ``threadpool_limits`` scans every loaded shared library on each call (≈6 ms,
+    as much as a small matrix's whole spectrum); the controller scans once. The
+    BLAS libraries are those loaded when it is made; scipy brings its own
+    OpenBLAS, so there is one controller before and one after scipy's import.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
 
 
 def singular_values(
