@@ -248,6 +248,9 @@ async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, monkeypa
             assert screen.running
             app.exit()  # what ctrl+q does
         assert not release.is_set()  # the app closed: nothing waited for the blocked calls
+        # ...and the engine was told to stop as the app closed, before the blocked call returns
+        # (not a poll later: under load that let the engine start a 7th tensor)
+        assert screen._cancel is not None and screen._cancel.is_set()
     finally:
         release.set()
     for thread in threading.enumerate():

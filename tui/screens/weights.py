@@ -391,6 +391,16 @@ class WeightsScreen(LmscopeScreen):
         self.query_one(DataTable).focus()
         self._weights_worker(self._run_id, model, self._cancel, self.executor, earlier)
 
+    def on_unmount(self) -> None:
+        """The app is closing: stop the engine now, not when the polling worker next looks.
+
+        The worker sets the flag too once it sees its cancellation, but that is up to a poll
+        later — long enough, on a loaded machine, for a blocked call to return and the engine
+        to start another tensor after the app is gone.
+        """
+        if self._cancel is not None:
+            self._cancel.set()
+
     def action_cancel(self) -> None:
         if self.running and self._cancel is not None:
             self._cancel.set()  # the worker returns within a poll; the engine stops at its next chunk
