@@ -85,6 +85,22 @@ def test_stream_matches_numpy_oracle(tiny_model: tuple[Path, dict[str, np.ndarra
     assert dict(emb.norm_quantiles)[0.5] == pytest.approx(np.quantile(norms, 0.5), rel=1e-12)
 
 
+def test_embedding_clusters_do_not_depend_on_the_thread_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The k candidates run side by side in threads; each is seeded on its own, so the scores,
+    the chosen k, sizes, inertia and representatives equal those of one k after another."""
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((6, 24)) * 4.0
+    emb = (centres[rng.integers(0, 6, 3000)] + rng.standard_normal((3000, 24))).astype(np.float32)
+    path = _save(tmp_path / "model.safetensors", {"model.embed_tokens.weight": emb})
+    monkeypatch.setattr(engine, "_cpus", lambda: 4)
+    (threaded,) = _run(path, spectra=False)[1].embeddings
+    monkeypatch.setattr(engine, "KMEANS_THREADS", 1)
+    (serial,) = _run(path, spectra=False)[1].embeddings
+    assert threaded == serial
+    assert [k for k, _ in serial.scores] == list(range(2, 13)) and serial.best_k == 6
+    assert serial.sample_rows == 2048 and sum(serial.cluster_sizes) == 2048
+
+
 def test_small_chunks_give_the_same_answers(tiny_model: tuple[Path, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch) -> None:
     folder, _ = tiny_model
     big, _ = _run(folder, embeddings=False)

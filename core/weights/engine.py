@@ -19,6 +19,7 @@ import fnmatch
 import os
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import numpy as np
 from lmscope.core.errors import SourceError
 from lmscope.core.weights import classify
 from lmscope.core.weights import device as devices
-from lmscope.core.weights.kmeans import calinski_harabasz, kmeans, sample_rows
+from lmscope.core.weights.kmeans import calinski_harabasz, kmeans, prepare, sample_rows
 from lmscope.core.weights.powerlaw import fit_power_law
 from lmscope.core.weights.readers import WEIGHT_SUFFIXES, LazyTensor, WeightsCollection, open_weights
 from lmscope.core.weights.records import (
@@ -51,6 +52,7 @@ TOKEN_EMBEDDING = ("word_embeddings", "embed_tokens", "wte.", "token_embd", "tok
 NORM_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 NORM_BINS = 40  # histogram of embedding row norms (the weights report's picture)
 REPRESENTATIVES = 10  # rows named per embedding cluster (cluster_representatives.json)
+KMEANS_THREADS = 4  # candidate k run side by side (11 candidates by default; results identical to one thread)
 
 
 def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None,
@@ -496,18 +498,35 @@ def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters
     norms = np.concatenate([np.linalg.norm(c, axis=1) for c in _leading_chunks(t)()])
     idx = sample_rows(rows, opts.kmeans_sample_rows, opts.seed)
     x = t[idx] if idx.size < rows else t[:]
+    pre = prepare(x)
+    x = pre.x
+
+    def one(k: int) -> tuple[Any, float] | None:
+        if _cancelled(opts):
+            return None
+        res = kmeans(x, k, seed=opts.seed, max_iter=50, prepared=pre)
+        return res, calinski_harabasz(x, res.labels)
+
+    candidates = list(range(2, min(opts.kmeans_max_k, x.shape[0] - 1) + 1))
+    # Small BLAS problems: one BLAS thread each (on a busy machine two threads spin and are ~10× slower),
+    # and the candidates k side by side on the cores instead (numpy releases the GIL in BLAS and the
+    # big ufuncs). Each k is seeded on its own, so the results do not depend on the order they finish.
+    with blas_threads_for(0):
+        workers = min(KMEANS_THREADS, _cpus(), len(candidates))
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lmscope-kmeans") as pool:
+                runs = list(pool.map(one, candidates))
+        else:
+            runs = [one(k) for k in candidates]
     best_k, best_score, best = 0, -np.inf, None
     scores = []
-    # Small BLAS problems: one thread (on a busy machine two threads spin and are ~10× slower).
-    with blas_threads_for(0):
-        for k in range(2, min(opts.kmeans_max_k, x.shape[0] - 1) + 1):
-            if _cancelled(opts):
-                break
-            res = kmeans(x, k, seed=opts.seed, max_iter=50)
-            score = calinski_harabasz(x, res.labels)
-            scores.append((k, float(score)))
-            if score > best_score:
-                best_k, best_score, best = k, score, res
+    for k, run in zip(candidates, runs, strict=True):
+        if run is None:  # cancelled before this k started
+            break
+        res, score = run
+        scores.append((k, float(score)))
+        if score > best_score:
+            best_k, best_score, best = k, score, res
     sizes = tuple(int(v) for v in np.bincount(best.labels, minlength=best_k)) if best is not None else ()
     counts, edges = np.histogram(norms, bins=NORM_BINS)
     return EmbeddingClusters(
@@ -524,6 +543,14 @@ def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters
         norm_counts=tuple(int(c) for c in counts),
         representatives=_representatives(x, idx, best) if best is not None else (),
     )
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _representatives(x: np.ndarray, idx: np.ndarray, res: Any, per_cluster: int = REPRESENTATIVES) -> tuple[tuple[int, ...], ...]:
