@@ -171,9 +171,11 @@ def gram(chunks: ChunkSource, k: int) -> np.ndarray:
     numpy's matmul (a syrk too, for ``c.T @ c``) plus an add: one k×k temporary.
     """
     g = np.zeros((k, k), dtype=np.float64)
-    dsyrk = None
+    dsyrk: Any = None
     if use_scipy(k):
-        from scipy.linalg.blas import dsyrk
+        from scipy.linalg import blas
+
+        dsyrk = blas.dsyrk
     for c in chunks():
         c = np.ascontiguousarray(c, dtype=np.float64)
         if dsyrk is None:
