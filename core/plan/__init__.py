@@ -23,7 +23,15 @@ from dataclasses import dataclass, field, replace
 from lmscope.core.architecture import Architecture
 from lmscope.core.hardware import Accelerator
 from lmscope.core.plan.facts import ModelFacts, model_facts
-from lmscope.core.plan.memory import PlanMemory, max_num_batched_tokens, plan_memory
+from lmscope.core.plan.memory import (
+    CUDA_GRAPHS,
+    NCCL,
+    NON_TORCH,
+    RUNTIME_OTHER,
+    PlanMemory,
+    max_num_batched_tokens,
+    plan_memory,
+)
 from lmscope.core.plan.request import PlanRequest, validate_request
 from lmscope.core.plan.roofline import Roofline, roofline
 from lmscope.core.plan.serving import Serving, serving
@@ -105,14 +113,13 @@ def fits_at(facts: ModelFacts, req: PlanRequest, hw: Accelerator, seq_len: int, 
 
 
 def _assumptions(facts: ModelFacts, req: PlanRequest, hw: Accelerator, mem: PlanMemory) -> list[str]:
-    half = fixed(1 << 29, "GiB")  # each overhead item is 0.5 GiB (core.plan.memory), in the run's units
     out = [
         f"memory is per GPU and never pooled: each of the {req.count} GPU(s) must hold its own share",
         f"framework overhead {fixed(mem.overhead_bytes, 'GiB')} per GPU: "
-        + (f"Metal/CPU runtime {half}" if hw.unified or hw.cpu else
-           f"CUDA context and non-torch memory {half}"
-           + (f", NCCL buffers {half}" if req.count > 1 else "")
-           + (f", CUDA graphs {half}" if not req.training else "")),
+        + (f"Metal/CPU runtime {fixed(RUNTIME_OTHER, 'GiB')}" if hw.unified or hw.cpu else
+           f"CUDA context and non-torch memory {fixed(NON_TORCH, 'GiB')}"
+           + (f", NCCL buffers {fixed(NCCL, 'GiB')}" if req.count > 1 else "")
+           + (f", CUDA graphs {fixed(CUDA_GRAPHS, 'GiB')}" if not req.training else "")),
     ]
     if hw.unified:
         out.append(
