@@ -391,7 +391,11 @@ async def test_weights_stream_from_a_local_checkpoint(tmp_path):
 
 
 async def test_weights_cancel_key_sets_the_engine_flag(tmp_path):
-    import threading
+    """Esc cancels the run's worker; its cancelled_event is the flag the engine polls."""
+    from textual.worker import get_current_worker
+
+    def blocked() -> None:  # a run that only ends when told to
+        get_current_worker().cancelled_event.wait(30)
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -399,9 +403,9 @@ async def test_weights_cancel_key_sets_the_engine_flag(tmp_path):
         await pilot.press("f6")
         screen = app.screen
         screen.running = True
-        screen._cancel = threading.Event()
+        screen._worker = worker = screen.run_worker(blocked, thread=True)
         await pilot.press("escape")
-        assert screen._cancel.is_set()
+        assert worker.is_cancelled and worker.cancelled_event.is_set()
 
 
 async def test_settings_kv_dtype_and_training_mode_follow_core():

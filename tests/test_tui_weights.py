@@ -176,8 +176,6 @@ async def test_spectral_columns_visible_at_size(tiny_bert, size):
 
 
 async def test_progress_and_cancel_still_work(tiny_bert):
-    import threading
-
     folder, tensors = tiny_bert
     app = make_app(str(folder))
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
@@ -194,10 +192,11 @@ async def test_progress_and_cancel_still_work(tiny_bert):
         text = str(screen.query_one("#weights-progress-text").content)
         assert "2/5 tensors" in text and "ETA\u00a03\u00a0s" in text
         assert screen.query_one("#weights-progress").percentage == pytest.approx(0.4)
-        screen.running = True
-        screen._cancel = threading.Event()
+        screen.running = True  # as if the run were still going: Esc cancels the run's worker
+        worker = screen._worker
+        assert worker is not None and not worker.cancelled_event.is_set()
         await pilot.press("escape")
-        assert screen._cancel.is_set()
+        assert worker.is_cancelled and worker.cancelled_event.is_set()
 
 
 def test_short_names():
@@ -249,8 +248,9 @@ async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, monkeypa
             app.exit()  # what ctrl+q does
         assert not release.is_set()  # the app closed: nothing waited for the blocked calls
         # ...and the engine was told to stop as the app closed, before the blocked call returns
-        # (not a poll later: under load that let the engine start a 7th tensor)
-        assert screen._cancel is not None and screen._cancel.is_set()
+        # (not a poll later: under load that let the engine start a 7th tensor): the engine's flag is the
+        # run's worker's own cancelled_event, which Textual sets when it cancels the screen's workers
+        assert screen._worker is not None and screen._worker.cancelled_event.is_set()
     finally:
         release.set()
     for thread in threading.enumerate():

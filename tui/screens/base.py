@@ -8,7 +8,7 @@ version moved while it was hidden — switching tabs costs nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -17,6 +17,7 @@ from textual.widgets import Footer
 from lmscope.tui.widgets.navbar import NavBar
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.report_folder import Folder
     from lmscope.tui.app import LmscopeApp
 
 
@@ -69,8 +70,10 @@ class LmscopeScreen(Screen):
     # What "Report folder" in the export dialog writes for this view (None: the view has no pictures).
     FOLDER_PICTURES: str | None = None
 
-    def export_subject(self) -> tuple[Any, ...]:
+    def export_subject(self) -> tuple[object, ...]:
         """The subject core.formats renders for this view (the same objects the CLI renders).
+
+        A subclass narrows the tuple to its core types (``tuple[Report]``, ``tuple[Plan]``…).
 
         Raises LmscopeError when there is nothing to export. May run in the export
         dialog's worker thread: read state, do not touch widgets.
@@ -79,7 +82,7 @@ class LmscopeScreen(Screen):
 
         raise UsageError(f"nothing to export on the {self.VIEW_NAME or self.MODE} view")
 
-    def export_folder_options(self) -> dict[str, Any]:
+    def export_folder_options(self) -> dict[str, object]:
         """Keyword options of this view's report folder (which pictures)."""
         return {}
 
@@ -92,7 +95,7 @@ class LmscopeScreen(Screen):
             raise UsageError(f"nothing to export on the {self.VIEW_NAME or self.MODE} view")
         return formats.render(self.EXPORT_VIEW, fmt, *self.export_subject())
 
-    def export_folder(self, path: str) -> Any:
+    def export_folder(self, path: str) -> Folder:
         """Write this view's report folder (report.md + pictures) at ``path``; returns the core ``Folder``.
 
         Called from the export dialog's worker thread: read state, do not touch widgets.

@@ -4,7 +4,8 @@ The weights engine runs in a thread worker and yields one event per tensor;
 the worker forwards each as a message, so the progress bar (tensor i/N,
 bytes, ETA) and the per-tensor table fill in while the analysis runs, and the
 spectrum of the highlighted tensor is drawn beside it. Escape (or c) sets the
-engine's cancel flag; it stops between tensors. The device (CUDA or CPU, and
+worker's own cancel (Textual's ``Worker.cancelled_event``, a ``threading.Event``, is
+the engine's cancel flag too); the engine stops between tensors. The device (CUDA or CPU, and
 any fallback after running out of GPU memory) is shown as reported by the
 engine. With no local weights the screen says so and how to get them.
 
@@ -32,8 +33,7 @@ get the extra.
 from __future__ import annotations
 
 import re
-import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -45,6 +45,15 @@ from textual.widgets import DataTable, Input, ProgressBar, Static
 from lmscope.core.units import human_bytes
 from lmscope.tui.messages import WeightsFinished, WeightsProgress
 from lmscope.tui.screens.base import LmscopeScreen
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+    from textual.worker import Worker
+
+    from lmscope.core.weights.records import EmbeddingClusters, Resume, TensorStats, WeightsEvent, WeightsSummary
+    from lmscope.core.weights.table import Filter
+    from lmscope.tui.state import LoadedModel
 
 # sources named by a Hub id, whose weights `lmscope weights ID --download` can fetch
 HUB_KINDS = ("hub", "cache", "catalog")
@@ -71,11 +80,13 @@ class WeightsScreen(LmscopeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.results: list[Any] = []
-        self.summary: Any = None
+        self.results: list[TensorStats] = []
+        self.summary: WeightsSummary | None = None
         self.running = False
         self.device: str | None = None
-        self._cancel: threading.Event | None = None
+        # the run's thread worker: cancelling it (Esc, or Textual when the screen unmounts) sets its
+        # ``cancelled_event``, which is also the engine's cancel flag — the one source of truth
+        self._worker: Worker[None] | None = None
         self._run_id = 0
         self._model_id: str | None = None
         self._auto_select = False  # move the cursor to the first matrix that arrives
@@ -83,7 +94,7 @@ class WeightsScreen(LmscopeScreen):
         self._widths = [len(label) for label in COLUMNS]  # widest cell per column so far
         self._shown = len(COLUMNS)  # leading columns that fit the table's width
         self.selected: int | None = None  # index into results of the tensor on the detail line / plot
-        self.clusters: list[Any] = []  # embedding clusters received with their tensors (kept for a resume)
+        self.clusters: list[EmbeddingClusters] = []  # embedding clusters received with their tensors (kept for a resume)
         self.sort = "arrival"  # a key of core.weights.table.SORTS
         self.descending = False
         self.kind: str | None = None  # the kind filter ``k`` cycles through
@@ -92,7 +103,7 @@ class WeightsScreen(LmscopeScreen):
         self.by_kind = False  # the table shows the per-kind summary instead of the tensors
         self.executor: str | None = None  # None: this process; "" : Ray (RAY_ADDRESS or a local cluster)
         self.interrupted = False  # the last run was cancelled: r resumes it
-        self._last_event: Any = None
+        self._last_event: WeightsEvent | None = None
         self._rebuild_due = False
 
     def compose_body(self) -> ComposeResult:
@@ -206,7 +217,7 @@ class WeightsScreen(LmscopeScreen):
             self._select(None)
         self._update_view_line()
 
-    def _filter(self) -> Any:
+    def _filter(self) -> Filter | None:
         """The effective filter: the ``/`` expression, its kinds replaced by ``k``'s kind when one is chosen."""
         import dataclasses
 
@@ -372,7 +383,6 @@ class WeightsScreen(LmscopeScreen):
             seconds = self._last_event.elapsed_seconds if self._last_event is not None else 0.0
             earlier = Resume(tuple(self.results), tuple(self.clusters), seconds)
         self._run_id += 1
-        self._cancel = threading.Event()
         self.summary = None
         self.device = None
         self.running = True
@@ -389,30 +399,26 @@ class WeightsScreen(LmscopeScreen):
         self._update_status()
         self.refresh_bindings()
         self.query_one(DataTable).focus()
-        self._weights_worker(self._run_id, model, self._cancel, self.executor, earlier)
-
-    def on_unmount(self) -> None:
-        """The app is closing: stop the engine now, not when the polling worker next looks.
-
-        The worker sets the flag too once it sees its cancellation, but that is up to a poll
-        later — long enough, on a loaded machine, for a blocked call to return and the engine
-        to start another tensor after the app is gone.
-        """
-        if self._cancel is not None:
-            self._cancel.set()
+        self._worker = self._weights_worker(self._run_id, model, self.executor, earlier)
 
     def action_cancel(self) -> None:
-        if self.running and self._cancel is not None:
-            self._cancel.set()  # the worker returns within a poll; the engine stops at its next chunk
+        """Cancel the run's worker: the worker returns within a poll; the engine stops at its next chunk.
+
+        Quitting needs nothing here: Textual cancels a screen's workers when it unmounts, which sets
+        the same event, so the engine is told to stop as the app closes and nothing waits for it.
+        """
+        if self.running and self._worker is not None:
+            self._worker.cancel()
 
     @work(thread=True, group="weights", exit_on_error=False)
-    def _weights_worker(self, run_id: int, model: Any, cancel: threading.Event, ray: str | None = None,
-                        resume: Any = None) -> None:
+    def _weights_worker(self, run_id: int, model: LoadedModel, ray: str | None = None,
+                        resume: Resume | None = None) -> None:
         """Forward the engine's events; return within a poll (50 ms) of Esc, ctrl+q or the app closing.
 
-        The engine itself runs in a daemon thread (:class:`BackgroundEvents`): a LAPACK
-        call in progress cannot be interrupted, and Textual's exit waits for this worker's
-        executor thread, so this thread only polls and never computes.
+        The engine's cancel flag is this worker's ``cancelled_event`` (a ``threading.Event``): whoever
+        cancels the worker stops the engine. The engine itself runs in a daemon thread
+        (:class:`BackgroundEvents`): a LAPACK call in progress cannot be interrupted, and Textual's
+        exit waits for this worker's executor thread, so this thread only polls and never computes.
         """
         from textual.worker import get_current_worker
 
@@ -420,14 +426,15 @@ class WeightsScreen(LmscopeScreen):
         from lmscope.tui import loader
 
         worker = get_current_worker()
+        cancel = worker.cancelled_event
         try:
             background = BackgroundEvents(lambda: loader.weights_events(model, cancel, ray=ray, resume=resume), cancel)
-            for event in background.events(stop=lambda: worker.cancelled_event.is_set() or cancel.is_set()):
+            for event in background.events(stop=cancel.is_set):
                 self.post_message(WeightsProgress(run_id, event))
         except Exception as err:  # noqa: BLE001 - shown, never a crash
             self.post_message(WeightsFinished(run_id, "failed", loader.error_line(err)))
             return
-        self.post_message(WeightsFinished(run_id, "cancelled" if cancel.is_set() else "done"))
+        self.post_message(WeightsFinished(run_id, "cancelled" if worker.is_cancelled else "done"))
 
     def on_weights_progress(self, message: WeightsProgress) -> None:
         if message.run_id != self._run_id:
@@ -446,7 +453,7 @@ class WeightsScreen(LmscopeScreen):
             if self.by_kind:
                 self._rebuild()
 
-    def _add_row(self, t: Any) -> None:
+    def _add_row(self, t: TensorStats) -> None:
         from lmscope.core.weights import table as rules
 
         self.results.append(t)
@@ -625,24 +632,23 @@ class WeightsScreen(LmscopeScreen):
     EXPORT_VIEW = "weights"
     FOLDER_PICTURES = "spectra, α, stable rank, clusters, the selected spectrum"
 
-    def export_subject(self) -> tuple[Any, ...]:
+    def export_subject(self) -> tuple[list[TensorStats], WeightsSummary | None]:
         from lmscope.core.errors import UsageError
 
         if not self.results:
             raise UsageError("no weights results yet: press r to analyse first")
         return (list(self.results), self.summary)
 
-    def export_folder_options(self) -> dict[str, Any]:
+    def export_folder_options(self) -> dict[str, object]:
         selected = self.results[self.selected] if self.selected is not None and self.selected < len(self.results) else None
         return {"tokenizer_json": self._tokenizer_json(), "selected": selected}
 
-    def _tokenizer_json(self) -> Any:
+    def _tokenizer_json(self) -> Path | None:
         """tokenizer.json beside the analysed model's config or weights, when there is one."""
         from lmscope.core.vocab import find_tokenizer_json
 
         model = self.lm.main_model
-        location = getattr(getattr(model, "report", None), "source", None)
-        where = getattr(location, "location", None)
+        where = model.report.source.location if model is not None else None
         return find_tokenizer_json(where) if where else None
 
 
@@ -657,7 +663,7 @@ class FilterInput(Input):
             screen._close_filter()
 
 
-def progress_text(event: Any) -> str:
+def progress_text(event: WeightsEvent) -> str:
     """The progress line beside the bar: tensors, bytes, ETA — short enough to fit 80 columns whole."""
     done, total = human_bytes(event.bytes_done), human_bytes(event.bytes_total)
     # "54.50 MiB / 86.65 MiB" → "54.50/86.65 MiB" when both have the same unit
@@ -732,7 +738,7 @@ def middle_ellipsis(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - tail :]
 
 
-def no_spectrum_reason(t: Any) -> str:
+def no_spectrum_reason(t: TensorStats) -> str:
     """Why tensor ``t`` has no spectrum, in words (shown instead of the plot)."""
     shape = "×".join(str(d) for d in t.shape) or "scalar"
     if len(t.shape) < 2:
@@ -743,7 +749,7 @@ def no_spectrum_reason(t: Any) -> str:
     return f"shape {shape}: no spectrum was computed for this tensor"
 
 
-def detail_text(t: Any) -> Text:
+def detail_text(t: TensorStats) -> Text:
     """The detail lines for the selected tensor: full name, kind, dtype, size, spectral facts, notes."""
     text = Text()
     text.append(t.name, style="bold")
