@@ -41,6 +41,7 @@ async def shoot(name: str, models: tuple[str, ...], keys: tuple[str, ...], out: 
     from textual.widgets import Input
 
     from lmscope.tui.app import LmscopeApp
+    from lmscope.tui.screens.base import LmscopeScreen
 
     app = LmscopeApp([tiny_checkpoint() if m == "@tiny-llama" else m for m in models], exact=exact)
     async with app.run_test(size=SIZE) as pilot:
@@ -53,11 +54,16 @@ async def shoot(name: str, models: tuple[str, ...], keys: tuple[str, ...], out: 
         for key in keys:
             await pilot.press(key)
             await pilot.pause(0.1)
-        base = next(s for s in reversed(app.screen_stack) if hasattr(s, "settled"))
+        base = next(s for s in reversed(app.screen_stack) if isinstance(s, LmscopeScreen))
         while getattr(base, "running", False):  # the weights engine
             await pilot.pause(0.05)
-        while not base.settled():
+        settled = getattr(base, "settled", None)  # timers a worker wait cannot see: search debounce, deferred chart
+        while settled is not None and not settled():
             await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()  # Plan: GPU detection, then the plan
+        while pilot.app.workers:
+            await pilot.pause(0.05)
+            await pilot.app.workers.wait_for_complete()
         for screen in app.screen_stack:
             for inp in screen.query(Input):
                 inp.cursor_blink = False

@@ -207,7 +207,28 @@ async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
         await pilot.pause(0.05)
 
 
-async def wait_workers(pilot) -> None:
-    """Wait until every worker has finished and the messages they posted have been handled."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+async def wait_workers(pilot, timeout: float = 60.0) -> None:
+    """Wait until every worker has finished and the messages they posted have been handled.
+
+    Chains count: a worker whose message starts another (local GPU detection, then the Plan
+    screen's plan) is waited for too — the app is quiet only when a pause starts no new worker.
+    A worker cancelled by a newer one (exclusive groups) is simply done. Timers are not workers:
+    Search's debounce and Memory's deferred chart say when they are done with ``settled()``.
+    """
+    import asyncio
+
+    from textual.worker import WorkerCancelled
+
+    app = pilot.app
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    quiet = 0
+    while quiet < 2:  # twice in a row: a message handled in the pause may start the next worker
+        try:
+            await asyncio.wait_for(app.workers.wait_for_complete(), max(0.1, end - loop.time()))
+        except WorkerCancelled:
+            pass
+        except TimeoutError:
+            raise AssertionError(f"workers still running after {timeout} s: {list(app.workers)}") from None
+        await pilot.pause()
+        quiet = quiet + 1 if not app.workers else 0

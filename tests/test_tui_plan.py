@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import make_app, wait_for
+from conftest import make_app, wait_for, wait_workers
 
 from lmscope.core.hardware import LocalGPU
 from tests.test_tui import screen_text
@@ -53,15 +53,14 @@ async def open_plan(pilot, models: int = 1):
     app = pilot.app
     await wait_for(pilot, lambda: len(app.slots) >= models and not app.pending)
     await pilot.press("f7")
-    await wait_for(pilot, lambda: app.screen.settled() and app.screen.current_plan is not None or app.screen.plan_error)
+    await wait_workers(pilot)  # local GPU detection, then the plan
+    assert app.screen.current_plan is not None or app.screen.plan_error
     return app.screen
 
 
 async def settle(pilot):
-    app = pilot.app
     await pilot.pause(0.05)
-    await wait_for(pilot, lambda: app.screen.settled())
-    await pilot.pause(0.05)
+    await wait_workers(pilot)
 
 
 async def test_detection_is_lazy_and_the_plan_matches_core(detected):
@@ -205,7 +204,7 @@ async def test_compare_shows_fit_and_decode_speed_for_the_chosen_hardware(detect
     app = make_app(LLAMA, "deepseek-ai/DeepSeek-V3")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: len(app.compare_models) == 2 and not app.pending)
-        await wait_for(pilot, lambda: app.screen.settled())
+        await wait_workers(pilot)
         screen = app.screen
         s = app.settings
         for model_id, got in ((LLAMA, screen._plans[LLAMA]), ("deepseek-ai/DeepSeek-V3", screen._plans["deepseek-ai/DeepSeek-V3"])):
@@ -216,7 +215,7 @@ async def test_compare_shows_fit_and_decode_speed_for_the_chosen_hardware(detect
         # the hardware picked on the Plan screen is the Compare screen's too
         app.set_deployment(replace(app.deployment, gpu="h200"))
         await pilot.pause(0.05)
-        await wait_for(pilot, lambda: screen.settled())
+        await wait_workers(pilot)
         assert screen._plans[LLAMA] == plan_summary(oracle(LLAMA, "h200", seq_len=s.seq_len, batch=s.batch))
 
 
@@ -226,7 +225,7 @@ async def test_compare_export_carries_the_gpu_rows(detected):
     app = make_app(LLAMA, "Qwen/Qwen3-8B")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: len(app.compare_models) == 2 and not app.pending)
-        await wait_for(pilot, lambda: app.screen.settled())
+        await wait_workers(pilot)
         data = json.loads(app.screen.export_text("json"))
         assert data["hardware"]["name"] == "h100" and data["hardware"]["count"] == 1
         assert [p["model_id"] for p in data["plans"]] == [LLAMA, "Qwen/Qwen3-8B"]

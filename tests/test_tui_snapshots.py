@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_app
+from conftest import make_app, wait_workers
 
 SIZE = (120, 40)
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
@@ -39,6 +39,8 @@ def prepare(*keys: str, models: int = 1):
     async def run_before(pilot) -> None:
         from textual.widgets import Input
 
+        from lmscope.tui.screens.base import LmscopeScreen
+
         app = pilot.app
         for _ in range(1600):
             if len(app.slots) >= models and not app.pending:
@@ -48,15 +50,14 @@ def prepare(*keys: str, models: int = 1):
             await pilot.press(key)
             if key.startswith("f") or key == "enter":
                 await pilot.pause(0.1)
-                for _ in range(400):  # a screen that works in a worker (Plan) answers before the next key
-                    if getattr(app.screen, "settled", lambda: True)():
-                        break
-                    await pilot.pause(0.025)
-        base = next(s for s in reversed(app.screen_stack) if hasattr(s, "settled"))
-        for _ in range(1600):  # search debounce, deferred chart
-            if base.settled():
+                await wait_workers(pilot)  # a screen that works in a worker (Plan) answers before the next key
+        base = next(s for s in reversed(app.screen_stack) if isinstance(s, LmscopeScreen))
+        settled = getattr(base, "settled", None)  # timers a worker wait cannot see: search debounce, deferred chart
+        for _ in range(1600):
+            if settled is None or settled():
                 break
             await pilot.pause(0.025)
+        await wait_workers(pilot)
         await pilot.pause(0.1)
         for screen in app.screen_stack:
             for inp in screen.query(Input):

@@ -61,10 +61,6 @@ class LmscopeScreen(Screen):
     def refresh_view(self) -> None:
         """Redraw everything from the app's state."""
 
-    def settled(self) -> bool:
-        """True when nothing is pending (debounced search, deferred chart): tests and screenshots wait for it."""
-        return True
-
     # The core.formats view this screen exports ("report", "compare", "search", "weights"; None: nothing).
     EXPORT_VIEW: str | None = None
     # What "Report folder" in the export dialog writes for this view (None: the view has no pictures).

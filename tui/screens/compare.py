@@ -12,7 +12,7 @@ shift+←/→ move it; the ratios follow the new first column.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -25,14 +25,24 @@ from lmscope.tui.messages import PlansReady, SettingsChanged
 from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.settings_bar import SettingsBar
 
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.hardware import Accelerator, LocalGPU
+    from lmscope.core.report import CompareReport
+    from lmscope.core.results import Estimate, Settings
+    from lmscope.tui.state import Deployment, LoadedModel
+
+    # what the column plans answer for: the models (id, count marker), settings, hardware, detected GPUs
+    PlansKey = tuple[tuple[tuple[str, str], ...], Settings, Deployment, tuple[LocalGPU, ...] | None]
+
+Number = int | float  # a row's quantity (counts and bytes are ints; a speed is a float)
 # (row label, short label for narrow terminals, how to get the number from (model, estimate), how to show it).
 # Numbers are None when unknown.
-Row = tuple[str, str, Callable[[Any, Any], Any], Callable[[Any], str]]
+Row = tuple[str, str, Callable[["LoadedModel", "Estimate"], Number | None], Callable[[Number], str]]
 ROWS: tuple[Row, ...] = (
     ("parameters", "params", lambda m, e: e.parameters.total, human_count),
     ("active / token", "active/tok", lambda m, e: e.parameters.active_per_token, human_count),
-    ("context", "context", lambda m, e: m.context_length, lambda v: tokens(v) if v else "—"),
-    ("layers", "layers", lambda m, e: m.architecture.num_layers, exact_count),
+    ("context", "context", lambda m, e: m.context_length, lambda v: tokens(int(v)) if v else "—"),
+    ("layers", "layers", lambda m, e: m.architecture.num_layers if m.architecture is not None else None, exact_count),
     ("KV heads × dim", "KV heads×dim", lambda m, e: None, str),
     ("weights", "weights", lambda m, e: e.memory.weights_bytes_selected, human_bytes),
     ("KV / token", "KV/tok", lambda m, e: e.memory.kv_cache_bytes_per_token, human_bytes),
@@ -119,7 +129,11 @@ class CompareScreen(LmscopeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.current_estimates: list[Any] = []
+        self.current_estimates: list[Estimate] = []
+        self.table_layout = (False, False)  # (short labels, value above ratio) of the last layout (tests read it)
+        self._laid_out_for: int | None = None  # the table width the last layout was made for
+        self._plans_key: PlansKey | None = None  # the request the column plans answer
+        self._plans: dict[str, dict] = {}  # model id -> core.plan.plan_summary (or {"error": …}) for _plans_key
 
     def compose_body(self) -> ComposeResult:
         yield SettingsBar(self.lm.settings, id="compare-settings")
@@ -172,7 +186,7 @@ class CompareScreen(LmscopeScreen):
         return width - 2  # the vertical scrollbar
 
     def on_resize(self) -> None:
-        if getattr(self, "_laid_out_for", None) != self.table_room():
+        if self._laid_out_for != self.table_room():
             self.sync(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -188,9 +202,8 @@ class CompareScreen(LmscopeScreen):
         table = self.query_one(DataTable)
         main = self.lm.main_model
         bar = self.query_one(SettingsBar)
-        if main is not None and (bar.settings != settings or getattr(self, "_bar_model", None) != main.model_id):
-            bar.show(settings, main.context_length, main.checkpoint_dtype)
-            self._bar_model = main.model_id
+        if main is not None:
+            bar.follow(settings, main)
         cursor = table.cursor_column
         table.clear(columns=True)
         self.refresh_bindings()  # remove/baseline/move need two models
@@ -241,27 +254,29 @@ class CompareScreen(LmscopeScreen):
         table.move_cursor(column=max(1, min(cursor, len(models))))  # a model, never the names column
 
     # --- the models planned on the app's hardware (a worker; core.plan does the sums) ----------------
-    def _plans_for(self, models: list[Any], settings: Any) -> list[dict | None]:
+    def _plans_for(self, models: list[LoadedModel], settings: Settings) -> list[dict | None]:
         """The plan summaries for these models, or Nones while a worker computes them."""
         lm = self.lm
         if not lm.ensure_gpus():
             return [None] * len(models)
-        key = (tuple((m.model_id, m.marker) for m in models), settings, lm.deployment, lm.local_gpus)
-        if key != getattr(self, "_plans_key", None):
+        key: PlansKey = (tuple((m.model_id, m.marker) for m in models), settings, lm.deployment, lm.local_gpus)
+        if key != self._plans_key:
             self._plans_key = key
-            self._plans: dict[str, dict] = {}
+            self._plans = {}
             self._plan_worker(key, list(models), settings, lm.deployment, lm.local_gpus)
         return [self._plans.get(m.model_id) for m in models]
 
     @work(thread=True, group="compare-plans", exclusive=True, exit_on_error=False)
-    def _plan_worker(self, key: Any, models: list[Any], settings: Any, deployment: Any, local: Any) -> None:
+    def _plan_worker(self, key: PlansKey, models: list[LoadedModel], settings: Settings, deployment: Deployment,
+                     local: tuple[LocalGPU, ...] | None) -> None:
         from lmscope.core.plan import plan_summary
         from lmscope.tui import loader
 
         out: dict[str, dict] = {}
-        hardware, error = None, None
+        hardware: Accelerator | None = None
+        error: str | None = None
         try:
-            hardware = loader.accelerator_for(deployment.gpu, local)
+            hardware = loader.accelerator_for(deployment.gpu or "", local or ())
         except Exception as err:  # noqa: BLE001
             error = loader.error_line(err)
         for model in models:
@@ -275,26 +290,20 @@ class CompareScreen(LmscopeScreen):
         self.post_message(PlansReady(key, out))
 
     def on_plans_ready(self, message: PlansReady) -> None:
-        if message.key != getattr(self, "_plans_key", None):
+        if message.key != self._plans_key:
             return
         self._plans = message.plans
         self.sync(force=True)
 
-    def settled(self) -> bool:
-        """True once every column's plan has arrived (tests and screenshots wait for it)."""
-        models = self.lm.compare_models
-        if not models:
-            return True
-        return self.lm.local_gpus is not None and all(m.model_id in getattr(self, "_plans", {}) for m in models)
-
     EXPORT_VIEW = "compare"
     FOLDER_PICTURES = "memory, parameters charts; diagrams"
 
-    def export_subject(self) -> tuple[Any, ...]:
+    def export_subject(self) -> tuple[CompareReport]:
         return (self.lm.compare_report(),)
 
 
-def compare_row(label: str, get: Callable[[Any, Any], Any], show: Callable[[Any], str], models: list[Any], estimates: list[Any],
+def compare_row(label: str, get: Callable[[LoadedModel, Estimate], Number | None], show: Callable[[Number], str],
+                models: list[LoadedModel], estimates: list[Estimate],
                 plans: list[dict | None] | None = None) -> list[tuple[Text, Text]]:
     """One row's cells as (value, ratio to the first column) pairs, coloured where they differ.
 
@@ -311,13 +320,15 @@ def compare_row(label: str, get: Callable[[Any, Any], Any], show: Callable[[Any]
         return [(Text(cell.plain, style="dim"), Text()) if p and p.get("fits") is False else (cell, r)
                 for (cell, r), p in zip(cells, summaries)]
     if label == "KV heads × dim":
-        shapes = [f"{m.architecture.num_kv_heads} × {m.architecture.head_dim}" for m in models]
+        shapes = [f"{m.architecture.num_kv_heads} × {m.architecture.head_dim}" if m.architecture is not None else "—"
+                  for m in models]
         return [(Text(v, style="yellow" if i and v != shapes[0] else ""), Text()) for i, v in enumerate(shapes)]
     values = [get(m, e) for m, e in zip(models, estimates)]
     return [compare_cell(v, values[0], show, first=(i == 0)) for i, v in enumerate(values)]
 
 
-def compare_cell(value: Any, base: Any, show: Callable[[Any], str], *, first: bool) -> tuple[Text, Text]:
+def compare_cell(value: Number | None, base: Number | None, show: Callable[[Number], str], *,
+                 first: bool) -> tuple[Text, Text]:
     """One cell: the value, and for later columns its ratio to the first ("=" when equal), coloured when different."""
     if value is None:
         return Text("—", style="dim"), Text()

@@ -16,7 +16,7 @@ the numbers follow the keys with no perceptible delay.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -33,7 +33,8 @@ from lmscope.tui.widgets.scenario_bar import ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lmscope.core.results import Estimate
+    from lmscope.core.report import Report
+    from lmscope.core.results import Estimate, ParameterBreakdown, Settings
     from lmscope.tui.state import LoadedModel
 
 CHART_DELAY_SECONDS = 0.04
@@ -72,6 +73,11 @@ class MemoryScreen(LmscopeScreen):
         self.current_estimate: Estimate | None = None  # the core Estimate the tables show (tests read it)
         self._tables: dict[str, NumberTable] = {}  # what the three Statics show, measured by fit_tables
         self._chart_timer: Timer | None = None  # the deferred chart redraw (a held key coalesces)
+        self.chart_pending = False  # a chart redraw is scheduled (``settled``)
+        self._chart_key: tuple[str, str, Settings] | None = None  # what the chart's series were computed for
+        self._series: list[tuple[int, int]] = []  # (seq len, bytes) of the chart's curve
+        # what the parameters table was drawn for (it does not depend on seq len / batch)
+        self._params_key: tuple[str, str, ParameterBreakdown, int] | None = None
 
     def compose_body(self) -> ComposeResult:
         yield SettingsBar(self.lm.settings, id="memory-settings")
@@ -150,9 +156,7 @@ class MemoryScreen(LmscopeScreen):
             self._params_key = None
             self._tables = {}
             return
-        if bar.settings != settings or getattr(self, "_bar_model", None) != model.model_id:
-            bar.show(settings, model.context_length, model.checkpoint_dtype)  # another screen or a new model
-            self._bar_model = model.model_id
+        bar.follow(settings, model)  # another screen's move or a new model
         self.query_one(ScenarioBar).show(settings)
         est = self.lm.estimate(model, settings)
         self.current_estimate = est
@@ -161,7 +165,7 @@ class MemoryScreen(LmscopeScreen):
             self.query_one("#memory-flops", Static).update("")
             return
         params_key = (model.model_id, model.marker, est.parameters, est.lora_trainable_parameters)
-        if getattr(self, "_params_key", None) != params_key:  # parameters do not depend on seq len / batch
+        if self._params_key != params_key:  # parameters do not depend on seq len / batch
             self._params_key = params_key
             self._tables["params"] = params_table(model, est)
             self.query_one("#memory-params", Static).update(self._tables["params"])
@@ -179,7 +183,11 @@ class MemoryScreen(LmscopeScreen):
         self._chart_timer = self.set_timer(CHART_DELAY_SECONDS, lambda: self._replot(model, est))
 
     def settled(self) -> bool:
-        return not getattr(self, "chart_pending", False)
+        """False while the deferred chart redraw is scheduled (snapshot tests and screenshots wait for it).
+
+        This hook stays: the chart waits on a timer, not a worker, so a wait for the workers cannot see it.
+        """
+        return not self.chart_pending
 
     def _replot(self, model: LoadedModel, est: Estimate) -> None:
         from lmscope.tui.widgets.memory_chart import MemoryChart
@@ -187,7 +195,7 @@ class MemoryScreen(LmscopeScreen):
         chart = self.query_one(MemoryChart)
         settings = self.lm.settings
         key = (model.model_id, model.exact_state, replace(settings, seq_len=0))
-        if getattr(self, "_chart_key", None) != key:
+        if self._chart_key != key:
             from lmscope.core.charts import memory_points
 
             self._chart_key = key
@@ -206,10 +214,10 @@ class MemoryScreen(LmscopeScreen):
     EXPORT_VIEW = "report"
     FOLDER_PICTURES = "memory, parameters, FLOPs charts"
 
-    def export_subject(self) -> tuple[Any, ...]:
+    def export_subject(self) -> tuple[Report]:
         return (self.lm.main_report(),)
 
-    def export_folder_options(self) -> dict[str, Any]:
+    def export_folder_options(self) -> dict[str, object]:
         return {"diagram": False, "charts": True}
 
 

@@ -15,7 +15,7 @@ plan's numbers; it computes none.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -32,6 +32,16 @@ from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.number_table import NumberTable
 from lmscope.tui.widgets.scenario_bar import Hardware, ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.architecture import Architecture
+    from lmscope.core.hardware import Accelerator, LocalGPU
+    from lmscope.core.plan import Plan
+    from lmscope.core.results import Settings
+    from lmscope.tui.state import Deployment, LoadedModel
+
+    # what a plan answers for: model, its count's marker, settings, hardware, the detected GPUs
+    PlanKey = tuple[str, str, Settings, Deployment, tuple[LocalGPU, ...] | None]
 
 WIDE = 110  # from this width the sections stand in two columns
 COMMAND_KEYS = ("vllm", "sglang", "llama_cpp")
@@ -66,10 +76,10 @@ class PlanScreen(LmscopeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.current_plan: Any = None  # the core Plan on screen (tests read it)
+        self.current_plan: Plan | None = None  # the core Plan on screen (tests read it)
         self.plan_error: str | None = None
-        self._want: Any = None  # the request the screen waits for
-        self._shown: Any = None  # the request on screen
+        self._want: PlanKey | None = None  # the request the screen waits for
+        self._shown: PlanKey | None = None  # the request on screen
 
     def compose_body(self) -> ComposeResult:
         yield SettingsBar(self.lm.settings, id="plan-settings")
@@ -131,9 +141,8 @@ class PlanScreen(LmscopeScreen):
         model = lm.main_model
         settings = lm.settings
         bar = self.query_one(SettingsBar)
-        if model is not None and model.has_architecture and (bar.settings != settings or getattr(self, "_bar_model", None) != model.model_id):
-            bar.show(settings, model.context_length, model.checkpoint_dtype)
-            self._bar_model = model.model_id
+        if model is not None and model.has_architecture:
+            bar.follow(settings, model)
         if not lm.ensure_gpus():
             self._message(Text("Detecting the GPUs on this machine…", style="italic"))
             self.query_one(ScenarioBar).show(settings, lm.deployment)
@@ -147,19 +156,19 @@ class PlanScreen(LmscopeScreen):
         if deployment != lm.deployment:  # a count change left TP/PP/EP out of range: back to their defaults
             lm.deployment = deployment
         self.query_one(ScenarioBar).show(settings, deployment, hardware)
-        key = (model.model_id, model.marker, settings, deployment, lm.local_gpus)
+        key: PlanKey = (model.model_id, model.marker, settings, deployment, lm.local_gpus)
         if key == self._want:
             self._draw()  # same plan; the byte units (u) may have changed
             return
         self._want = key
         try:
-            accelerator = loader.accelerator_for(deployment.gpu, lm.local_gpus)
+            accelerator = loader.accelerator_for(deployment.gpu or "", lm.local_gpus or ())
         except Exception as err:  # noqa: BLE001 - shown in place
             self.post_message(PlanReady(key, None, loader.error_line(err)))
             return
         self._plan_worker(key, model, settings, deployment, accelerator)
 
-    def _hardware(self, arch: Any) -> Hardware:
+    def _hardware(self, arch: Architecture | None) -> Hardware:
         from lmscope.core.plan.request import parallel_sizes
         from lmscope.tui import loader
 
@@ -174,7 +183,7 @@ class PlanScreen(LmscopeScreen):
         return Hardware(gpus=gpus, tp=tuple(tp), pp=tuple(pp), ep=tuple(ep), moe=bool(experts))
 
     @staticmethod
-    def _valid(dep: Any, hw: Hardware) -> Any:
+    def _valid(dep: Deployment, hw: Hardware) -> Deployment:
         from dataclasses import replace
 
         return replace(
@@ -185,7 +194,8 @@ class PlanScreen(LmscopeScreen):
         )
 
     @work(thread=True, group="plan", exclusive=True, exit_on_error=False)
-    def _plan_worker(self, key: Any, model: Any, settings: Any, deployment: Any, accelerator: Any) -> None:
+    def _plan_worker(self, key: PlanKey, model: LoadedModel, settings: Settings, deployment: Deployment,
+                     accelerator: Accelerator) -> None:
         from lmscope.tui import loader
 
         try:
@@ -203,9 +213,6 @@ class PlanScreen(LmscopeScreen):
         self.plan_error = message.error
         self.refresh_bindings()
         self._draw()
-
-    def settled(self) -> bool:
-        return self.lm.local_gpus is not None and (self._want is None or self._shown == self._want)
 
     # --- drawing -------------------------------------------------------------------------------
     def _message(self, text: Text) -> None:
@@ -234,7 +241,7 @@ class PlanScreen(LmscopeScreen):
 
     EXPORT_VIEW = "plan"
 
-    def export_subject(self) -> tuple[Any, ...]:
+    def export_subject(self) -> tuple[dict[str, object]]:
         from lmscope.core.errors import UsageError
 
         if self.current_plan is None:
@@ -300,7 +307,7 @@ def section_table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def plan_body(d: dict, *, wide: bool) -> Any:
+def plan_body(d: dict, *, wide: bool) -> Group:
     """Memory, the CLI's sections (roofline, vLLM accounting, split, training, commands), assumptions."""
     from lmscope.core.plan.render import plan_lines
 

@@ -9,7 +9,7 @@ local HF cache instead and says so. Enter opens the highlighted model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -21,6 +21,11 @@ from textual.widgets import DataTable, Input, Static
 from lmscope.core.units import exact_count, human_count
 from lmscope.tui.messages import SearchFinished
 from lmscope.tui.screens.base import LmscopeScreen
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textual import events
+
+    from lmscope.core.hub.search import SearchAnswer, SearchResult
 
 DEBOUNCE_SECONDS = 0.3
 # (key, label) of the result columns, most useful first: narrow terminals show the leading ones that fit
@@ -41,8 +46,8 @@ class SearchScreen(LmscopeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.results: list = []  # core SearchResults, in table order
-        self.answer: Any = None  # the core SearchAnswer the table shows (what Export writes)
+        self.results: list[SearchResult] = []  # in table order
+        self.answer: SearchAnswer | None = None  # what the table shows (what Export writes)
         self.families: dict[str, str] = {}
         self.where = ""
         self._timer: Timer | None = None
@@ -83,7 +88,7 @@ class SearchScreen(LmscopeScreen):
             self.run_search(event.value)
             table.focus()
 
-    def on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
         # Down from the search box goes into the results.
         if event.key == "down" and self.focused is self.query_one(Input) and self.results:
             self.query_one(DataTable).focus()
@@ -172,11 +177,16 @@ class SearchScreen(LmscopeScreen):
             table.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
 
     def settled(self) -> bool:
+        """True once the table shows the answer to what the box holds (snapshot tests and screenshots wait for it).
+
+        This hook stays: a typed query waits on the debounce timer before any worker exists, so a wait for
+        the workers right after typing cannot see it.
+        """
         return self.shown_query == self.query_one(Input).value
 
     EXPORT_VIEW = "search"
 
-    def export_subject(self) -> tuple[Any, ...]:
+    def export_subject(self) -> tuple[SearchAnswer]:
         from lmscope.core.hub.search import SearchAnswer
 
         return (self.answer if self.answer is not None else SearchAnswer(query="", source="offline", results=()),)

@@ -13,6 +13,7 @@ as the CLI's ``--seq-len``, and added to the slider as a stop of its own.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +23,10 @@ from textual.widgets import Input
 from lmscope.core.units import parse_token_count, tokens
 from lmscope.tui.messages import SettingsChanged
 from lmscope.tui.widgets.slider import Choice, Slider
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.results import Settings
+    from lmscope.tui.state import LoadedModel
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 MODES = ("inference", "training", "lora", "qlora")
@@ -79,9 +84,11 @@ class SettingsBar(Grid):
         Binding("escape", "cancel_typing", "Cancel", show=False, id="settings.cancel_typing"),
     ]
 
-    def __init__(self, settings, context: int | None = None, checkpoint_dtype: str | None = None, *, id: str | None = None) -> None:
+    def __init__(self, settings: Settings, context: int | None = None, checkpoint_dtype: str | None = None, *,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.settings = settings
+        self._model_id: str | None = None  # the model :meth:`follow` last showed
         self._model_context = context
         self._checkpoint_dtype = checkpoint_dtype
 
@@ -94,7 +101,14 @@ class SettingsBar(Grid):
         yield Slider("Mode", [Choice(m, m) for m in MODES], s.mode, id="mode")
         yield Input(placeholder="sequence length: 100k, 131072, 1M (k = 1024) · Enter applies · Esc cancels", id="seq_len_input")
 
-    def show(self, settings, context: int | None = None, checkpoint_dtype: str | None = None) -> None:
+    def follow(self, settings: Settings, model: LoadedModel) -> None:
+        """Show ``settings`` for ``model`` when either changed since the last call (another screen moved a
+        slider, or a new model came with its own context and dtype); otherwise leave the sliders alone."""
+        if self.settings != settings or self._model_id != model.model_id:
+            self.show(settings, model.context_length, model.checkpoint_dtype)
+            self._model_id = model.model_id
+
+    def show(self, settings: Settings, context: int | None = None, checkpoint_dtype: str | None = None) -> None:
         """Display ``settings`` (for a new model or the other screen's change), without posting."""
         self.settings = settings
         self._model_context = context
