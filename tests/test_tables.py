@@ -11,6 +11,7 @@ import importlib
 
 import pytest
 from conftest import wait_for
+from textual.binding import Binding
 
 from lmscope.tui.bindings import GLOBAL_BINDINGS, PALETTE, SCREENS
 
@@ -31,7 +32,12 @@ def test_every_screen_row_names_its_screen_class():
 def test_palette_actions_exist_and_hint_bindings_exist():
     from lmscope.tui.app import LmscopeApp
 
+    # a hint may name an app-wide binding or a screen's own (shown while that screen is active)
     ids = {b.id for b in GLOBAL_BINDINGS}
+    for row in SCREENS:
+        module, _, name = row.target.partition(":")
+        screen = getattr(importlib.import_module(f"lmscope.tui.screens.{module}"), name)
+        ids |= {b.id for b in screen.BINDINGS if isinstance(b, Binding)}
     for command in PALETTE:
         action = command.action.split("(")[0]
         assert callable(getattr(LmscopeApp, f"action_{action}", None)), command.title
@@ -70,6 +76,28 @@ async def test_user_keymap_moves_a_key_and_the_palette_hint(tmp_path):
         assert type(app.screen).__name__ != "ExportScreen"
         await pilot.press("ctrl+e")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ExportScreen")
+
+
+async def test_palette_hints_follow_the_screen_keys_and_the_keymap(tmp_path):
+    """A palette entry whose key belongs to one screen shows it there (after the user's keymap), nowhere else."""
+    from lmscope.tui.app import LmscopeApp
+    from lmscope.tui.commands import static_commands
+
+    folder = tmp_path / "config" / "lmscope"
+    folder.mkdir(parents=True)
+    (folder / "keymap.toml").write_text('[keymap]\n"compare.add" = "n"\n')
+    app = LmscopeApp([])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.main_model is not None)
+        hints = {name: help_text for name, _cb, help_text in static_commands(app)}
+        assert hints["Compare with…"] == "add a model to the comparison"  # Summary has no key for it
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.current_mode == "compare")
+        hints = {name: help_text for name, _cb, help_text in static_commands(app)}
+        assert hints["Compare with…"] == "add a model to the comparison (n)"
+        assert hints["Go to Memory & FLOPs"] == "F4 or 3"  # app-wide keys keep their hints
+        await pilot.press("n")  # the hinted key does what the entry does
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelPicker")
 
 
 async def test_palette_command_runs_the_keys_action():

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
+from textual.binding import BindingType
 from textual.screen import ModalScreen, Screen
 
 from lmscope.tui import loader
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.hardware import LocalGPU
     from lmscope.core.report import CompareReport, Report
     from lmscope.core.results import Estimate, Settings
+    from lmscope.tui.commands import LmscopeCommands
 
 
 def _screen_factory(row: ScreenRow) -> Callable[[], Screen]:
@@ -54,7 +56,7 @@ class Syncable(Protocol):
     def sync(self) -> None: ...
 
 
-def _commands_provider():
+def _commands_provider() -> type[LmscopeCommands]:
     from lmscope.tui.commands import LmscopeCommands
 
     return LmscopeCommands
@@ -65,7 +67,7 @@ class LmscopeApp(App[int]):
 
     TITLE = "lmscope"
     CSS_PATH = "app.tcss"
-    BINDINGS = GLOBAL_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*GLOBAL_BINDINGS]
     MODES = {row.mode: _screen_factory(row) for row in SCREENS}
     COMMANDS = App.COMMANDS | {_commands_provider}
     COMMAND_PALETTE_BINDING = "ctrl+p"
@@ -299,7 +301,7 @@ class LmscopeApp(App[int]):
     def on_exact_count_ready(self, message: ExactCountReady) -> None:
         updated = self.session.exact_ready(message.model_id, message.params, message.reason)
         for before, after in updated:
-            if after.marker == "exact (corrected)" and message.params is not None:
+            if after.marker == "exact (corrected)" and message.params is not None and before.analytic is not None:
                 self.notify(
                     f"{before.model_id}: the exact engine counts {message.params.total:,} parameters "
                     f"(analytic {before.analytic.total:,}); tables use the exact count",
@@ -379,6 +381,7 @@ class LmscopeApp(App[int]):
                                     about=getattr(self.screen, "HELP", "")))
 
     def action_export(self, fmt: str | None = None) -> None:
+        from lmscope.tui.screens.base import LmscopeScreen
         from lmscope.tui.screens.export import ExportScreen
 
         view = self.screen
@@ -387,7 +390,7 @@ class LmscopeApp(App[int]):
             return
         if isinstance(view, ModalScreen):
             return
-        if not hasattr(view, "export_text"):
+        if not isinstance(view, LmscopeScreen):
             return
         self.push_screen(ExportScreen(view, fmt=fmt))
 

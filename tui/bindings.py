@@ -80,7 +80,7 @@ PALETTE: tuple[PaletteCommand, ...] = (
     *(PaletteCommand(f"Go to {row.title}", f"the {row.title} screen", f"show('{row.mode}')", f"screen.{row.mode}")
       for row in SCREENS),
     PaletteCommand("Open model…", "pick from the catalog or type a Hub id / path", "open_model", "app.open"),
-    PaletteCommand("Compare with…", "add a model to the comparison", "compare_with"),
+    PaletteCommand("Compare with…", "add a model to the comparison", "compare_with", "compare.add"),
     PaletteCommand("Export view as JSON", "write this view's data", "export('json')", "app.export"),
     PaletteCommand("Export view as Markdown", "write this view's data", "export('markdown')", "app.export"),
     PaletteCommand("Help: keys", "every key that works here", "help", "app.help"),

@@ -9,48 +9,61 @@ specifier (a Hub id or a path), so any model is two keystrokes and a name away.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from lmscope.tui.bindings import GLOBAL_BINDINGS, PALETTE, PaletteCommand
+from lmscope.tui.bindings import PALETTE, PaletteCommand
 
 if TYPE_CHECKING:  # pragma: no cover
+    from textual.binding import ActiveBinding
+    from textual.screen import Screen
+
     from lmscope.tui.app import LmscopeApp
 
 
-def key_hint(app: LmscopeApp, binding_id: str | None) -> str | None:
-    """The keys of the app binding ``binding_id`` as the footer shows them, after the user's keymap."""
+def key_hint(app: LmscopeApp, bindings: Mapping[str, ActiveBinding], binding_id: str | None) -> str | None:
+    """The keys bound to ``binding_id`` among ``bindings``, as the footer shows them; None when no key does it here.
+
+    ``bindings`` are a screen's active bindings — app-wide keys, the screen's own and the focused
+    widget's, with the user's keymap already applied by Textual — so a hint is never typed by hand:
+    it is whatever key runs that binding on the screen the palette was opened from.
+    """
     if binding_id is None:
         return None
-    keymap = getattr(app, "_keymap", None) or {}
-    for binding in GLOBAL_BINDINGS:
-        if binding.id == binding_id:
-            keys = keymap.get(binding_id)
-            if keys:
-                return ", ".join(app.get_key_display(binding.with_key(k.strip())) for k in keys.split(","))
-            return binding.key_display or app.get_key_display(binding)
-    return None
+    keys: list[str] = []
+    for active in bindings.values():
+        binding = active.binding
+        if binding.id == binding_id and active.enabled:
+            display = binding.key_display or app.get_key_display(binding)
+            if display not in keys:
+                keys.append(display)
+    return ", ".join(keys) or None
 
 
-def _help(app: LmscopeApp, command: PaletteCommand) -> str:
-    hint = key_hint(app, command.binding)
+def _help(app: LmscopeApp, bindings: Mapping[str, ActiveBinding], command: PaletteCommand) -> str:
+    hint = key_hint(app, bindings, command.binding)
     if command.binding and command.binding.startswith("screen."):
-        digit = key_hint(app, f"{command.binding}.digit")
+        digit = key_hint(app, bindings, f"{command.binding}.digit")
         hint = f"{hint} or {digit}" if hint and digit else hint
         return hint or command.help
     return f"{command.help} ({hint})" if hint else command.help
 
 
-def static_commands(app: LmscopeApp) -> list[tuple[str, Callable[[], object], str]]:
-    """(name, callback, help) for every palette command that applies now."""
+def static_commands(app: LmscopeApp, screen: Screen[object] | None = None) -> list[tuple[str, Callable[[], object], str]]:
+    """(name, callback, help) for every palette command that applies now.
+
+    ``screen``: the screen the palette was opened from (default: the app's current one), whose
+    active bindings give the key hints.
+    """
+    bindings = (screen or app.screen).active_bindings
     commands: list[tuple[str, Callable[[], object], str]] = []
     for command in PALETTE:
         if command.when is not None and not getattr(app, command.when)():
             continue
-        commands.append((command.title, partial(app.run_palette_action, command.action), _help(app, command)))
+        commands.append((command.title, partial(app.run_palette_action, command.action), _help(app, bindings, command)))
     return commands
 
 
@@ -62,12 +75,12 @@ class LmscopeCommands(Provider):
         return self.app  # type: ignore[return-value]
 
     async def discover(self) -> Hits:
-        for name, callback, help_text in static_commands(self.lm):
+        for name, callback, help_text in static_commands(self.lm, self.screen):
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, callback, help_text in static_commands(self.lm):
+        for name, callback, help_text in static_commands(self.lm, self.screen):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import threading
     from collections.abc import Iterator
 
+    from lmscope.core.architecture import Architecture
     from lmscope.core.hardware import Accelerator, LocalGPU
     from lmscope.core.hub.search import SearchResult
     from lmscope.core.plan import Plan
@@ -110,7 +111,16 @@ def estimate_for(model: LoadedModel, settings: Settings) -> Estimate:
     """``core.estimate`` for this model and settings, with the best parameter breakdown known."""
     from lmscope.core.estimate import estimate
 
-    return estimate(model.architecture, settings, params=model.params)
+    return estimate(_architecture(model), settings, params=model.params)
+
+
+def _architecture(model: LoadedModel) -> Architecture:
+    """The model's architecture, or a one-line refusal for a file that carries none (an ONNX graph alone)."""
+    from lmscope.core.errors import ConfigError
+
+    if model.architecture is None:
+        raise ConfigError(f"{model.model_id} has no architecture (no config): nothing to estimate or plan")
+    return model.architecture
 
 
 def report_at(model: LoadedModel, settings: Settings) -> Report:
@@ -287,14 +297,17 @@ def plan_request(settings: Settings, deployment: Deployment) -> PlanRequest:
 
 def plan_for(model: LoadedModel, settings: Settings, deployment: Deployment, hardware: Accelerator) -> Plan:
     """``core.plan.make_plan`` for one model (a few ms; called from a worker). Raises LmscopeError."""
+    from lmscope.core.errors import ConfigError
     from lmscope.core.plan import make_plan
 
-    source = model.report.source
+    arch, params = _architecture(model), model.params
+    if params is None:
+        raise ConfigError(f"{model.model_id}: no parameter count to plan with")
     return make_plan(
-        model.architecture,
-        model.params,
+        arch,
+        params,
         plan_request(settings, deployment),
         hardware,
         model_id=model.model_id,
-        is_gguf=getattr(source, "kind", "") == "gguf",
+        is_gguf=model.report.source.kind == "gguf",
     )

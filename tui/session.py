@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lmscope.tui.state import Deployment
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.hardware import LocalGPU
     from lmscope.core.results import ParameterBreakdown, Settings
     from lmscope.tui.state import LoadedModel
 
@@ -62,7 +63,7 @@ class Session:
         self._next_request = 0
         # the hardware Plan and Compare answer for; the GPU is chosen once local detection has run
         self.deployment = Deployment()
-        self.local_gpus: tuple[Any, ...] | None = None  # None: not detected yet (detection is lazy)
+        self.local_gpus: tuple[LocalGPU, ...] | None = None  # None: not detected yet (detection is lazy)
 
     # --- what the screens read -------------------------------------------------------------
     @property
@@ -120,7 +121,8 @@ class Session:
         self.changed()
         return True
 
-    def gpus_detected(self, gpus: tuple[Any, ...], default_gpu: Callable[[tuple[Any, ...]], tuple[str, int]]) -> None:
+    def gpus_detected(self, gpus: tuple[LocalGPU, ...],
+                      default_gpu: Callable[[tuple[LocalGPU, ...]], tuple[str, int]]) -> None:
         """Local GPU detection finished: keep the GPUs and, when none is chosen yet, plan for ``default_gpu(gpus)``
         (with that many GPUs when the user has not asked for a count)."""
         self.local_gpus = gpus

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -25,6 +25,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 from lmscope.core import formats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.report_folder import Folder
+    from lmscope.tui.screens.base import LmscopeScreen
 
 # The dialog's choices in order; "folder" only on views with pictures.
 FORMATS = ("json", "markdown", formats.FOLDER)
@@ -65,17 +69,17 @@ class ExportScreen(ModalScreen[str | None]):
         Binding("down", "cycle_format(1)", "Next format", show=False, id="export.format_next"),
     ]
 
-    def __init__(self, view: Any, fmt: str | None = None) -> None:
+    def __init__(self, view: LmscopeScreen, fmt: str | None = None) -> None:
         super().__init__(id="export")
         self.view = view
         self.fmt = fmt or "json"
         self._edited = False
         self.written: str | None = None
-        self.pictures: str | None = getattr(view, "FOLDER_PICTURES", None)
+        self.pictures: str | None = view.FOLDER_PICTURES
         self.busy = False
 
     def compose(self) -> ComposeResult:
-        view_name = getattr(self.view, "VIEW_NAME", "view")
+        view_name = self.view.VIEW_NAME
         with Vertical(id="export-box", classes="dialog"):
             yield Label(f"Export the {view_name} view", classes="dialog-title")
             with FormatChoice(id="export-format"):
@@ -95,11 +99,11 @@ class ExportScreen(ModalScreen[str | None]):
         self.query_one(Input).focus()
 
     def _format(self, name: str) -> formats.Format:
-        return formats.get(getattr(self.view, "EXPORT_VIEW", None) or "report", name)
+        return formats.get(self.view.EXPORT_VIEW or "report", name)
 
     def _default_path(self) -> str:
         model = getattr(self.app, "main_model", None)
-        name = getattr(self.view, "MODE", "view")
+        name = self.view.MODE
         if model is not None:
             name += "-" + re.sub(r"[^A-Za-z0-9._-]+", "-", model.model_id)
         return f"lmscope-{name}{self._format(self.fmt).suffix}"  # relative: written in the current folder
@@ -179,7 +183,7 @@ class ExportScreen(ModalScreen[str | None]):
         self.busy = False
         self.notify(error_line(err), title="Export failed", severity="error", timeout=8)
 
-    def _folder_written(self, path: str, folder: Any) -> None:
+    def _folder_written(self, path: str, folder: Folder) -> None:
         self.busy = False
         self.written = path
         pictures = sum(1 for name in folder.files if name.endswith((".png", ".svg")))

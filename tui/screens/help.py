@@ -9,7 +9,7 @@ Textual's copy) are not help for this screen. Escape, F1 or ? closes it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
@@ -21,6 +21,10 @@ from textual.widgets import Label, Static
 
 from lmscope.tui.bindings import SCREENS
 
+if TYPE_CHECKING:  # pragma: no cover
+    from textual.binding import ActiveBinding
+    from textual.dom import DOMNode
+
 
 class HelpScreen(ModalScreen[None]):
     """A table of keys; ``active_bindings`` is ``App.active_bindings`` taken before opening."""
@@ -30,7 +34,8 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", show=False, id="help.close.question"),
     ]
 
-    def __init__(self, active_bindings: dict[str, Any], view_name: str = "", *, many_controls: bool = True, about: str = "") -> None:
+    def __init__(self, active_bindings: dict[str, ActiveBinding], view_name: str = "", *, many_controls: bool = True,
+                 about: str = "") -> None:
         super().__init__(id="help")
         self.rows = help_rows(active_bindings, many_controls=many_controls)
         self.view_name = view_name
@@ -66,7 +71,7 @@ class HelpScreen(ModalScreen[None]):
 FOCUS_ACTIONS = ("focus_next", "focus_previous", "app.focus_next", "app.focus_previous")
 
 
-def help_rows(active_bindings: dict[str, Any], *, many_controls: bool = True) -> list[tuple[str, str, str]]:
+def help_rows(active_bindings: dict[str, ActiveBinding], *, many_controls: bool = True) -> list[tuple[str, str, str]]:
     """(keys, description, where) per action, keys of the same action joined, app keys last.
 
     Kept: our own bindings (they carry an id) that are enabled now, and
@@ -95,7 +100,7 @@ def help_rows(active_bindings: dict[str, Any], *, many_controls: bool = True) ->
     return rows
 
 
-def _where(node: Any) -> str:
+def _where(node: DOMNode) -> str:
     """Where a binding comes from: the app (everywhere), this screen, or a widget kind."""
     from textual.app import App
     from textual.screen import Screen

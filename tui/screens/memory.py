@@ -31,6 +31,7 @@ from lmscope.tui.screens.base import LmscopeScreen
 from lmscope.tui.widgets.number_table import NumberTable
 from lmscope.tui.widgets.scenario_bar import ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
+from lmscope.tui.widgets.slider import Slider, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.report import Report
@@ -127,7 +128,7 @@ class MemoryScreen(LmscopeScreen):
 
         bar = self.query_one(SettingsBar)
         mode = MODES[(MODES.index(self.lm.settings.mode) + 1) % len(MODES)]
-        bar.query_one("#mode").select(mode)
+        bar.query_one("#mode", Slider).select(mode)
 
     def action_type_seq_len(self) -> None:
         self.query_one(SettingsBar).action_type_seq_len()
@@ -170,7 +171,7 @@ class MemoryScreen(LmscopeScreen):
             self._tables["params"] = params_table(model, est)
             self.query_one("#memory-params", Static).update(self._tables["params"])
         self._tables["memory"] = memory_table(est, model, weights_by_component(model, est))
-        caps = getattr(model.report, "capabilities", None)
+        caps = model.report.capabilities
         self._tables["flops"] = flops_table(est, generative=caps is None or caps.can_generate)
         self.query_one("#memory-memory", Static).update(self._tables["memory"])
         self.query_one("#memory-flops", Static).update(self._tables["flops"])
@@ -199,7 +200,7 @@ class MemoryScreen(LmscopeScreen):
             from lmscope.core.charts import memory_points
 
             self._chart_key = key
-            lens = [choice.value for choice in seq_len_choices(model.context_length)]
+            lens = [number(choice) for choice in seq_len_choices(model.context_length)]
             try:  # the same series the PNG/SVG memory chart stacks (core.charts)
                 points = memory_points(model.architecture, settings, model.params, lens)
             except Exception:  # noqa: BLE001 - the tables already notified why these settings cannot be estimated
@@ -255,6 +256,8 @@ def weights_by_component(model: LoadedModel, est: Estimate) -> dict[str, int]:
     """``core.phases.weights_by_component`` (rows add up to the weights row); {} when it cannot be split."""
     from lmscope.core.phases import weights_by_component as split
 
+    if model.architecture is None:
+        return {}
     try:
         return split(model.architecture, est)
     except Exception:  # noqa: BLE001 - the split is a detail; the weights row stands on its own

@@ -9,7 +9,7 @@ a read-only view of the core ``Report``; all numbers come from it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
@@ -20,10 +20,12 @@ from textual.widgets import Static
 
 from lmscope.core.units import exact_count, human_bytes, human_count
 from lmscope.tui.screens.base import LmscopeScreen
-from lmscope.tui.widgets.facts import facts_table, rows_of
+from lmscope.tui.widgets.facts import Fact, facts_table, rows_of
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.architecture import Architecture
     from lmscope.core.report import Report
+    from lmscope.core.results import ParameterBreakdown
     from lmscope.core.sources.base import ModelSource
     from lmscope.tui.state import LoadedModel
 
@@ -81,9 +83,9 @@ class SummaryScreen(LmscopeScreen):
         params = model.params
         width = max(40, (self.size.width if self.has_class("narrow") else self.size.width // 2) - 4)
         if arch is None or params is None:
-            rows: list[tuple[str, Any]] = [("model", model.model_id), ("source", _source_text(report.source))]
+            rows: list[Fact] = [("model", model.model_id), ("source", _source_text(report.source))]
             if params is not None:
-                rows.append(("parameters", _params_text(model)))
+                rows.append(("parameters", _params_text(model, params)))
             elif report.stored is not None:
                 rows.append(("parameters", f"{exact_count(report.stored.total_params)} [stored tensors]"))
             identity.update(facts_table("Model", rows + rows_of(report.source.file_facts)))
@@ -95,7 +97,7 @@ class SummaryScreen(LmscopeScreen):
             self.query_one("#summary-notes", Static).update(facts_table("Notes", [("•", n) for n in report.notes], empty="none"))
             return
 
-        identity_rows: list[tuple[str, Any]] = [
+        identity_rows: list[Fact] = [
             ("model", Text(model.model_id, style="bold")),
             ("source", _source_text(report.source)),
             ("family", arch.family),
@@ -103,13 +105,13 @@ class SummaryScreen(LmscopeScreen):
             ("class", arch.architecture_class),
             ("objective", arch.objective),
             *_lineage_rows(report),
-            ("parameters", _params_text(model)),
+            ("parameters", _params_text(model, params)),
             ("active / token", f"{human_count(params.active_per_token)} ({exact_count(params.active_per_token)})"),
             ("checkpoint dtype", model.checkpoint_dtype),
         ]
         if report.stored is not None:
             identity_rows.append(("stored", f"{exact_count(report.stored.total_params)} elements, {human_bytes(report.stored.total_bytes)} ({report.stored.source})"))
-        check = getattr(report, "stored_check", None)
+        check = report.stored_check
         if check is not None and check.difference:
             identity_rows.append(("stored − class", f"{check.difference:+,} elements" + (f" ({'; '.join(check.explanations)})" if check.explanations else "")))
         if report.source.file_facts:
@@ -120,7 +122,7 @@ class SummaryScreen(LmscopeScreen):
 
         self.query_one("#summary-layers", Static).update(Group(Text("Layers", style="bold"), layer_map(arch, width)))
 
-        arch_rows: list[tuple[str, Any]] = [
+        arch_rows: list[Fact] = [
             ("hidden size", arch.hidden_size),
             ("layers", arch.num_layers),
             ("attention", f"{arch.num_heads} heads, {arch.num_kv_heads} KV heads, head dim {arch.head_dim}"),
@@ -147,22 +149,24 @@ class SummaryScreen(LmscopeScreen):
         self.query_one("#summary-arch", Static).update(facts_table("Architecture", [(n, v) for n, v in arch_rows if v is not None]))
 
         self.query_one("#summary-tokenizer", Static).update(
-            facts_table("Tokenizer", rows_of(getattr(report, "tokenizer", None), skip=("chat_template",)) + _chat_template_row(report), empty="no tokenizer files")
+            facts_table("Tokenizer", rows_of(report.tokenizer, skip=("chat_template",)) + _chat_template_row(report), empty="no tokenizer files")
         )
-        named = getattr(report, "name_quantization", None)
-        quant_rows = rows_of(getattr(report, "quantization", None) or arch.quantization)
+        named = report.name_quantization
+        quant_rows = rows_of(report.quantization or arch.quantization)
         if not quant_rows and named is not None:
             quant_rows = [("method", f"{named.method or '—'} (from the name)"), ("bits", f"{named.bits:g} (from the name)" if named.bits else None)]
         self.query_one("#summary-quant", Static).update(facts_table("Quantization", quant_rows, empty="not quantized"))
-        self.query_one("#summary-capabilities", Static).update(facts_table("Capabilities", rows_of(getattr(report, "capabilities", None))))
+        self.query_one("#summary-capabilities", Static).update(facts_table("Capabilities", rows_of(report.capabilities)))
         self.query_one("#summary-metadata", Static).update(
             facts_table("Hub metadata", rows_of(report.source.metadata, skip=("files", "tags", "safetensors_params_by_dtype")), empty="none (offline, catalog or local source)")
         )
         from lmscope.tui.loader import report_at
 
         notes = list(report_at(model, self.lm.settings).notes)  # at the current settings (a length past the context)
+        analytic = model.analytic
         if model.exact_state == "exact":
-            notes.insert(0, "parameters confirmed by the exact engine (meta-device instantiation)" if model.marker == "exact ✓" else f"exact engine corrected the analytic count ({exact_count(model.analytic.total)})")
+            notes.insert(0, "parameters confirmed by the exact engine (meta-device instantiation)" if model.marker == "exact ✓" or analytic is None
+                         else f"exact engine corrected the analytic count ({exact_count(analytic.total)})")
         elif model.exact_reason:
             notes.insert(0, model.exact_reason)
         elif model.exact_state == "pending":
@@ -172,27 +176,26 @@ class SummaryScreen(LmscopeScreen):
     EXPORT_VIEW = "report"
     FOLDER_PICTURES = "the architecture diagram"
 
-    def export_subject(self) -> tuple[Any, ...]:
+    def export_subject(self) -> tuple[Report]:
         return (self.lm.main_report(),)
 
-    def export_folder_options(self) -> dict[str, Any]:
+    def export_folder_options(self) -> dict[str, object]:
         return {"diagram": True, "charts": False}
 
 
-def _params_text(model: LoadedModel) -> Text:
-    params = model.params
+def _params_text(model: LoadedModel, params: ParameterBreakdown) -> Text:
     text = Text(f"{human_count(params.total)} ({exact_count(params.total)}) ")
     marker = model.marker
     text.append(f"[{marker}]", style="green" if marker.startswith("exact") else "yellow")
     return text
 
 
-def _lineage_rows(report: Report) -> list[tuple[str, Any]]:
+def _lineage_rows(report: Report) -> list[Fact]:
     """Generation and training stage (core/lineage.py), each with where it came from."""
-    lineage = getattr(report, "lineage", None)
+    lineage = report.lineage
     if lineage is None:
         return []
-    rows: list[tuple[str, Any]] = []
+    rows: list[Fact] = []
     if lineage.generation:
         rows.append(("generation", f"{lineage.generation} (from the {'id' if 'name' in (lineage.generation_source or '') else 'config'})"))
     if lineage.stage:
@@ -200,19 +203,19 @@ def _lineage_rows(report: Report) -> list[tuple[str, Any]]:
     return rows
 
 
-def _context_text(report: Any, arch: Any) -> Any:
+def _context_text(report: Report, arch: Architecture) -> str | int | None:
     """The usable context (capabilities), saying so when it comes from the tokenizer or a default."""
-    caps = getattr(report, "capabilities", None)
-    length = getattr(caps, "max_context_length", None) or arch.max_position_embeddings
-    source = getattr(caps, "context_length_source", None)
+    caps = report.capabilities
+    length = (caps.max_context_length if caps is not None else None) or arch.max_position_embeddings
+    source = caps.context_length_source if caps is not None else None
     if length and source in ("tokenizer model_max_length", "transformers config default"):
         return f"{length:,} (from the {source})"
     return length
 
 
-def _chat_template_row(report: Report) -> list[tuple[str, Any]]:
-    tok = getattr(report, "tokenizer", None)
-    template = getattr(tok, "chat_template", None) if tok is not None else None
+def _chat_template_row(report: Report) -> list[Fact]:
+    tok = report.tokenizer
+    template = tok.chat_template if tok is not None else None
     if template is None:
         return []
     if isinstance(template, bool):

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from dataclasses import fields, is_dataclass
 from enum import Enum
-from typing import Any
+from typing import TypeAlias
 
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
+# One table row: a name and a value of any kind — :func:`show` formats whatever the core hands over
+# (numbers, enums, dataclasses, dicts, a rich Text shown as is), hence ``object``, not a narrower type.
+Fact: TypeAlias = tuple[str, object]
 
-def show(value: Any) -> str:
+
+def show(value: object) -> str:
     """A short display form of one value."""
     if value is None:
         return "—"
@@ -42,7 +46,7 @@ def show(value: Any) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def rows_of(obj: Any, skip: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+def rows_of(obj: object, skip: tuple[str, ...] = ()) -> list[Fact]:
     """(name, value) pairs of a dataclass or dict, leaving out empty values and ``skip``."""
     if obj is None:
         return []
@@ -55,7 +59,7 @@ def rows_of(obj: Any, skip: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
     return [(str(k).replace("_", " "), v) for k, v in pairs if k not in skip and v not in (None, (), [], {}, "")]
 
 
-def facts_table(title: str, rows: list[tuple[str, Any]], *, empty: str = "—") -> Table:
+def facts_table(title: str, rows: list[Fact], *, empty: str = "—") -> Table:
     """A borderless two-column table with a title."""
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_header=False, expand=True, padding=(0, 1))
     table.add_column("name", style="dim", no_wrap=True, max_width=24)

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import Grid
 
 from lmscope.tui.messages import DeploymentChanged, SettingsChanged
-from lmscope.tui.widgets.slider import Choice, Slider
+from lmscope.tui.widgets.slider import Choice, Slider, Value, number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textual.app import ComposeResult
+
+    from lmscope.core.results import Settings
+    from lmscope.tui.state import Deployment
 
 TRAINING = ("training", "lora", "qlora")
 LORA = ("lora", "qlora")
@@ -99,13 +105,13 @@ def choices(field: str, hw: Hardware) -> list[Choice]:
     raise KeyError(field)
 
 
-def with_current(stops: list[Choice], value: Any) -> list[Choice]:
+def with_current(stops: list[Choice], value: Value) -> list[Choice]:
     """``stops`` plus the current value when it is not one of them (a count typed on the command line)."""
     if value is None or any(c.value == value for c in stops):
         return stops
     extra = Choice(value, str(value))
     if all(isinstance(c.value, int) and not isinstance(c.value, bool) for c in stops) and isinstance(value, int):
-        return sorted([*stops, extra], key=lambda c: c.value)
+        return sorted([*stops, extra], key=number)
     return [*stops, extra]
 
 
@@ -120,17 +126,17 @@ class ScenarioBar(Grid):
     def __init__(self, where: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.where = where
-        self.settings: Any = None
-        self.deployment: Any = None
+        self.settings: Settings | None = None  # None until the screen first shows its settings
+        self.deployment: Deployment | None = None  # None on Memory (no hardware pickers)
         self.hardware = Hardware()
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         for knob in KNOBS:
             if knob.target == "deployment" and self.where != "plan":
                 continue
             yield Slider(knob.label, [], None, page=knob.page, id=knob.field)
 
-    def show(self, settings: Any, deployment: Any = None, hardware: Hardware | None = None) -> None:
+    def show(self, settings: Settings, deployment: Deployment | None = None, hardware: Hardware | None = None) -> None:
         """Display these values (no message), showing only the pickers that apply."""
         self.settings = settings
         self.deployment = deployment
@@ -149,13 +155,13 @@ class ScenarioBar(Grid):
 
     def on_slider_changed(self, event: Slider.Changed) -> None:
         event.stop()
-        field = event.slider.id
-        knob = next((k for k in KNOBS if k.field == field), None)
+        knob = next((k for k in KNOBS if k.field == event.slider.id), None)
         if knob is None or self.settings is None:
             return
+        changes: dict[str, Any] = {knob.field: event.value}  # Any: the field is the knob's, chosen at run time
         if knob.target == "settings":
-            self.settings = replace(self.settings, **{field: event.value})
+            self.settings = replace(self.settings, **changes)
             self.post_message(SettingsChanged(self.settings))
         elif self.deployment is not None:
-            self.deployment = replace(self.deployment, **{field: event.value})
+            self.deployment = replace(self.deployment, **changes)
             self.post_message(DeploymentChanged(self.deployment))

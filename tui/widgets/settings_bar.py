@@ -13,7 +13,7 @@ as the CLI's ``--seq-len``, and added to the slider as a stop of its own.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,7 +22,7 @@ from textual.widgets import Input
 
 from lmscope.core.units import parse_token_count, tokens
 from lmscope.tui.messages import SettingsChanged
-from lmscope.tui.widgets.slider import Choice, Slider
+from lmscope.tui.widgets.slider import Choice, Slider, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.results import Settings
@@ -50,7 +50,7 @@ def seq_len_choices(context: int | None, current: int | None = None) -> list[Cho
     if current and current not in {c.value for c in out}:
         warning = f"past {tokens(context)} ctx" if context and current > context else None
         out.append(Choice(current, tokens(current), warning))
-    out.sort(key=lambda c: c.value)
+    out.sort(key=number)
     return out
 
 
@@ -126,7 +126,8 @@ class SettingsBar(Grid):
         name = event.slider.id
         if name is None:
             return
-        self.settings = replace(self.settings, **{name: event.value})
+        changes: dict[str, Any] = {name: event.value}  # Any: the field is the slider's id, chosen at run time
+        self.settings = replace(self.settings, **changes)
         self.post_message(SettingsChanged(self.settings))
 
     # --- a typed sequence length -------------------------------------------------

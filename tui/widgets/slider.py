@@ -12,7 +12,7 @@ a description for the footer and the help screen. Choices may carry a warning
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from rich.text import Text
 from textual.binding import Binding
@@ -20,14 +20,28 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+if TYPE_CHECKING:  # pragma: no cover
+    from textual import events
+
+# What a slider position hands over: a count or size (int), a name (str: dtype, mode, GPU key),
+# a switch (bool) or None ("auto", "detecting…").
+Value: TypeAlias = "int | str | bool | None"
+
 
 @dataclass(frozen=True)
 class Choice:
     """One position of a slider: the value handed to the engine and how it reads."""
 
-    value: Any
+    value: Value
     label: str
     warning: str | None = None
+
+
+def number(choice: Choice) -> int:
+    """The value of a numeric choice (lengths, batches, counts): the sort key of those sliders."""
+    if isinstance(choice.value, bool) or not isinstance(choice.value, int):
+        raise TypeError(f"not a numeric choice: {choice!r}")
+    return choice.value
 
 
 class Slider(Widget, can_focus=True):
@@ -53,7 +67,7 @@ class Slider(Widget, can_focus=True):
     class Changed(Message):
         """The slider moved to ``value``."""
 
-        def __init__(self, slider: Slider, value: Any) -> None:
+        def __init__(self, slider: Slider, value: Value) -> None:
             super().__init__()
             self.slider = slider
             self.value = value
@@ -66,7 +80,7 @@ class Slider(Widget, can_focus=True):
         self,
         label: str,
         choices: list[Choice],
-        value: Any = None,
+        value: Value = None,
         *,
         page: int = 4,
         hint: str = "",
@@ -86,20 +100,20 @@ class Slider(Widget, can_focus=True):
         return list(self._choices)
 
     @property
-    def value(self) -> Any:
+    def value(self) -> Value:
         return self._choices[self.index].value if self._choices else None
 
     @property
     def choice(self) -> Choice | None:
         return self._choices[self.index] if self._choices else None
 
-    def set_choices(self, choices: list[Choice], value: Any = None) -> None:
+    def set_choices(self, choices: list[Choice], value: Value = None) -> None:
         """Replace the choices (e.g. a new model's context) keeping ``value`` when present; no message."""
         self._choices = list(choices)
         self.set_reactive(Slider.index, self._index_of(value))
         self.refresh()
 
-    def select(self, value: Any) -> None:
+    def select(self, value: Value) -> None:
         """Move to ``value`` (posting Changed when it moves)."""
         self.index = self._index_of(value)
 
@@ -121,7 +135,7 @@ class Slider(Widget, can_focus=True):
         if old != new:
             self.post_message(self.Changed(self, self.value))
 
-    def _index_of(self, value: Any) -> int:
+    def _index_of(self, value: Value) -> int:
         for i, choice in enumerate(self._choices):
             if choice.value == value:
                 return i
@@ -149,5 +163,5 @@ class Slider(Widget, can_focus=True):
             text.append(f"  {self.hint}", style="dim")
         return text
 
-    def on_click(self, event: Any) -> None:  # mouse is optional: a click moves towards it
+    def on_click(self, event: events.Click) -> None:  # mouse is optional: a click moves towards it
         self.focus()

@@ -13,31 +13,35 @@ compare them with an independent SVD).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.charts import Chart
+    from lmscope.core.weights.records import SpectrumStats
+
 
 class SpectrumPlot(PlotextPlot):
     """Plot log10 σᵢ against i for one SpectrumStats (``chart``: the core Chart it last drew)."""
 
-    chart: Any = None
+    chart: Chart | None = None
 
     DEFAULT_CSS = """
     SpectrumPlot { height: 1fr; min-height: 8; }
     """
 
-    def show(self, name: str | None, spectrum: Any | None) -> None:
+    def show(self, name: str | None, spectrum: SpectrumStats | None) -> None:
         from lmscope.core.charts import tensor_spectrum
         from lmscope.core.plot_text import draw
 
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        values = [v for v in getattr(spectrum, "singular_values", ()) if v > 0] if spectrum is not None else []
+        values = [v for v in spectrum.singular_values if v > 0] if spectrum is not None else []
         if not values:
             self.chart = None
             self.refresh()
@@ -66,10 +70,10 @@ class SpectrumPanel(Vertical):
         yield Static(self.message, id="spectrum-caption")
         yield SpectrumPlot(id="spectrum-plot")
 
-    def show(self, name: str | None, spectrum: Any | None, reason: str | None = None) -> None:
+    def show(self, name: str | None, spectrum: SpectrumStats | None, reason: str | None = None) -> None:
         """Plot ``spectrum`` (a SpectrumStats) of tensor ``name``; without one, say ``reason`` in words."""
         self.name_shown = name
-        self.values = tuple(getattr(spectrum, "singular_values", ()) or ()) if spectrum is not None else ()
+        self.values = tuple(spectrum.singular_values) if spectrum is not None else ()
         plot = self.query_one(SpectrumPlot)
         if name is None:
             self.message = "select a tensor to see its spectrum"
