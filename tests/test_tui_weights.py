@@ -230,6 +230,7 @@ async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, monkeypa
         return real(t, device, opts)
 
     monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
+    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)  # one tensor at a time: the counts below are exact
     app = make_app(str(folder))
     try:
         async with app.run_test(size=(100, 30), notifications=True) as pilot:
@@ -414,6 +415,7 @@ async def test_resume_after_cancel_keeps_the_tensors_done(tiny_bert, monkeypatch
         return real(t, device, opts)
 
     monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
+    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)  # one tensor at a time: the counts below are exact
     app = make_app(str(folder))
     try:
         async with app.run_test(size=(100, 30), notifications=True) as pilot:

@@ -174,6 +174,8 @@ def test_ctrl_c_returns_at_once_stops_the_engine_and_writes_nothing(model_dir: P
         return real(t, device, opts)
 
     monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
+    # one tensor at a time, so "the next tensor" is defined (the parallel pool's cancel: test_weights_engine.py)
+    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)
     out = tmp_path / "report.json"
     code = main(["weights", str(model_dir), "--format", "json", "--output", str(out), "--quiet"])
     assert code == 130

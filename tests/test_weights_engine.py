@@ -164,11 +164,84 @@ def test_cancel_between_experts(tiny_model: tuple[Path, dict[str, np.ndarray]], 
     assert events[-1].summary.cancelled
 
 
+def _without_timing(results: list) -> list:  # type: ignore[type-arg]
+    import dataclasses
+
+    return [dataclasses.replace(r, seconds=0.0) for r in results]
+
+
+def test_small_tensors_side_by_side_equal_one_at_a_time(tiny_model: tuple[Path, dict[str, np.ndarray]],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small tensors run on several threads (one BLAS thread each); the events come in file order and
+    every record and the summary equal those of a serial run, bit for bit (timings aside)."""
+    folder, arrays = tiny_model
+    monkeypatch.setattr(engine, "_cpus", lambda: 4)
+    assert engine._tensor_workers("cpu") == 4
+    parallel, p_summary = _run(folder, keep_singular_values=True)
+    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)
+    assert engine._tensor_workers("cpu") == 1
+    serial, s_summary = _run(folder, keep_singular_values=True)
+    from lmscope.core.weights.readers import open_weights
+
+    in_file = [t.name for t in open_weights(folder).tensors]
+    assert [r.name for r in parallel] == in_file == [r.name for r in serial] and len(in_file) == len(arrays)
+    assert _without_timing(parallel) == _without_timing(serial)
+    assert p_summary.embeddings == s_summary.embeddings and p_summary.by_kind == s_summary.by_kind
+
+
+def test_large_matrices_run_alone_small_ones_together() -> None:
+    """What may run beside other tensors: nothing with a side ≥ SMALL_K (its BLAS uses every core),
+    nothing over LIGHT_BYTES in float64 (the direct SVD would hold it whole once per thread)."""
+    from lmscope.core.weights.readers import LazyTensor
+
+    def lazy(shape: tuple[int, ...]) -> LazyTensor:
+        n = int(np.prod(shape))
+        return LazyTensor(name="w", dtype="F32", shape=shape, nbytes=4 * n, file="x.safetensors", floating=True,
+                          _read=lambda index: np.zeros(1))
+
+    k = spectra.SMALL_K
+    assert engine._light(lazy((k - 1, 4 * k))) and engine._light(lazy((4096,)))
+    assert not engine._light(lazy((k, k))) and not engine._light(lazy((8, k, 2 * k)))
+    assert engine._light(lazy((8, k - 1, 2 * k)))
+    rows = engine.LIGHT_BYTES // 8 // 64
+    assert engine._light(lazy((rows, 64))) and not engine._light(lazy((rows + 1, 64)))
+
+
+def test_cancel_with_tensors_side_by_side_starts_nothing_more(tiny_model: tuple[Path, dict[str, np.ndarray]],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two tensors in progress on two threads when the cancel comes: the queued tensors never start,
+    and nothing but the summary (cancelled, 0 done) is reported — as in a serial run."""
+    folder, _ = tiny_model
+    monkeypatch.setattr(engine, "_cpus", lambda: 2)
+    cancel, go = threading.Event(), threading.Event()
+    started: list[str] = []
+    two = threading.Semaphore(0)
+    real = engine.analyze_tensor
+
+    def blocked(t, device, opts):  # type: ignore[no-untyped-def]
+        started.append(t.name)
+        two.release()
+        go.wait(30)
+        return real(t, device, opts)
+
+    monkeypatch.setattr(engine, "analyze_tensor", blocked)
+    events: list = []
+    runner = threading.Thread(target=lambda: events.extend(analyze_weights(folder, WeightsOptions(cancel=cancel, embeddings=False))))
+    runner.start()
+    assert two.acquire(timeout=30) and two.acquire(timeout=30)  # both threads are inside a tensor
+    cancel.set()
+    go.set()
+    runner.join(30)
+    assert not runner.is_alive() and len(started) == 2
+    assert [e.result for e in events] == [None] and events[0].summary.cancelled and events[0].summary.tensors_done == 0
+
+
 def test_cancel_between_row_chunks_drops_the_tensor(tiny_model: tuple[Path, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch) -> None:
     """A cancel inside a tensor stops at the next row chunk; the half-read tensor is not reported."""
     folder, _ = tiny_model
     cancel = threading.Event()
     monkeypatch.setattr(engine, "CHUNK_ELEMENTS", 64)  # many small chunks per tensor
+    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)  # one tensor at a time: the first is done before the cancel
     real = engine.element_stats
     seen = []
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -30,6 +31,7 @@ from lmscope.core.errors import SourceError
 from lmscope.core.weights import classify
 from lmscope.core.weights import device as devices
 from lmscope.core.weights.kmeans import calinski_harabasz, kmeans, prepare, sample_rows
+from lmscope.core.weights.parallel import OrderedPool
 from lmscope.core.weights.powerlaw import fit_power_law
 from lmscope.core.weights.readers import WEIGHT_SUFFIXES, LazyTensor, WeightsCollection, open_weights
 from lmscope.core.weights.records import (
@@ -44,7 +46,15 @@ from lmscope.core.weights.records import (
     WeightsSummary,
 )
 from lmscope.core.weights.report import ordered
-from lmscope.core.weights.spectra import CHUNK_ELEMENTS, EPS32, ChunkSource, blas_threads_for
+from lmscope.core.weights.spectra import (
+    CHUNK_ELEMENTS,
+    EPS32,
+    SMALL_K,
+    ChunkSource,
+    blas_threads_for,
+    can_limit_blas,
+    single_blas_phase,
+)
 from lmscope.core.weights.stats import element_stats
 
 EXPERT_KINDS = ("experts", "shared_experts")
@@ -53,6 +63,8 @@ NORM_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 NORM_BINS = 40  # histogram of embedding row norms (the weights report's picture)
 REPRESENTATIVES = 10  # rows named per embedding cluster (cluster_representatives.json)
 KMEANS_THREADS = 4  # candidate k run side by side (11 candidates by default; results identical to one thread)
+TENSOR_THREADS = 8  # small tensors analysed side by side, one BLAS thread each (see _local_batches)
+LIGHT_BYTES = 256 << 20  # float64 size up to which a small-sided tensor runs beside others
 
 
 def analyze_weights(path_or_source: Any, options: WeightsOptions | None = None,
@@ -162,21 +174,81 @@ class _Batch:
 
 
 def _local_batches(selected: list[LazyTensor], device: str, opts: WeightsOptions) -> Iterator[_Batch]:
-    for tensor in selected:
-        if _cancelled(opts):
-            yield _Batch(cancelled=True)
-            return
-        try:
-            stats, partial = analyze_tensor(tensor, device, opts)
-        except Cancelled:  # stopped between two row chunks: this tensor is not recorded
-            yield _Batch(cancelled=True)
-            return
-        found: tuple[EmbeddingClusters, ...] = ()
-        if opts.embeddings and _is_token_embedding(tensor, stats) and not _cancelled(opts):
-            found = (embedding_clusters(tensor, opts),)
-        yield _Batch((stats,), found, cancelled=partial)
-        if partial:
-            return
+    """The tensors in file order, one batch each; runs of small tensors side by side on the CPU cores.
+
+    A large matrix (side ≥ ``SMALL_K``) runs alone, its BLAS on every core; a
+    run of consecutive small tensors (vectors, matrices of side < ``SMALL_K``,
+    of at most ``LIGHT_BYTES`` in float64) runs on up to ``TENSOR_THREADS``
+    daemon threads with one BLAS thread each (:mod:`.parallel`). The batches
+    come back in file order either way, so the events are those of a serial run.
+    """
+    workers = _tensor_workers(device)
+    i = 0
+    while i < len(selected):
+        if workers > 1 and _light(selected[i]):
+            j = i
+            while j < len(selected) and _light(selected[j]):
+                j += 1
+            batches = _parallel_batches(selected[i:j], device, opts, workers)
+            i = j
+        else:
+            batches = iter([_one_batch(selected[i], device, opts)])
+            i += 1
+        for batch in batches:
+            yield batch
+            if batch.cancelled:
+                return
+
+
+def _one_batch(tensor: LazyTensor, device: str, opts: WeightsOptions) -> _Batch:
+    """One tensor's statistics, spectra and (for a token embedding) clusters; a cancelled batch if stopped."""
+    if _cancelled(opts):
+        return _Batch(cancelled=True)
+    try:
+        stats, partial = analyze_tensor(tensor, device, opts)
+    except Cancelled:  # stopped between two row chunks: this tensor is not recorded
+        return _Batch(cancelled=True)
+    found: tuple[EmbeddingClusters, ...] = ()
+    if opts.embeddings and _is_token_embedding(tensor, stats) and not _cancelled(opts):
+        found = (embedding_clusters(tensor, opts),)
+    return _Batch((stats,), found, cancelled=partial)
+
+
+def _parallel_batches(run: list[LazyTensor], device: str, opts: WeightsOptions, workers: int) -> Iterator[_Batch]:
+    """:func:`_one_batch` of each tensor of ``run`` on ``workers`` threads, in ``run``'s order."""
+    pool = OrderedPool(min(workers, len(run)))
+    try:
+        with single_blas_phase():
+            ids = [pool.submit(functools.partial(_one_batch, t, device, opts)) for t in run]
+            for index in ids:
+                batch = pool.result(index)
+                if _cancelled(opts) and not batch.cancelled:  # as in a serial run: after a cancel only
+                    batch = _Batch(cancelled=True)  # the tensor it cut short (experts done so far) is reported
+                yield batch
+                if batch.cancelled:
+                    return
+    finally:  # stopped early (a cancel, an error, the consumer gone): the queued tensors are dropped
+        pool.discard_pending()
+        pool.close()
+
+
+def _tensor_workers(device: str) -> int:
+    """How many small tensors run at once: one per CPU (at most ``TENSOR_THREADS``) on the CPU path,
+    when BLAS can be held to one thread each; one on CUDA (the GPU is the shared resource there)."""
+    if device != "cpu" or not can_limit_blas():
+        return 1
+    return max(1, min(TENSOR_THREADS, _cpus()))
+
+
+def _light(t: LazyTensor) -> bool:
+    """A tensor that runs on one BLAS thread anyway: no matrix side ≥ SMALL_K (the spectra would use
+    every core) and at most LIGHT_BYTES in float64 (the direct-SVD route holds it whole, once per thread)."""
+    shape = t.shape
+    if t.numel * 8 > LIGHT_BYTES:
+        return False
+    if len(shape) >= 2 and min(shape[-2:]) >= SMALL_K:
+        return False
+    return True
 
 
 class _RayBatches:

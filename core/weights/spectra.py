@@ -73,6 +73,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -290,13 +291,43 @@ def blas_threads_for(k: int) -> contextlib.AbstractContextManager[object]:
     Multi-threaded LAPACK on a 384×384 eigenproblem spends more time
     synchronising than computing — 10–50× slower on a busy machine.
     """
-    if k >= SMALL_K:
+    if k >= SMALL_K or _single_phase[0] > 0:  # already one thread for the whole phase: nothing to switch
         return contextlib.nullcontext()
     # a new controller once scipy is loaded: its own OpenBLAS is another library to limit
     controller = _threadpools("scipy.linalg" in sys.modules)
     if controller is None:
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
+
+
+def can_limit_blas() -> bool:
+    """True when BLAS threads can be limited (threadpoolctl importable): the condition for running
+    small tensors side by side without oversubscribing the cores."""
+    return _threadpools("scipy.linalg" in sys.modules) is not None
+
+
+_single_phase = [0]  # how many single_blas_phase() blocks are open (process-wide, like BLAS's own setting)
+_single_lock = threading.Lock()
+_single_limiter: list[Any] = []
+
+
+@contextlib.contextmanager
+def single_blas_phase() -> Iterator[None]:
+    """One BLAS thread for the whole block, set once: several small tensors then run side by side,
+    each on one thread (see :mod:`.parallel`), and the per-matrix :func:`blas_threads_for` inside
+    the block switch nothing (a switch per call would race between the threads)."""
+    with _single_lock:
+        if _single_phase[0] == 0:
+            controller = _threadpools("scipy.linalg" in sys.modules)
+            _single_limiter[:] = [controller.limit(limits=1, user_api="blas")] if controller is not None else []
+        _single_phase[0] += 1
+    try:
+        yield
+    finally:
+        with _single_lock:
+            _single_phase[0] -= 1
+            if _single_phase[0] == 0 and _single_limiter:
+                _single_limiter.pop().restore_original_limits()
 
 
 @functools.cache

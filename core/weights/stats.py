@@ -37,7 +37,8 @@ def element_stats(chunks: Callable[[], Iterable[np.ndarray]]) -> ElementStats:
     """Statistics over the concatenation of the float64 chunks ``chunks()`` yields.
 
     One pass for moments and extremes; a second pass counts near-zero entries
-    (it needs max|w|) and is skipped when min|w| already clears the threshold.
+    (it needs max|w|) and is skipped when min|w| already clears the threshold,
+    or done on the |w| at hand when the tensor came in one chunk.
     Memory: one chunk at a time. Non-finite or overflowing weights give
     inf/nan statistics quietly (no numpy RuntimeWarning on stderr).
 
@@ -62,6 +63,8 @@ def _element_stats(chunks: Callable[[], Iterable[np.ndarray]]) -> ElementStats:
     sum_abs = 0.0
     zeros = 0
     sumsq = 0.0
+    seen = 0
+    last_abs: np.ndarray | None = None
     for c in chunks():
         c = np.asarray(c, dtype=np.float64).ravel()
         if c.size == 0:
@@ -82,11 +85,15 @@ def _element_stats(chunks: Callable[[], Iterable[np.ndarray]]) -> ElementStats:
         np.abs(c, out=tmp)
         min_abs = min(min_abs, float(tmp.min()))
         sum_abs += float(tmp.sum())
+        seen += 1
+        last_abs = tmp
     if n == 0:
         return ElementStats(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     threshold = NEAR_ZERO_REL * max(abs(lo), abs(hi))
     near = 0
-    if min_abs < threshold:
+    if min_abs < threshold and seen == 1 and last_abs is not None:  # one chunk (most tensors): |w| is at hand
+        near = int(np.count_nonzero(last_abs < threshold))
+    elif min_abs < threshold:
         for c in chunks():
             near += int(np.count_nonzero(np.abs(np.asarray(c, dtype=np.float64)) < threshold))
     return ElementStats(

@@ -1,0 +1,85 @@
+"""Small tensors side by side: daemon worker threads whose results come back in submission order.
+
+Why threads and not processes: the work is numpy — BLAS, LAPACK and large
+ufuncs, which release the GIL — on memory-mapped files, so threads share the
+maps and nothing is pickled. Why side by side at all: a small matrix (side
+below ``spectra.SMALL_K``) is analysed on one BLAS thread, because
+multi-threaded LAPACK on a 384×384 problem spends more time synchronising
+than computing; a model made of such matrices (all-MiniLM) would otherwise
+leave every core but one idle. Running several tensors at once, each on one
+BLAS thread, uses the cores without that synchronisation.
+
+Why daemon threads and not ``concurrent.futures``: the interpreter joins a
+``ThreadPoolExecutor``'s threads at exit, so a quit or Ctrl-C would wait for
+the LAPACK call in progress; a daemon thread is abandoned (the engine's cancel
+flag stops it at its next check, see :mod:`.background`).
+
+Results are handed back in the order the jobs were submitted, so a parallel
+run yields the same events, in the same order, as a serial one.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_STOP = object()
+
+
+class OrderedPool:
+    """``workers`` daemon threads running submitted callables; :meth:`result` in submission order."""
+
+    def __init__(self, workers: int, name: str = "lmscope-tensor") -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._results: dict[int, tuple[bool, Any]] = {}
+        self._ready = threading.Condition()
+        self._submitted = 0
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(max(1, workers))]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is _STOP:
+                return
+            index, fn = job
+            try:
+                outcome: tuple[bool, Any] = (True, fn())
+            except BaseException as err:  # noqa: BLE001 - handed to whoever asks for this result
+                outcome = (False, err)
+            with self._ready:
+                self._results[index] = outcome
+                self._ready.notify_all()
+
+    def submit(self, fn: Callable[[], Any]) -> int:
+        """Queue ``fn``; returns its index for :meth:`result`."""
+        index = self._submitted
+        self._submitted += 1
+        self._jobs.put((index, fn))
+        return index
+
+    def result(self, index: int) -> Any:
+        """Wait for job ``index``; its return value, or its exception raised here."""
+        with self._ready:
+            while index not in self._results:
+                self._ready.wait()
+            ok, value = self._results.pop(index)
+        if not ok:
+            raise value
+        return value
+
+    def discard_pending(self) -> None:
+        """Drop the jobs no thread has started (the running ones finish; their results are not asked for)."""
+        while True:
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                return
+
+    def close(self) -> None:
+        """Let the threads end once the queued jobs are done (does not wait for them)."""
+        for _ in self._threads:
+            self._jobs.put(_STOP)
