@@ -83,16 +83,35 @@ def kmeans_pp_init(x: np.ndarray, k: int, rng: np.random.Generator, x_sq: np.nda
     return np.array(centers, dtype=np.float64)
 
 
-def _centroids(x: np.ndarray, labels: np.ndarray, k: int, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster means by one BLAS product with the one-hot labelling; an empty cluster keeps its centre."""
+def _cluster_sums(x: np.ndarray, labels: np.ndarray, previous: np.ndarray, k: int,
+                  sums: np.ndarray | None, counts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster row sums and counts for ``labels``, updated from those of ``previous`` when few rows moved.
+
+    Why: after the first iterations only a few rows change cluster, and moving
+    them (add to the new sum, subtract from the old) costs a few rows instead of
+    a pass over the whole sample — the centre step was half of the clustering's
+    time. A full recount whenever a quarter of the rows moved keeps the rounding
+    of the running sums at the level of a fresh sum (tested against
+    scikit-learn's centres to 1e-9).
+    """
+    if sums is None or counts is None:
+        return _full_sums(x, labels, k)
+    moved = np.flatnonzero(labels != previous)
+    if moved.size * 4 > labels.size:
+        return _full_sums(x, labels, k)
+    signed = np.zeros((moved.size, k))  # +1 in the row's new cluster, −1 in its old one
+    signed[np.arange(moved.size), labels[moved]] = 1.0
+    signed[np.arange(moved.size), previous[moved]] = -1.0
+    sums = sums + signed.T @ x[moved]
+    counts = counts + np.bincount(labels[moved], minlength=k) - np.bincount(previous[moved], minlength=k)
+    return sums, counts
+
+
+def _full_sums(x: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster sums by one BLAS product with the one-hot labelling, and the counts."""
     onehot = np.zeros((x.shape[0], k))
     onehot[np.arange(x.shape[0]), labels] = 1.0
-    counts = onehot.sum(axis=0)
-    sums = onehot.T @ x
-    c = previous.copy()
-    nz = counts > 0
-    c[nz] = sums[nz] / counts[nz, None]
-    return c, counts
+    return onehot.T @ x, np.bincount(labels, minlength=k).astype(np.float64)
 
 
 def kmeans(x: np.ndarray, k: int, seed: int = 0, max_iter: int = 100, tol: float = TOL,
@@ -112,13 +131,17 @@ def kmeans(x: np.ndarray, k: int, seed: int = 0, max_iter: int = 100, tol: float
     c = kmeans_pp_init(x, k, rng, x_sq) if init is None else np.array(init, dtype=np.float64)
     threshold = tol * pre.mean_variance
     labels = np.full(x.shape[0], -1)
+    sums = counts = None
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the iteration count is reported after the loop
         new = np.argmin(_sq_dists(x, c, x_sq), axis=1)
         if np.array_equal(new, labels):
             break
+        sums, counts = _cluster_sums(x, new, labels, k, sums, counts)
         labels = new
-        c_new, _ = _centroids(x, labels, k, c)
+        c_new = c.copy()
+        nz = counts > 0  # an empty cluster keeps its centre
+        c_new[nz] = sums[nz] / counts[nz, None]
         shift = float(((c_new - c) ** 2).sum())
         c = c_new
         if shift <= threshold:
