@@ -59,17 +59,28 @@ def test_keymap_file_reading(tmp_path, monkeypatch):
     assert keymap == {} and "not valid TOML" in warning and "\n" not in warning
 
 
-async def test_user_keymap_moves_a_key_and_the_palette_hint(tmp_path):
-    from lmscope.tui.app import LmscopeApp
+def palette_hints(app) -> dict[str, str]:
+    """Each palette entry's help line (with its key hint) as the palette would show it now."""
     from lmscope.tui.commands import static_commands
 
+    return {name: help_text for name, _cb, help_text in static_commands(app)}
+
+
+def write_keymap(tmp_path, text: str) -> None:
+    """The user's keymap.toml where offline_env points the config folder (XDG_CONFIG_HOME)."""
     folder = tmp_path / "config" / "lmscope"
     folder.mkdir(parents=True)
-    (folder / "keymap.toml").write_text('[keymap]\n"app.export" = "ctrl+e"\n')
+    (folder / "keymap.toml").write_text(text)
+
+
+async def test_user_keymap_moves_a_key_and_the_palette_hint(tmp_path):
+    from lmscope.tui.app import LmscopeApp
+
+    write_keymap(tmp_path, '[keymap]\n"app.export" = "ctrl+e"\n')
     app = LmscopeApp([])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.main_model is not None)
-        hints = {name: help_text for name, _cb, help_text in static_commands(app)}
+        hints = palette_hints(app)
         assert "^e" in hints["Export view as JSON"] and "^s" not in hints["Export view as JSON"]
         await pilot.press("ctrl+s")  # the default key no longer exports
         await pilot.pause(0.2)
@@ -81,19 +92,16 @@ async def test_user_keymap_moves_a_key_and_the_palette_hint(tmp_path):
 async def test_palette_hints_follow_the_screen_keys_and_the_keymap(tmp_path):
     """A palette entry whose key belongs to one screen shows it there (after the user's keymap), nowhere else."""
     from lmscope.tui.app import LmscopeApp
-    from lmscope.tui.commands import static_commands
 
-    folder = tmp_path / "config" / "lmscope"
-    folder.mkdir(parents=True)
-    (folder / "keymap.toml").write_text('[keymap]\n"compare.add" = "n"\n')
+    write_keymap(tmp_path, '[keymap]\n"compare.add" = "n"\n')
     app = LmscopeApp([])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.main_model is not None)
-        hints = {name: help_text for name, _cb, help_text in static_commands(app)}
+        hints = palette_hints(app)
         assert hints["Compare with…"] == "add a model to the comparison"  # Summary has no key for it
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.current_mode == "compare")
-        hints = {name: help_text for name, _cb, help_text in static_commands(app)}
+        hints = palette_hints(app)
         assert hints["Compare with…"] == "add a model to the comparison (n)"
         assert hints["Go to Memory & FLOPs"] == "F4 or 3"  # app-wide keys keep their hints
         await pilot.press("n")  # the hinted key does what the entry does

@@ -67,11 +67,59 @@ def assert_same_spectrum(shown, matrix: np.ndarray) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9 * expected[0])
 
 
-async def run_analysis(pilot, app):
+@pytest.fixture()
+def stuck_engine(monkeypatch):
+    """The weights engine with chosen tensors stuck in an uninterruptible call (a LAPACK SVD, simulated).
+
+    ``stick(*nth)`` blocks the nth tensors analysed (counting across runs, from 1) until ``release``
+    is set, and returns ``(started, release)``: the names of the tensors started, in order, and the
+    event. Teardown releases whatever is still stuck.
+    """
+    import threading
+
+    from lmscope.core.weights import engine
+
+    started: list[str] = []
+    release = threading.Event()
+    stuck_at: set[int] = set()
+    real = engine.analyze_tensor
+
+    def slow_tensor(t, device, opts):
+        started.append(t.name)
+        if len(started) in stuck_at:
+            release.wait(30)
+        return real(t, device, opts)
+
+    monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
+    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)  # one tensor at a time: the counts in the tests are exact
+
+    def stick(*nth: int) -> tuple[list[str], threading.Event]:
+        stuck_at.update(nth)
+        return started, release
+
+    yield stick
+    release.set()
+
+
+def join_abandoned_engines() -> None:
+    """Wait for the engines' daemon threads (each finishes the tensor it is in, then stops)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "lmscope-weights":
+            thread.join(10)
+
+
+async def open_weights(pilot, app):
+    """The Weights screen once the model is open."""
     await wait_for(pilot, lambda: app.main_model is not None)
     await pilot.press("f6")
     await pilot.pause(0.1)
-    screen = app.screen
+    return app.screen
+
+
+async def run_analysis(pilot, app):
+    screen = await open_weights(pilot, app)
     await pilot.press("r")
     await wait_for(pilot, lambda: not screen.running and screen.results)
     await wait_workers(pilot)  # the run's worker finished and its last messages are handled
@@ -210,34 +258,16 @@ def test_short_names():
     assert middle_ellipsis("abc", 5) == "abc"
 
 
-async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, monkeypatch):
+async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, stuck_engine):
     """Esc during a tensor stuck in an uninterruptible call (a LAPACK SVD, simulated by a blocked
     tensor) ends the run in the UI at once; quitting during a second such run does not wait for
     the call either; once the calls return, neither engine starts another tensor."""
-    import threading
-
-    from lmscope.core.weights import engine
-
     folder, tensors = tiny_bert
-    started: list[str] = []
-    release = threading.Event()
-    real = engine.analyze_tensor
-
-    def slow_tensor(t, device, opts):
-        started.append(t.name)
-        if len(started) in (3, 6):  # the third tensor of the first run, and of the second
-            release.wait(30)
-        return real(t, device, opts)
-
-    monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
-    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)  # one tensor at a time: the counts below are exact
+    started, release = stuck_engine(3, 6)  # the third tensor of the first run, and of the second
     app = make_app(str(folder))
     try:
         async with app.run_test(size=(100, 30), notifications=True) as pilot:
-            await wait_for(pilot, lambda: app.main_model is not None)
-            await pilot.press("f6")
-            await pilot.pause()
-            screen = app.screen
+            screen = await open_weights(pilot, app)
             await pilot.press("ctrl+r")  # a fresh run
             await wait_for(pilot, lambda: len(started) == 3 and len(screen.results) == 2, timeout=30)
             await pilot.press("escape")
@@ -254,9 +284,7 @@ async def test_escape_and_quit_do_not_wait_for_a_busy_engine(tiny_bert, monkeypa
         assert screen._worker is not None and screen._worker.cancelled_event.is_set()
     finally:
         release.set()
-    for thread in threading.enumerate():
-        if thread.name == "lmscope-weights":
-            thread.join(10)
+    join_abandoned_engines()
     assert len(started) == 6  # neither engine went on to another tensor
 
 
@@ -396,58 +424,35 @@ async def test_progress_line_is_whole_at_80_columns(tiny_bert):
         assert "".join(drawn.split()) == "".join(text.split())  # every character on screen
 
 
-async def test_resume_after_cancel_keeps_the_tensors_done(tiny_bert, monkeypatch):
+async def test_resume_after_cancel_keeps_the_tensors_done(tiny_bert, stuck_engine):
     """Esc mid-run, then r: only the tensors not done are analysed, and the table ends complete
     and equal to a fresh run's (every tensor once)."""
-    import threading
-
-    from lmscope.core.weights import engine
-
     folder, tensors = tiny_bert
-    started: list[str] = []
-    release = threading.Event()
-    real = engine.analyze_tensor
-
-    def slow_tensor(t, device, opts):
-        started.append(t.name)
-        if len(started) == 4:
-            release.wait(30)
-        return real(t, device, opts)
-
-    monkeypatch.setattr(engine, "analyze_tensor", slow_tensor)
-    monkeypatch.setattr(engine, "TENSOR_THREADS", 1)  # one tensor at a time: the counts below are exact
+    started, release = stuck_engine(4)
     app = make_app(str(folder))
-    try:
-        async with app.run_test(size=(100, 30), notifications=True) as pilot:
-            await wait_for(pilot, lambda: app.main_model is not None)
-            await pilot.press("f6")
-            await pilot.pause()
-            screen = app.screen
-            await pilot.press("r")
-            await wait_for(pilot, lambda: len(started) == 4 and len(screen.results) == 3, timeout=30)
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: not screen.running, timeout=5)
-            assert screen.interrupted and "r resumes" in str(screen.query_one("#weights-status").content)
-            done = [t.name for t in screen.results]
-            release.set()
-            for thread in threading.enumerate():
-                if thread.name == "lmscope-weights":
-                    thread.join(10)  # the abandoned engine finished its tensor and stopped
-            before = len(started)
-            await pilot.press("r")
-            await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
-            again = started[before:]
-            assert not set(again) & set(done)  # nothing done twice
-            assert sorted(t.name for t in screen.results) == sorted(tensors)
-            assert screen.summary.tensors_done == screen.summary.tensors_total == len(tensors)
-            assert not screen.interrupted
-            # ctrl+r starts from scratch
-            before = len(started)
-            await pilot.press("ctrl+r")
-            await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
-            assert len(started) - before == len(tensors)
-    finally:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen = await open_weights(pilot, app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(started) == 4 and len(screen.results) == 3, timeout=30)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.running, timeout=5)
+        assert screen.interrupted and "r resumes" in str(screen.query_one("#weights-status").content)
+        done = [t.name for t in screen.results]
         release.set()
+        join_abandoned_engines()  # the abandoned engine finished its tensor and stopped
+        before = len(started)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
+        again = started[before:]
+        assert not set(again) & set(done)  # nothing done twice
+        assert sorted(t.name for t in screen.results) == sorted(tensors)
+        assert screen.summary.tensors_done == screen.summary.tensors_total == len(tensors)
+        assert not screen.interrupted
+        # ctrl+r starts from scratch
+        before = len(started)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: not screen.running and screen.summary is not None, timeout=30)
+        assert len(started) - before == len(tensors)
 
 
 async def test_ray_is_offered_only_when_importable(tiny_bert, monkeypatch):

@@ -21,8 +21,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from lmscope.core.units import exact_count, human_bytes, human_count, human_flops, ratio, tokens
-from lmscope.tui.messages import PlansReady, SettingsChanged
-from lmscope.tui.screens.base import LmscopeScreen
+from lmscope.tui.messages import PlansReady
+from lmscope.tui.screens.sliders import SlidersScreen
 from lmscope.tui.widgets.settings_bar import SettingsBar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,7 +112,7 @@ def layout_for(width: int, cells: list[list[tuple[str, str]]]) -> tuple[bool, bo
     return True, True
 
 
-class CompareScreen(LmscopeScreen):
+class CompareScreen(SlidersScreen):
     """The app's models (main first) as columns."""
 
     MODE = "compare"
@@ -127,6 +127,8 @@ class CompareScreen(LmscopeScreen):
         Binding("s", "type_seq_len", "Type seq len", show=False, id="compare.type_seq_len"),
     ]
 
+    FIRST_FOCUS = "#compare-table"
+
     def __init__(self) -> None:
         super().__init__()
         self.current_estimates: list[Estimate] = []
@@ -136,21 +138,10 @@ class CompareScreen(LmscopeScreen):
         self._plans: dict[str, dict] = {}  # model id -> core.plan.plan_summary (or {"error": …}) for _plans_key
 
     def compose_body(self) -> ComposeResult:
-        yield SettingsBar(self.lm.settings, id="compare-settings")
+        yield from self.compose_bars()
         yield Static(id="compare-status")
         table: DataTable = DataTable(id="compare-table", cursor_type="column", zebra_stripes=True, header_height=2)
         yield table
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one(DataTable).focus()
-
-    def on_settings_changed(self, event: SettingsChanged) -> None:
-        event.stop()
-        self.lm.set_settings(event.settings)
-
-    def action_type_seq_len(self) -> None:
-        self.query_one(SettingsBar).action_type_seq_len()
 
     def action_add(self) -> None:
         self.lm.action_compare_with()

@@ -23,11 +23,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from lmscope.core.units import exact_count, human_bytes, human_count, human_flops, tokens
-from lmscope.tui.messages import SettingsChanged
-from lmscope.tui.screens.base import LmscopeScreen
+from lmscope.tui.screens.sliders import SlidersScreen, page_bindings
 from lmscope.tui.widgets.number_table import NumberTable
 from lmscope.tui.widgets.scenario_bar import ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar, seq_len_choices
@@ -54,19 +54,18 @@ def number_table(title: str, *, exact_header: str) -> NumberTable:
     return NumberTable(title, exact_header)
 
 
-class MemoryScreen(LmscopeScreen):
+class MemoryScreen(SlidersScreen):
     """Parameters, memory and FLOPs of the main model under the current settings."""
 
     MODE = "memory"
     VIEW_NAME = "memory & FLOPs"
     HELP = "Memory and FLOPs of the main model at these settings; t cycles the mode."
-    SCROLL = Binding.Group("Scroll")
+    SCENARIO = True
     BINDINGS = [
         Binding("t", "toggle_mode", "Mode", id="memory.mode"),
         Binding("c", "toggle_chart", "Chart", id="memory.chart"),
         Binding("s", "type_seq_len", "Type seq len", show=False, id="memory.type_seq_len"),
-        Binding("pageup", "scroll_tables(-1)", "Scroll up", key_display="PgUp", group=SCROLL, id="memory.page_up"),
-        Binding("pagedown", "scroll_tables(1)", "Scroll down", key_display="PgDn", group=SCROLL, id="memory.page_down"),
+        *page_bindings("memory"),
     ]
 
     def __init__(self) -> None:
@@ -81,8 +80,7 @@ class MemoryScreen(LmscopeScreen):
         self._params_key: tuple[str, str, ParameterBreakdown, int] | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield SettingsBar(self.lm.settings, id="memory-settings")
-        yield ScenarioBar("memory", id="memory-scenario")
+        yield from self.compose_bars()
         with Horizontal(id="memory-main"):
             with VerticalScroll(id="memory-tables"):
                 yield Static(id="memory-memory")
@@ -91,10 +89,6 @@ class MemoryScreen(LmscopeScreen):
             from lmscope.tui.widgets.memory_chart import MemoryChart
 
             yield MemoryChart(id="memory-chart")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#seq_len").focus()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 110, "narrow")
@@ -118,10 +112,6 @@ class MemoryScreen(LmscopeScreen):
         natural = max((Measurement.get(console, options, t).maximum for t in self._tables.values()), default=0)
         column.styles.width = max(TABLES_MIN_WIDTH, natural + SCROLLBAR_WIDTH)
 
-    def on_settings_changed(self, event: SettingsChanged) -> None:
-        event.stop()
-        self.lm.set_settings(event.settings)
-
     def action_toggle_mode(self) -> None:
         """The next mode: inference → training → LoRA → QLoRA → inference."""
         from lmscope.tui.widgets.settings_bar import MODES
@@ -130,16 +120,9 @@ class MemoryScreen(LmscopeScreen):
         mode = MODES[(MODES.index(self.lm.settings.mode) + 1) % len(MODES)]
         bar.query_one("#mode", Slider).select(mode)
 
-    def action_type_seq_len(self) -> None:
-        self.query_one(SettingsBar).action_type_seq_len()
-
-    def action_scroll_tables(self, direction: int) -> None:
-        """Page the numbers (wide: the tables column; narrow: tables and chart, one below the other)."""
-        target = self.query_one("#memory-main" if self.has_class("narrow") else "#memory-tables")
-        if direction > 0:
-            target.scroll_page_down()
-        else:
-            target.scroll_page_up()
+    def scroll_target(self) -> Widget:
+        """The numbers (wide: the tables column; narrow: tables and chart, one below the other)."""
+        return self.query_one("#memory-main" if self.has_class("narrow") else "#memory-tables")
 
     def action_toggle_chart(self) -> None:
         chart = self.query_one("#memory-chart")

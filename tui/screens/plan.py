@@ -24,11 +24,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 from lmscope.core.units import exact_count, human_bytes, human_seconds
-from lmscope.tui.messages import DeploymentChanged, PlanReady, SettingsChanged
-from lmscope.tui.screens.base import LmscopeScreen
+from lmscope.tui.messages import DeploymentChanged, PlanReady
+from lmscope.tui.screens.sliders import SlidersScreen, page_bindings
 from lmscope.tui.widgets.number_table import NumberTable
 from lmscope.tui.widgets.scenario_bar import Hardware, ScenarioBar
 from lmscope.tui.widgets.settings_bar import SettingsBar
@@ -59,19 +60,19 @@ MEMORY_ROWS: tuple[tuple[str, str, bool, bool], ...] = (
 )
 
 
-class PlanScreen(LmscopeScreen):
+class PlanScreen(SlidersScreen):
     """The main model planned on the app's hardware (``app.deployment``) under the app's settings."""
 
     MODE = "plan"
     VIEW_NAME = "plan"
     HELP = "Does it fit these GPUs, at what context and batch, how fast, how to serve it (lmscope plan)."
-    SCROLL = Binding.Group("Scroll")
+    SCENARIO = True
+    FIRST_FOCUS = "#gpu"
     BINDINGS = [
         Binding("g", "focus_gpu", "GPU", show=False, id="plan.gpu"),
         Binding("y", "copy_command", "Copy command", id="plan.copy_command"),
         Binding("s", "type_seq_len", "Type seq len", show=False, id="plan.type_seq_len"),
-        Binding("pageup", "scroll_body(-1)", "Scroll up", key_display="PgUp", group=SCROLL, id="plan.page_up"),
-        Binding("pagedown", "scroll_body(1)", "Scroll down", key_display="PgDn", group=SCROLL, id="plan.page_down"),
+        *page_bindings("plan"),
     ]
 
     def __init__(self) -> None:
@@ -82,15 +83,10 @@ class PlanScreen(LmscopeScreen):
         self._shown: PlanKey | None = None  # the request on screen
 
     def compose_body(self) -> ComposeResult:
-        yield SettingsBar(self.lm.settings, id="plan-settings")
-        yield ScenarioBar("plan", id="plan-scenario")
+        yield from self.compose_bars()
         with VerticalScroll(id="plan-body"):
             yield Static(id="plan-verdict")
             yield Static(id="plan-sections")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#gpu").focus()
 
     def on_resize(self) -> None:
         wide = self.size.width >= WIDE
@@ -99,10 +95,6 @@ class PlanScreen(LmscopeScreen):
             self._draw()
 
     # --- input -----------------------------------------------------------------------
-    def on_settings_changed(self, event: SettingsChanged) -> None:
-        event.stop()
-        self.lm.set_settings(event.settings)
-
     def on_deployment_changed(self, event: DeploymentChanged) -> None:
         event.stop()
         self.lm.set_deployment(event.deployment)
@@ -110,15 +102,8 @@ class PlanScreen(LmscopeScreen):
     def action_focus_gpu(self) -> None:
         self.query_one("#gpu").focus()
 
-    def action_type_seq_len(self) -> None:
-        self.query_one(SettingsBar).action_type_seq_len()
-
-    def action_scroll_body(self, direction: int) -> None:
-        body = self.query_one("#plan-body")
-        if direction > 0:
-            body.scroll_page_down()
-        else:
-            body.scroll_page_up()
+    def scroll_target(self) -> Widget:
+        return self.query_one("#plan-body")
 
     def action_copy_command(self) -> None:
         command = serving_command(self.current_plan.to_dict()) if self.current_plan is not None else None
