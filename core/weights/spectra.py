@@ -19,8 +19,7 @@ below ≈ 1e-8·σ_max. The rule used here, per matrix:
    relative error far below ``tol``, default 1e-6; see "Default accuracy").
 3. The p others are *refined*: if p ≤ ``REFINE_FRACTION · k``, the p smallest
    eigenvectors of G (a subspace that is accurate because the kept eigenvalues
-   are well separated from it; computed from the tridiagonal form already made
-   for the eigenvalues, see :class:`_SymmetricEigen`) are taken, ``B = A·V_p`` is formed (m×p, chunked)
+   are well separated from it; see :class:`_SymmetricEigen`) are taken, ``B = A·V_p`` is formed (m×p, chunked)
    and its singular values are computed directly (LAPACK gesdd). The error of
    those values is second order in the subspace error plus the rounding floor
    ``≈ ε·σ_max`` — the same floor a direct SVD of the whole matrix has.
@@ -55,17 +54,21 @@ the genuinely tiny values are refined.
 Nothing is cropped or subsampled; bf16/fp16/fp8 inputs are upcast to float64
 chunk by chunk before any arithmetic.
 
-Why scipy only for k ≥ SCIPY_MIN_K: importing ``scipy.linalg`` costs 0.5–1 s of
-CPU (its array-API layer loads ``numpy.f2py``), more than all the spectra of a
-small model together (all-MiniLM's largest k is 384). Below the threshold
-numpy does the same LAPACK work: ``c.T @ c`` is recognised by numpy's matmul
-as a BLAS syrk (half the flops, like dsyrk), and ``eigvalsh`` is dsytrd +
-dsterf, the same reduction the scipy route runs — the eigenvalues agree to
-the last bit in our checks. What numpy lacks matters only for big k: dsyrk
-accumulating in place (numpy's product needs one k×k temporary), and the
-eigenvectors of only the p smallest eigenvalues from the stored tridiagonal
-form (numpy's ``eigh`` computes all k). Both routes meet the same accuracy
-contract (the tests run each).
+Why scipy only for the Gram, and only for k ≥ SCIPY_MIN_K: importing
+``scipy.linalg`` costs 0.3–1 s of CPU (its array-API layer loads
+``numpy.f2py``), more than all the spectra of a small model together
+(all-MiniLM's largest k is 384). Below the threshold numpy's matmul does the
+same work (``c.T @ c`` is a BLAS syrk, half the flops, like dsyrk); what
+numpy lacks matters only for big k: dsyrk accumulating in place (numpy's
+product needs one k×k temporary). Everything long-running is numpy's —
+eigenvalues, eigenvectors, direct SVDs — because numpy's LAPACK calls release
+the GIL and scipy's f2py wrappers do not: a scipy dsytrd or gesdd on a
+4096-wide matrix held the GIL for seconds to minutes, during which the app
+could not quit and the CLI could not answer Ctrl-C (the engine runs in a
+daemon thread precisely so that the UI never waits for it; see
+:mod:`.background`). The one scipy call kept, dsyrk, is cut into pieces of
+at most ``GRAM_CALL_FLOPS``. Both Gram routes meet the same accuracy contract
+(the tests run each).
 """
 
 from __future__ import annotations
@@ -88,7 +91,9 @@ GRAM_ERROR_FACTOR = 0.25  # δ = factor · k · ε · λ_max; observed errors st
 REFINE_MARGIN = 0.1  # keep Gram values whose predicted error is 10× below tol
 REFINE_FRACTION = 0.4  # refine at most this fraction of k, else direct SVD
 ABS_FLOOR = 1e-14  # the smallest absolute floor (× σ_max) of the accuracy contract (strict mode)
-SCIPY_MIN_K = 1024  # from this k on, scipy's in-place dsyrk and partial eigenvectors repay its import
+SCIPY_MIN_K = 1024  # from this k on, scipy's in-place dsyrk (no k×k temporary) repays its import
+GRAM_CALL_FLOPS = 1 << 31  # work per scipy dsyrk call, which holds the GIL: ~50 ms on one core
+GRAM_MIN_ROWS = 64  # but never fewer rows than this per call (a thinner update loses BLAS-3 speed)
 SMALL_K = 768  # below this, one BLAS thread is faster than several (and immune to oversubscription)
 CHUNK_ELEMENTS = 1 << 21  # rows per chunk are chosen so a float64 chunk is ~16 MiB
 
@@ -168,8 +173,11 @@ def gram(chunks: ChunkSource, k: int) -> np.ndarray:
     With scipy (k ≥ SCIPY_MIN_K), BLAS dsyrk adds each chunk's product straight
     into one triangle of the Gram (β = 1, half the flops of a general product),
     reading the C-ordered chunk as its Fortran-ordered transpose so nothing is
-    copied; the triangle is mirrored at the end — no k×k temporaries. Otherwise
-    numpy's matmul (a syrk too, for ``c.T @ c``) plus an add: one k×k temporary.
+    copied; the triangle is mirrored at the end — no k×k temporaries. scipy's
+    wrapper holds the GIL, so each call gets at most ``GRAM_CALL_FLOPS`` of work
+    (a few rows of the chunk; tens of milliseconds), keeping quit and Ctrl-C
+    immediate. Otherwise numpy's matmul (a syrk too, for ``c.T @ c``) plus an
+    add: one k×k temporary.
     """
     g = np.zeros((k, k), dtype=np.float64)
     dsyrk: Any = None
@@ -177,15 +185,17 @@ def gram(chunks: ChunkSource, k: int) -> np.ndarray:
         from scipy.linalg import blas
 
         dsyrk = blas.dsyrk
+    step = max(GRAM_MIN_ROWS, GRAM_CALL_FLOPS // max(1, k * k))  # rows per dsyrk call (it holds the GIL)
     for c in chunks():
         c = np.ascontiguousarray(c, dtype=np.float64)
         if dsyrk is None:
             g += c.T @ c
             continue
-        # g.T is g in Fortran order; its lower triangle is g's upper triangle
-        out = dsyrk(1.0, c.T, beta=1.0, c=g.T, lower=1, overwrite_c=1)
-        if not np.shares_memory(out, g):  # pragma: no cover - f2py had to copy: keep its result
-            g[...] = out.T
+        for a in range(0, c.shape[0], step):
+            # g.T is g in Fortran order; its lower triangle is g's upper triangle
+            out = dsyrk(1.0, c[a : a + step].T, beta=1.0, c=g.T, lower=1, overwrite_c=1)
+            if not np.shares_memory(out, g):  # pragma: no cover - f2py had to copy: keep its result
+                g[...] = out.T
     if dsyrk is not None:
         _mirror_upper(g)
     return g
@@ -212,62 +222,30 @@ def _direct(chunks: ChunkSource) -> np.ndarray:
 
 
 def _svdvals(a: np.ndarray) -> np.ndarray:
-    """Singular values by LAPACK gesdd (values only), descending (scipy only for big matrices, see SCIPY_MIN_K)."""
-    if use_scipy(min(a.shape)):
-        from scipy.linalg import svdvals  # faster driver selection, no U/V
-
-        return np.asarray(svdvals(a, check_finite=False), dtype=np.float64)
-    return np.linalg.svd(a, compute_uv=False)  # numpy's gesdd gives the same values
+    """Singular values by LAPACK gesdd (values only), descending — numpy's, which releases the GIL
+    (scipy's ``svdvals`` holds it for the whole call: minutes during which no quit could run)."""
+    return np.linalg.svd(a, compute_uv=False)
 
 
 class _SymmetricEigen:
     """Eigenvalues of a symmetric matrix now, eigenvectors of the smallest ones on demand.
 
-    With scipy (k ≥ SCIPY_MIN_K), the matrix is reduced to tridiagonal form once (LAPACK dsytrd,
-    the dominant k³ cost); all eigenvalues come from the tridiagonal matrix
-    (dsterf, as ``eigvalsh`` does), and the p smallest eigenvectors — only when
-    refinement needs them — from it too (MRRR), mapped back with the stored
-    Householder reflectors (dormqr). The tridiagonalisation is never repeated.
-    Without scipy: numpy ``eigvalsh`` then ``eigh``.
+    numpy's ``eigvalsh`` (dsyevd without vectors: dsytrd + dsterf) and, only when
+    refinement needs them, ``eigh`` (all vectors; the p smallest are kept). Why not
+    scipy's dsytrd once plus the p smallest vectors (stemr + dormqr), which costs less
+    when vectors are needed: scipy's LAPACK wrappers hold the GIL for the whole call —
+    seconds for k = 4096 — so neither the app's Esc/quit nor the CLI's Ctrl-C could run
+    until it returned; numpy's release it.
     """
 
     def __init__(self, g: np.ndarray) -> None:
         self._g = g
-        self._tri: tuple[np.ndarray, ...] | None = None
-        k = g.shape[0]
-        if k < 2 or not use_scipy(k):
-            self.values = np.linalg.eigvalsh(g)
-            return
-        from scipy.linalg import eigvalsh_tridiagonal, lapack
-
-        lwork, _ = lapack.dsytrd_lwork(k, lower=1)
-        # g is symmetric, so its transpose is the same matrix in Fortran order: no copy
-        c, d, e, tau, info = lapack.dsytrd(g.T, lower=1, lwork=max(int(lwork), 1), overwrite_a=1)
-        if info != 0:  # pragma: no cover - LAPACK argument errors only
-            raise RuntimeError(f"dsytrd failed (info={info})")
-        self._tri = (c, d, e, tau)
-        self.values = np.sort(eigvalsh_tridiagonal(d, e, lapack_driver="sterf", check_finite=False))
+        self.values = np.linalg.eigvalsh(g)
 
     def smallest_vectors(self, p: int) -> np.ndarray:
         """Orthonormal eigenvectors (k×p) of the p smallest eigenvalues."""
-        if self._tri is None:
-            _, vecs = np.linalg.eigh(self._g)
-            return vecs[:, :p]
-        from scipy.linalg import eigh_tridiagonal, lapack
-
-        c, d, e, tau = self._tri
-        _, z = eigh_tridiagonal(d, e, select="i", select_range=(0, p - 1), lapack_driver="stemr", check_finite=False)
-        z = np.asfortranarray(z)
-        # Q = H(1)…H(k−1) acts on rows 2..k (LAPACK dormtr with UPLO='L' calls dormqr this way)
-        sub = np.asfortranarray(c[1:, :-1])
-        lwork = max(1, p * 64)
-        tail, _, info = lapack.dormqr("L", "N", sub, tau, np.asfortranarray(z[1:, :]), lwork)
-        if info != 0:  # pragma: no cover
-            raise RuntimeError(f"dormqr failed (info={info})")
-        out = np.empty_like(z)
-        out[0, :] = z[0, :]
-        out[1:, :] = tail
-        return out
+        _, vecs = np.linalg.eigh(self._g)
+        return np.ascontiguousarray(vecs[:, :p])
 
 
 def refine_count(eigenvalues_ascending: np.ndarray, k: int, tol: float = DEFAULT_TOL) -> int:
