@@ -49,7 +49,7 @@ def _write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
     target = Path(path).expanduser()
     folder = target.parent if str(target.parent) else Path(".")
     binary = isinstance(text, bytes)
-    if not binary:
+    if not isinstance(text, bytes):
         text = redact(text)
     mode, encoding = ("wb", None) if binary else ("w", "utf-8")
     newline = None if binary else ""

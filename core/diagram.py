@@ -325,9 +325,9 @@ def architecture_diagram(arch: Architecture, *, model_id: str, style: str = "det
         stack_word = "Decoder"
 
     # --- the words of every box first (widths follow the longest line)
-    pixels = arch.objective.value == "vision" and arch.vision is not None and bool(arch.vision.patch_size)
-    if pixels:
-        v = arch.vision
+    v = arch.vision if arch.objective.value == "vision" else None
+    pixels = v is not None and bool(v.patch_size)
+    if v is not None and v.patch_size:
         patches = (v.image_size // v.patch_size) ** 2 if v.image_size else 0
         emb_title = "Patch embedding"
         emb_lines = [f"image {v.image_size} px · patch {v.patch_size} → {patches:,} patches · hidden {h:,}"]
@@ -632,7 +632,7 @@ def to_png(d: Diagram) -> bytes:
 
     from lmscope.core.plots import RC, _figure
 
-    with matplotlib.rc_context(RC | {"axes.grid": False}):
+    with matplotlib.rc_context(RC | {"axes.grid": False}):  # type: ignore[arg-type]  # RC's keys are rcParams names
         fig = _figure(width=d.width / 100, height=d.height / 100)
         fig.set_dpi(100 * PNG_SCALE)
         ax = fig.add_axes((0, 0, 1, 1))

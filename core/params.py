@@ -193,8 +193,10 @@ def _embeddings(arch: Architecture, t: _Tally) -> None:
     h = arch.hidden_size
     if arch.objective.value == "vision" and arch.vision is not None:
         v = arch.vision
-        patches = (v.image_size // v.patch_size) ** 2
-        t.add("embeddings", h + (patches + 1) * h + v.num_channels * v.patch_size**2 * h + h)
+        image, patch = v.image_size, v.patch_size
+        assert image is not None and patch is not None  # the ViT builder (parse/vision.py) reads both
+        patches = (image // patch) ** 2
+        t.add("embeddings", h + (patches + 1) * h + v.num_channels * patch**2 * h + h)
         return
     width = arch.dim("word_embed_proj_dim", h)  # OPT-350m: narrower embeddings projected in and out
     t.add("embeddings", arch.vocab_size * width + arch.position_embeddings * h + arch.token_type_embeddings * h)

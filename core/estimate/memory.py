@@ -284,8 +284,8 @@ def checkpoint_bytes(arch: Architecture, params: ParameterBreakdown) -> tuple[in
         )
         return body + (params.total - qn2) * half, None
     if method in ("bitsandbytes", "bnb"):
-        bits = q.bits or 4
-        if bits <= 4:
+        bnb_bits = q.bits or 4
+        if bnb_bits <= 4:
             dq = (_detail(arch, "bnb_4bit_use_double_quant") or "true").lower() not in ("false", "0", "no")
             return _nf4_matrices(mats, dq) + rest, None
         return sum((m.d_in * m.d_out + 4 * m.d_out) * m.count for m in mats) + rest, None
@@ -295,12 +295,12 @@ def checkpoint_bytes(arch: Architecture, params: ParameterBreakdown) -> tuple[in
         body = sum(((m.d_in * m.d_out + 1) // 2 + math.ceil(m.d_in / MXFP4_BLOCK) * m.d_out) * m.count for m in experts)
         return body + (params.total - en) * half, None
     if q.bits:
-        bits = int(q.bits) if float(q.bits).is_integer() else q.bits
+        q_bits = int(q.bits) if float(q.bits).is_integer() else q.bits
         group = int(q.group_size or DEFAULT_GROUP_SIZE)
-        if isinstance(bits, int):
-            body = sum(_group_quant_bytes(m, bits, group, zero_bits=bits, g_idx=False) for m in mats)
+        if isinstance(q_bits, int):
+            body = sum(_group_quant_bytes(m, q_bits, group, zero_bits=q_bits, g_idx=False) for m in mats)
         else:  # fractional bits (exl2, GGUF mixes): bits per weight, overhead included
-            body = math.ceil(qn * bits / 8)
+            body = math.ceil(qn * q_bits / 8)
         return body + rest, f"{method}: layout assumed as {q.bits}-bit group quantization"
     return bytes_for(params.total, base), f"{method}: storage layout unknown; shown at {base}"
 

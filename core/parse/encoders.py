@@ -84,7 +84,7 @@ def _bart_like(r: _Reader, model_type: str) -> dict:
     whisper = model_type == "whisper"
     ffn = r.int("decoder_ffn_dim", hi=MAX_INTERMEDIATE)
     enc_ffn = r.int("encoder_ffn_dim", hi=MAX_INTERMEDIATE)
-    d = {
+    d: dict[str, object] = {  # the builder fields _finish reads (values of every field type)
         "objective": Objective.SPEECH if whisper else Objective.SEQ2SEQ, "hidden_size": hidden, "num_layers": n_dec,
         "num_heads": heads, "num_kv_heads": heads, "head_dim": hidden // heads, "intermediate_size": ffn,
         "vocab_size": r.int("vocab_size", hi=MAX_VOCAB), "activation": r.str("activation_function", default="gelu"),

@@ -185,7 +185,8 @@ def make_plan(
     fits = mem.per_gpu_bytes <= usable
     max_seq = largest_fitting(lambda s: fits_at(facts, req, hw, s, req.batch))
     max_batch = largest_fitting(lambda b: fits_at(facts, req, hw, req.seq_len, b))
-    roof = serve = split = commands = training = None
+    roof = serve = split = commands = None
+    training: dict[str, object] | None = None
     assumptions = _assumptions(facts, req, hw, mem)
     if req.mode == "inference":
         roof = roofline(facts, req, hw)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lmscope.core.architecture import FFN, Architecture
+from lmscope.core.architecture import FFN, Architecture, LayerSpec
 from lmscope.core.estimate.kv import DTYPE_BITS, bytes_for
 from lmscope.core.estimate.memory import (
     DEFAULT_GROUP_SIZE,
@@ -76,7 +76,7 @@ class ModelFacts:
         """Routed experts' bytes if stored at ``dtype`` (the "quantize experts" what-if)."""
         return sum(matrix_bytes(m, dtype) for m in linear_matrices(self.arch) if m.group == "experts")
 
-    def layer_weight_bytes(self) -> list[tuple[object, int, int]]:
+    def layer_weight_bytes(self) -> list[tuple[LayerSpec, int, int]]:
         """(layer spec, copies, bytes of one copy) for each distinct layer, at this dtype (scaled)."""
         out = []
         for layer, n in layer_groups(self.arch):

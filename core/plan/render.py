@@ -167,8 +167,8 @@ def gpus_table(fmt: str = "text", extra: list[Accelerator] | None = None) -> str
     if fmt == "yaml":
         return to_yaml({"gpus": rows})
     lines = [f"{'name':<11} {'memory':>10} {'bandwidth':>11} {'16-bit':>9} {'fp8':>9} {'fp4':>9}  interconnect"]
-    for r in rows:
-        pf = r["peak_flops"]
+    for a, r in zip(accs, rows):
+        pf = a.peak_flops  # the row's "peak_flops", typed
         tf = lambda k, pf=pf: fixed(pf[k], "T", 0) if pf.get(k) else "—"
         link = f"{r['interconnect']} {fixed(r['interconnect_bytes_per_s'], 'GB', 0)}/s" if r["interconnect"] else "—"
         lines.append(f"{r['name']:<11} {human_bytes(r['memory_bytes']):>10} {fixed(r['bandwidth_bytes_per_s'], 'GB', 0):>9}/s "

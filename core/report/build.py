@@ -19,7 +19,7 @@ from lmscope.core.capabilities import LONG_CONTEXT_TOKENS, Capabilities, derive_
 from lmscope.core.errors import ConfigError, LmscopeError
 from lmscope.core.lineage import Lineage, derive_lineage
 from lmscope.core.name_quant import NameQuant, quantization_from_name
-from lmscope.core.report.schema import _json_safe, _report_dict
+from lmscope.core.report.schema import JSONObject, _json_safe, _report_dict
 from lmscope.core.results import Estimate, ParameterBreakdown, Settings
 from lmscope.core.sources.base import HubMetadata, ModelSource, StoredTensors
 from lmscope.core.tokenizer import TokenizerFacts, tokenizer_facts
@@ -116,9 +116,11 @@ class Report:
         """What the Hub says about the repo (None for local files and the catalog)."""
         return self.source.metadata
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> JSONObject:
         """The JSON report of CONTRACT.md (schema_version 1), JSON-safe."""
-        return _json_safe(_report_dict(self))
+        out = _json_safe(_report_dict(self))
+        assert isinstance(out, dict)  # a dict stays a dict
+        return out
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows the summary (the Markdown export without the per-step detail)."""
@@ -344,11 +346,15 @@ def _onnx_graph(source: ModelSource, notes: list[str]) -> dict | None:
     from lmscope.core.onnx_graph import analyse_onnx_graph
 
     try:
+        if source.location is None:  # an ONNX model is a local file: it always has one
+            raise FileNotFoundError("no location")
         graph = analyse_onnx_graph(source.location)
     except Exception as err:  # noqa: BLE001 - the file was already read once; this is an extra view
         notes.append(f"ONNX graph analysis failed ({type(err).__name__}): graph facts only")
         return None
-    notes.extend(graph.get("notes") or [])
+    graph_notes = graph.get("notes")
+    if isinstance(graph_notes, list):
+        notes.extend(str(n) for n in graph_notes)
     return graph
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from lmscope.core.errors import UsageError
 from lmscope.core.report.build import build_report
-from lmscope.core.report.schema import SCHEMA_VERSION, _json_safe, settings_dict
+from lmscope.core.report.schema import SCHEMA_VERSION, JSONObject, _json_safe, settings_dict
 from lmscope.core.results import Settings
 from lmscope.core.sources.base import ModelSource
 
@@ -85,10 +85,10 @@ class CompareReport:
             rows.append({"metric": path, "label": label, "unit": unit, "values": values, "ratios": ratios})
         return rows
 
-    def facts(self) -> list[dict[str, object]]:
+    def facts(self) -> list[JSONObject]:
         """Non-numeric facts side by side, with which models differ from the first."""
         dicts = [r.to_dict() for r in self.reports]
-        out: list[dict[str, object]] = []
+        out: list[JSONObject] = []
         for path, label in COMPARE_FACTS:
             values = [lookup(d, path) for d in dicts]
             out.append({"fact": path, "label": label, "values": values, "differs": [v != values[0] for v in values]})
@@ -145,9 +145,9 @@ def with_plans(compare: CompareReport, request: object, accelerator: object) -> 
     from lmscope.core.plan import make_plan, plan_summary
 
     req = replace(request, seq_len=compare.settings.seq_len, batch=compare.settings.batch)  # type: ignore[type-var]
-    plans = []
+    plans: list[dict[str, object]] = []
     for report in compare.reports:
-        empty = {"model_id": report.model_id, "fits": None, "per_gpu_bytes": None, "usable_bytes": None,
+        empty: dict[str, object] = {"model_id": report.model_id, "fits": None, "per_gpu_bytes": None, "usable_bytes": None,
                  "headroom_bytes": None, "max_seq_len": None, "max_batch": None, "decode_tokens_per_s": None,
                  "bound": None}
         if report.architecture is None or report.estimate is None:

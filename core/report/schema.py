@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from lmscope.core.architecture import Architecture
 from lmscope.core.results import Estimate, Settings
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 
 SCHEMA_VERSION = 1
+# The JSON report as Python: under each key any JSON value (str, number, bool, None, list, object),
+# which is what "Any" means here — the schema, not the type, says which.
+JSONObject: TypeAlias = dict[str, Any]
 
 
 def _json_safe(value: object) -> object:
