@@ -266,3 +266,23 @@ def test_gram_eigenvalue_error_stays_inside_the_assumed_bound(shape: tuple[int, 
         ref = np.sort(np.linalg.svd(w, compute_uv=False) ** 2)
         bound = spectra.GRAM_ERROR_FACTOR * k * spectra.EPS64 * ref[-1]
         assert np.max(np.abs(lam - ref)) <= bound / 3
+
+
+def test_refinement_is_foreseen_from_a_cholesky_test() -> None:
+    """needs_refinement (Cholesky of G − s·I, s the cut for a power-iteration λ_max) agrees with the
+    rule it anticipates — refine_count on the Gram's eigenvalues — away from the cut itself."""
+    rng = np.random.default_rng(21)
+    checked = 0
+    for log_kappa in np.linspace(1.0, 9.0, 17):
+        k = 120
+        u = np.linalg.qr(rng.standard_normal((200, k)))[0]
+        v = np.linalg.qr(rng.standard_normal((k, k)))[0]
+        w = (u * np.logspace(0.0, -log_kappa / 2, k)) @ v.T
+        g = spectra.gram(row_chunks(w), k)
+        lam = np.linalg.eigvalsh(g)
+        cut = spectra._refine_cut(float(lam[-1]), k, spectra.DEFAULT_TOL)
+        if abs(lam[0] / cut - 1.0) < 0.1:
+            continue  # at the cut the guess may go either way (only the order of the work depends on it)
+        checked += 1
+        assert spectra.needs_refinement(g, k) == (spectra.refine_count(np.maximum(lam, 0.0), k) > 0), log_kappa
+    assert checked >= 15

@@ -238,14 +238,48 @@ class _SymmetricEigen:
     until it returned; numpy's release it.
     """
 
-    def __init__(self, g: np.ndarray) -> None:
+    def __init__(self, g: np.ndarray, with_vectors: bool = False) -> None:
         self._g = g
-        self.values = np.linalg.eigvalsh(g)
+        self._vectors: np.ndarray | None = None
+        if with_vectors:  # refinement expected (needs_refinement): one decomposition gives both
+            self.values, self._vectors = np.linalg.eigh(g)
+        else:
+            self.values = np.linalg.eigvalsh(g)
 
     def smallest_vectors(self, p: int) -> np.ndarray:
         """Orthonormal eigenvectors (k×p) of the p smallest eigenvalues."""
-        _, vecs = np.linalg.eigh(self._g)
+        vecs = self._vectors if self._vectors is not None else np.linalg.eigh(self._g)[1]
         return np.ascontiguousarray(vecs[:, :p])
+
+
+def needs_refinement(g: np.ndarray, k: int, tol: float = DEFAULT_TOL) -> bool:
+    """Whether some eigenvalue of the Gram lies below the refinement cut — decided before the eigensolver.
+
+    Why: refinement needs eigenvectors, and numpy's ``eigh`` (values and vectors) after an
+    ``eigvalsh`` repeats the k³ reduction; knowing first lets one ``eigh`` give both. The
+    test is exact up to rounding: the Cholesky factorisation of ``G − s·I`` exists iff
+    λ_min(G) > s, where s is the cut of :func:`refine_count` for an estimate of λ_max (three
+    block power steps — a few passes over G, against the eigensolver's k³). It only picks
+    the cheaper order of the same computations: if it guesses wrong, :func:`refine_count`
+    on the eigenvalues still decides, and the vectors are computed then (or not used).
+    Cost: a Cholesky (k³/3, BLAS-3) and a copy of G while it runs.
+    """
+    if k < 2:
+        return False
+    v = np.random.default_rng(0).standard_normal((k, 4))
+    for _ in range(3):
+        v = g @ v
+        v /= np.maximum(np.linalg.norm(v, axis=0), np.finfo(np.float64).tiny)
+    lam_max = float(np.max(np.einsum("ij,ij->j", v, g @ v)))
+    if not np.isfinite(lam_max) or lam_max <= 0.0:
+        return True
+    shifted = g.copy()
+    shifted.flat[:: k + 1] -= _refine_cut(lam_max, k, tol)
+    try:
+        np.linalg.cholesky(shifted)
+    except np.linalg.LinAlgError:
+        return True
+    return False
 
 
 def refine_count(eigenvalues_ascending: np.ndarray, k: int, tol: float = DEFAULT_TOL) -> int:
@@ -258,9 +292,13 @@ def refine_count(eigenvalues_ascending: np.ndarray, k: int, tol: float = DEFAULT
     lam = eigenvalues_ascending
     if lam.size == 0 or lam[-1] <= 0.0:
         return int(lam.size)
-    delta = GRAM_ERROR_FACTOR * k * EPS64 * lam[-1]
-    cut = delta / (2.0 * REFINE_MARGIN * tol)
-    return int(np.searchsorted(lam, cut, side="left"))
+    return int(np.searchsorted(lam, _refine_cut(float(lam[-1]), k, tol), side="left"))
+
+
+def _refine_cut(lam_max: float, k: int, tol: float) -> float:
+    """The eigenvalue below which a Gram value is refined: its predicted relative error δ/(2λ) exceeds REFINE_MARGIN·tol."""
+    delta = GRAM_ERROR_FACTOR * k * EPS64 * lam_max
+    return delta / (2.0 * REFINE_MARGIN * tol)
 
 
 def blas_threads_for(k: int) -> contextlib.AbstractContextManager[object]:
@@ -344,7 +382,7 @@ def singular_values(
 
 def _singular_values(chunks: ChunkSource, m: int, k: int, tol: float) -> SingularValues:
     g = gram(chunks, k)
-    eig = _SymmetricEigen(g)
+    eig = _SymmetricEigen(g, with_vectors=needs_refinement(g, k, tol))
     lam = np.maximum(eig.values, 0.0)
     p = refine_count(lam, k, tol)
     if p == 0:
