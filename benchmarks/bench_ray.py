@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_spectra import _median  # same folder: the scripts run from benchmarks/
 
 
 def make_checkpoint(folder: Path, shards: int, side: int, seed: int = 0) -> int:
@@ -64,15 +64,6 @@ def _records(events: list) -> list[dict]:  # type: ignore[type-arg]
 
     rows = [e.result for e in events if e.result]
     return [{k: v for k, v in r.to_dict().items() if k not in ("seconds", "device")} for r in report.ordered(rows)]
-
-
-def _median(fn, repeat: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def main() -> int:
