@@ -24,7 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.core.report_folder import Folder
 
 from lmscope.core.errors import UsageError
 
@@ -45,7 +48,7 @@ class Format:
     suffix: str
     label: str
     render: Callable[..., str] | None = None
-    write: Callable[..., Any] | None = None
+    write: Callable[..., Folder] | None = None
 
     @property
     def is_folder(self) -> bool:
@@ -73,13 +76,13 @@ def _compare(fmt: str) -> Callable[..., str]:
     return render
 
 
-def _report_folder(report: Any, path: str, **options: Any) -> Any:
+def _report_folder(report: Any, path: str, **options: Any) -> Folder:
     from lmscope.core.report_folder import write_report_folder
 
     return write_report_folder(report, path, **options)
 
 
-def _compare_folder(compare: Any, path: str, **options: Any) -> Any:
+def _compare_folder(compare: Any, path: str, **options: Any) -> Folder:
     from lmscope.core.report_folder import write_compare_folder
 
     return write_compare_folder(compare, path, **options)
@@ -103,7 +106,7 @@ def _weights(fmt: str) -> Callable[..., str]:
     return render
 
 
-def _weights_folder(results: Any, summary: Any, path: str, **options: Any) -> Any:
+def _weights_folder(results: Any, summary: Any, path: str, **options: Any) -> Folder:
     from lmscope.core.report_folder import write_weights_folder
 
     return write_weights_folder(results, summary, path, **options)
@@ -179,7 +182,7 @@ def render(view: str, name: str, *subject: Any, **options: Any) -> str:
     return fmt.render(*subject, **options)
 
 
-def write_folder(view: str, path: str, *subject: Any, **options: Any) -> Any:
+def write_folder(view: str, path: str, *subject: Any, **options: Any) -> Folder:
     """``subject`` of ``view`` as a report folder at ``path`` (Markdown + pictures); the core ``Folder``."""
     fmt = get(view, FOLDER)
     assert fmt.write is not None

@@ -36,14 +36,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmscope.tui.commands import LmscopeCommands
 
 
-def _screen_factory(row: ScreenRow) -> Callable[[], Screen]:
+def _screen_factory(row: ScreenRow) -> Callable[[], Screen[None]]:
     """A factory that imports the row's screen module on first use (keeps start-up light)."""
 
-    def make() -> Screen:
+    def make() -> Screen[None]:
         import importlib
 
         module, _, name = row.target.partition(":")
-        cls = getattr(importlib.import_module(f"lmscope.tui.screens.{module}"), name)
+        cls: type[Screen[None]] = getattr(importlib.import_module(f"lmscope.tui.screens.{module}"), name)
         return cls()
 
     return make

@@ -7,9 +7,13 @@ load later, in workers.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmscope.tui.app import LmscopeApp
 
 
-def build_app(args: argparse.Namespace):
+def build_app(args: argparse.Namespace) -> LmscopeApp:
     """The app for parsed CLI arguments (``models``, ``offline``, ``token``)."""
     from lmscope.core.redact import register_secret
     from lmscope.tui.app import LmscopeApp

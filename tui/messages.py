@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.hardware import LocalGPU
     from lmscope.core.hub.search import SearchAnswer
     from lmscope.core.plan import Plan
+    from lmscope.core.report.schema import JSONObject
     from lmscope.core.results import ParameterBreakdown, Settings
     from lmscope.core.weights.records import WeightsEvent
     from lmscope.tui.state import Deployment, LoadedModel
@@ -124,5 +125,5 @@ class PlansReady(Message):
     """Compare's plan worker finished: ``plans`` maps model id → ``core.plan.plan_summary`` (or {"error": …})."""
 
     key: Hashable
-    plans: dict[str, dict]
+    plans: dict[str, JSONObject]
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmscope.tui.app import LmscopeApp
 
 
-class LmscopeScreen(Screen):
+class LmscopeScreen(Screen[None]):
     """Base of the five main screens. Subclasses implement ``compose_body`` and ``refresh_view``."""
 
     MODE = ""

@@ -28,6 +28,7 @@ from lmscope.tui.widgets.settings_bar import SettingsBar
 if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.hardware import Accelerator, LocalGPU
     from lmscope.core.report import CompareReport
+    from lmscope.core.report.schema import JSONObject
     from lmscope.core.results import Estimate, Settings
     from lmscope.tui.state import Deployment, LoadedModel
 
@@ -135,12 +136,12 @@ class CompareScreen(SlidersScreen):
         self.table_layout = (False, False)  # (short labels, value above ratio) of the last layout (tests read it)
         self._laid_out_for: int | None = None  # the table width the last layout was made for
         self._plans_key: PlansKey | None = None  # the request the column plans answer
-        self._plans: dict[str, dict] = {}  # model id -> core.plan.plan_summary (or {"error": …}) for _plans_key
+        self._plans: dict[str, JSONObject] = {}  # model id -> core.plan.plan_summary (or {"error": …}) for _plans_key
 
     def compose_body(self) -> ComposeResult:
         yield from self.compose_bars()
         yield Static(id="compare-status")
-        table: DataTable = DataTable(id="compare-table", cursor_type="column", zebra_stripes=True, header_height=2)
+        table: DataTable[Text] = DataTable(id="compare-table", cursor_type="column", zebra_stripes=True, header_height=2)
         yield table
 
     def action_add(self) -> None:
@@ -245,7 +246,7 @@ class CompareScreen(SlidersScreen):
         table.move_cursor(column=max(1, min(cursor, len(models))))  # a model, never the names column
 
     # --- the models planned on the app's hardware (a worker; core.plan does the sums) ----------------
-    def _plans_for(self, models: list[LoadedModel], settings: Settings) -> list[dict | None]:
+    def _plans_for(self, models: list[LoadedModel], settings: Settings) -> list[JSONObject | None]:
         """The plan summaries for these models, or Nones while a worker computes them."""
         lm = self.lm
         if not lm.ensure_gpus():
@@ -263,7 +264,7 @@ class CompareScreen(SlidersScreen):
         from lmscope.core.plan import plan_summary
         from lmscope.tui import loader
 
-        out: dict[str, dict] = {}
+        out: dict[str, JSONObject] = {}
         hardware: Accelerator | None = None
         error: str | None = None
         try:
@@ -295,7 +296,7 @@ class CompareScreen(SlidersScreen):
 
 def compare_row(label: str, get: Callable[[LoadedModel, Estimate], Number | None], show: Callable[[Number], str],
                 models: list[LoadedModel], estimates: list[Estimate],
-                plans: list[dict | None] | None = None) -> list[tuple[Text, Text]]:
+                plans: list[JSONObject | None] | None = None) -> list[tuple[Text, Text]]:
     """One row's cells as (value, ratio to the first column) pairs, coloured where they differ.
 
     The plan rows read ``plans`` (one ``core.plan.plan_summary`` per model, None while pending).
@@ -332,7 +333,7 @@ def compare_cell(value: Number | None, base: Number | None, show: Callable[[Numb
     return text, Text(ratio(value, base), style="bold yellow" if value > base else "bold green")
 
 
-def fits_text(summary: dict | None) -> Text:
+def fits_text(summary: JSONObject | None) -> Text:
     """"fits" / "no fit" (the plan's verdict), "…" while planning, "—" when no plan could be made."""
     if summary is None:
         return Text("…", style="dim")

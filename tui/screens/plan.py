@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.architecture import Architecture
     from lmscope.core.hardware import Accelerator, LocalGPU
     from lmscope.core.plan import Plan
+    from lmscope.core.report.schema import JSONObject
     from lmscope.core.results import Settings
     from lmscope.tui.state import Deployment, LoadedModel
 
@@ -239,7 +240,7 @@ class PlanScreen(SlidersScreen):
 
 # --- the plan as renderables (formatting only: every number is the plan's) ------------------------
 
-def verdict_text(d: dict, note: str | None = None) -> Text:
+def verdict_text(d: JSONObject, note: str | None = None) -> Text:
     """Three lines: the verdict on the hardware, the solved limits, the decode speed."""
     s, hw, mem = d["settings"], d["hardware"], d["memory"]
     fits = d["fits"]
@@ -265,7 +266,7 @@ def verdict_text(d: dict, note: str | None = None) -> Text:
     return text
 
 
-def memory_table(d: dict) -> NumberTable:
+def memory_table(d: JSONObject) -> NumberTable:
     """Per-GPU bytes by component (the plan's memory block), each human-readable and exact."""
     s, hw, mem = d["settings"], d["hardware"], d["memory"]
     inference = s["mode"] == "inference"
@@ -292,7 +293,7 @@ def section_table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def plan_body(d: dict, *, wide: bool) -> Group:
+def plan_body(d: JSONObject, *, wide: bool) -> Group:
     """Memory, the CLI's sections (roofline, vLLM accounting, split, training, commands), assumptions."""
     from lmscope.core.plan.render import plan_lines
 
@@ -319,7 +320,7 @@ def plan_body(d: dict, *, wide: bool) -> Group:
     return Group(grid, *tail)
 
 
-def serving_command(d: dict) -> str | None:
+def serving_command(d: JSONObject) -> str | None:
     """The first ready-to-paste command of a plan (vLLM when it fits, llama.cpp's split when not)."""
     commands = d.get("commands") or {}
     return next((commands[k] for k in COMMAND_KEYS if commands.get(k)), None)

@@ -57,7 +57,7 @@ class SearchScreen(LmscopeScreen):
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="search models: qwen3, llama 8b, gemma… (Enter opens)", id="search-input")
         yield Static(id="search-status")
-        table: DataTable = DataTable(id="search-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(id="search-table", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -192,7 +192,7 @@ class SearchScreen(LmscopeScreen):
         return (self.answer if self.answer is not None else SearchAnswer(query="", source="offline", results=()),)
 
 
-def _gated(value) -> str:
+def _gated(value: object) -> str:
     if value in (None, False, "false", "False"):
         return "—" if value is None else "no"
     return str(value) if value is not True else "yes"

@@ -115,7 +115,7 @@ class WeightsScreen(LmscopeScreen):
         yield FilterInput(placeholder="kind:mlp layer:2-5 alpha>4 q_proj   (Enter applies, Esc closes)", id="weights-filter")
         with Horizontal(id="weights-main"):
             with Vertical(id="weights-left"):
-                table: DataTable = DataTable(id="weights-table", cursor_type="row", zebra_stripes=True)
+                table: DataTable[str] = DataTable(id="weights-table", cursor_type="row", zebra_stripes=True)
                 for label in COLUMNS:
                     table.add_column(label, key=label)
                 yield table
@@ -228,7 +228,7 @@ class WeightsScreen(LmscopeScreen):
             parsed = dataclasses.replace(parsed, kinds=(self.kind,))
         return None if parsed.empty else parsed
 
-    def _fill_kinds(self, table: DataTable) -> None:
+    def _fill_kinds(self, table: DataTable[str]) -> None:
         """The per-kind summary (the CLI's "by module kind" table) of the tensors done so far."""
         from lmscope.core.weights import summarize_by_kind
         from lmscope.core.weights.report import KIND_HEADERS, kind_rows, ordered
