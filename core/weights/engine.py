@@ -20,7 +20,6 @@ import functools
 import os
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -585,9 +584,13 @@ def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters
     # big ufuncs). Each k is seeded on its own, so the results do not depend on the order they finish.
     with blas_threads_for(0):
         workers = min(KMEANS_THREADS, _cpus(), len(candidates))
-        if workers > 1:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lmscope-kmeans") as pool:
-                runs = list(pool.map(one, candidates))
+        if workers > 1:  # daemon threads (parallel.py): a quit never waits for a k in progress
+            pool = OrderedPool(workers, name="lmscope-kmeans")
+            try:
+                runs = [pool.result(i) for i in [pool.submit(functools.partial(one, k)) for k in candidates]]
+            finally:
+                pool.discard_pending()
+                pool.close()
         else:
             runs = [one(k) for k in candidates]
     best_k, best_score, best = 0, -np.inf, None
