@@ -17,6 +17,7 @@ text tokens).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lmscope.core.architecture import FFN, Architecture, LayerSpec, Mixer
@@ -212,21 +213,10 @@ def _layer(arch: Architecture, layer: LayerSpec, t: _Tally) -> None:
     if mixer in (Mixer.FULL, Mixer.SLIDING, Mixer.CHUNKED):
         n, mm = _attention(arch, layer.num_kv_heads or arch.num_kv_heads)
         t.add("attention", n, mm)
-    elif mixer is Mixer.MLA:
-        n, mm = _mla(arch)
-        t.add("attention", n, mm)
-    elif mixer is Mixer.MAMBA:
-        n, mm = _mamba1(arch)
-        t.add("mamba", n, mm)
-    elif mixer is Mixer.MAMBA2:
-        n, mm = _mamba2(arch)
-        t.add("mamba", n, mm)
-    elif mixer is Mixer.LINEAR:
-        n, mm = _gated_deltanet(arch)
-        t.add("linear_attention", n, mm)
-    elif mixer is Mixer.CONV:
-        n, mm = _short_conv(arch)
-        t.add("conv", n, mm)
+    elif mixer in _MIXER_COUNTS:
+        component, count = _MIXER_COUNTS[mixer]
+        n, mm = count(arch)
+        t.add(component, n, mm)
     elif layer.linear_mixer:
         t.add("attention", h * h + (h if arch.attention_bias else 0), h * h)
     if arch.encoder_layers:
@@ -449,3 +439,14 @@ def _mimo_mtp(arch: Architecture, t: _Tally) -> None:
         a, _mm = _attention(arch, arch.num_kv_heads)
         m, _mm2 = _mlp(h, arch.intermediate_size, arch.gated_ffn, arch.mlp_bias)
         t.add("other", a + m + 2 * h * h + 5 * h)
+
+
+# mixer -> (the component its parameters count under, the function counting them: (params, matmul params));
+# attention with KV heads (FULL/SLIDING/CHUNKED) takes the layer's own KV head count and stays in _layer
+_MIXER_COUNTS: dict[Mixer, tuple[str, Callable[[Architecture], tuple[int, int]]]] = {
+    Mixer.MLA: ("attention", _mla),
+    Mixer.MAMBA: ("mamba", _mamba1),
+    Mixer.MAMBA2: ("mamba", _mamba2),
+    Mixer.LINEAR: ("linear_attention", _gated_deltanet),
+    Mixer.CONV: ("conv", _short_conv),
+}
