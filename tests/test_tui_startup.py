@@ -87,3 +87,47 @@ def test_exact_engine_runs_after_first_paint_and_confirms(tmp_path):
     assert seen["exact_total"] == 8_030_261_248
     assert seen["marker"] == "exact ✓"
     assert "torch" in seen["at_end"]
+
+
+QUIT_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys, threading
+    from lmscope.tui import loader
+    from lmscope.tui.app import LmscopeApp
+
+    call = sys.argv[1]
+    started = threading.Event()
+
+    def stuck(*args, **kwargs):  # a call that never returns (a Hub request on a dead network)
+        started.set()
+        threading.Event().wait()
+
+    setattr(loader, call, stuck)
+
+    async def main():
+        app = LmscopeApp([], exact=call == "exact_parameters_for")
+        async with app.run_test(size=(80, 24)) as pilot:
+            while not started.is_set():
+                await pilot.pause(0.02)
+            app.exit()  # what ctrl+q does, while the worker's call is still blocked
+
+    asyncio.run(main())  # joins asyncio's executor threads, where Textual runs thread workers
+    print("closed")
+    """
+)
+
+
+@pytest.mark.parametrize("call", ["open_model", "exact_parameters_for"])
+def test_quitting_does_not_wait_for_a_blocked_worker_call(tmp_path, call):
+    """A model load stuck on the Hub, or the exact engine stuck building a model, does not hold the exit:
+    the worker walks away from the call when Textual cancels it (tui/abandon.py)."""
+    env = dict(os.environ)
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env.pop("LMSCOPE_NO_EXACT", None)
+    try:
+        proc = subprocess.run([sys.executable, "-c", QUIT_SCRIPT, call], env=env, capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the app never finished closing: it waited for the blocked {call}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "closed"

@@ -24,6 +24,7 @@ from textual.binding import BindingType
 from textual.screen import ModalScreen, Screen
 
 from lmscope.tui import loader
+from lmscope.tui.abandon import Abandoned, abandonable
 from lmscope.tui.bindings import GLOBAL_BINDINGS, SCREENS, ScreenRow
 from lmscope.tui.messages import ExactCountReady, GPUsDetected, ModelFailed, ModelLoaded
 from lmscope.tui.session import MAX_MODELS, Session
@@ -185,7 +186,9 @@ class LmscopeApp(App[int]):
     @work(thread=True, group="gpus", exit_on_error=False)
     def _detect_worker(self) -> None:
         try:
-            gpus = loader.detect_gpus()
+            gpus = abandonable(loader.detect_gpus)
+        except Abandoned:
+            return  # the app is closing
         except Exception:  # noqa: BLE001 - no driver, odd output: plan for a named card instead
             gpus = ()
         self.post_message(GPUsDetected(gpus))
@@ -246,9 +249,13 @@ class LmscopeApp(App[int]):
 
     @work(thread=True, group="load", exit_on_error=False)
     def _load_worker(self, spec: str | None, slot: int, request_id: int) -> None:
+        settings, offline, token = self.settings, self.offline, self.token
         try:
             name = spec or loader.default_model()
-            model = loader.open_model(name, self.settings, offline=self.offline, token=self.token)
+            # the Hub may take its timeouts and retries: quitting does not wait for them
+            model = abandonable(lambda: loader.open_model(name, settings, offline=offline, token=token))
+        except Abandoned:
+            return  # the app is closing
         except Exception as err:  # noqa: BLE001 - becomes a notification
             from lmscope.core.redact import redact
 
@@ -293,7 +300,10 @@ class LmscopeApp(App[int]):
     @work(thread=True, group="exact", exit_on_error=False)
     def _exact_worker(self, model_id: str, model: LoadedModel) -> None:
         try:
-            params, reason = loader.exact_parameters_for(model)
+            # imports torch and builds the model on the meta device: seconds that quitting need not wait for
+            params, reason = abandonable(lambda: loader.exact_parameters_for(model))
+        except Abandoned:
+            return  # the app is closing
         except Exception as err:  # noqa: BLE001
             params, reason = None, loader.error_line(err)
         self.post_message(ExactCountReady(model_id, params, reason))

@@ -19,6 +19,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from lmscope.core.units import exact_count, human_count
+from lmscope.tui.abandon import Abandoned, abandonable
 from lmscope.tui.messages import SearchFinished
 from lmscope.tui.screens.base import LmscopeScreen
 
@@ -123,9 +124,11 @@ class SearchScreen(LmscopeScreen):
             where = "built-in catalog and local cache" + (" (offline)" if loader.is_offline(offline) else "")
         else:
             try:
-                rows = loader.search_hub(query, token=token)
+                rows = abandonable(lambda: loader.search_hub(query, token=token))
                 where = "Hugging Face Hub"
                 source = "hub"
+            except Abandoned:
+                return  # a newer query replaced this one (an exclusive worker), or the app is closing
             except Exception as err:  # noqa: BLE001 - any failure falls back to what is here
                 error = loader.error_line(err)
                 rows = loader.search_offline(query)
