@@ -247,6 +247,26 @@ async def test_progress_and_cancel_still_work(tiny_bert):
         assert worker.is_cancelled and worker.cancelled_event.is_set()
 
 
+async def test_a_stale_highlight_does_not_move_the_selection(tiny_bert):
+    """A RowHighlighted that reaches the screen after the cursor has moved on (rows stream in faster than
+    the table's messages bubble up, under load) is ignored: it once selected the vectors' first row, and
+    the next rebuild put the cursor back there (the first-matrix test then timed out)."""
+    from textual.widgets import DataTable
+
+    folder, _tensors = tiny_bert
+    app = make_app(str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await run_analysis(pilot, app)
+        table = screen.query_one("#weights-table", DataTable)
+        first_matrix = next(i for i, t in enumerate(screen.results) if len(t.shape) == 2)
+        await wait_for(pilot, lambda: table.cursor_row == first_matrix)
+        stale = DataTable.RowHighlighted(table, 0, table.coordinate_to_cell_key((0, 0)).row_key)
+        screen.on_data_table_row_highlighted(stale)  # the highlight of row 0, from when it was added
+        assert screen.selected == first_matrix
+        screen._rebuild()
+        assert table.cursor_row == first_matrix and screen.selected == first_matrix
+
+
 def test_short_names():
     assert short_name("model.layers.12.self_attn.q_proj.weight") == "L12.attn.q_proj"
     assert short_name("encoder.layer.0.attention.self.query.bias") == "enc.L0.attn.query.bias"

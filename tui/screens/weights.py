@@ -535,6 +535,14 @@ class WeightsScreen(LmscopeScreen):
         self._update_status()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted tensor is the selected one (a move by the user ends the auto-selection).
+
+        A highlight whose row is no longer the cursor's is stale (rows stream in faster than the
+        table's messages reach the screen, and a rebuild moves the cursor) and is ignored: it would
+        select a row the cursor has left, and the next rebuild would put the cursor back on it.
+        """
+        if event.cursor_row != event.data_table.cursor_row:
+            return
         if event.data_table.id == "weights-table" and not self.by_kind and 0 <= event.cursor_row < len(self.view):
             index = self.view[event.cursor_row]
             if self.selected is not None and index != self.selected:
