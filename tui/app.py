@@ -381,14 +381,16 @@ class LmscopeApp(App[int]):
         self._changed()
 
     def action_help(self) -> None:
+        from lmscope.tui.screens.base import LmscopeScreen
         from lmscope.tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
-        many_controls = len(self.screen.focus_chain) > 1  # else tab / shift+tab do nothing here
-        self.push_screen(HelpScreen(self.active_bindings, getattr(self.screen, "VIEW_NAME", ""), many_controls=many_controls,
-                                    about=getattr(self.screen, "HELP", "")))
+        screen = self.screen
+        many_controls = len(screen.focus_chain) > 1  # else tab / shift+tab do nothing here
+        view, about = (screen.VIEW_NAME, screen.HELP) if isinstance(screen, LmscopeScreen) else ("", "")
+        self.push_screen(HelpScreen(self.active_bindings, view, many_controls=many_controls, about=about))
 
     def action_export(self, fmt: str | None = None) -> None:
         from lmscope.tui.screens.base import LmscopeScreen

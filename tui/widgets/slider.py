@@ -64,13 +64,12 @@ class Slider(Widget, can_focus=True):
 
     index: reactive[int] = reactive(0, init=False)
 
+    @dataclass
     class Changed(Message):
         """The slider moved to ``value``."""
 
-        def __init__(self, slider: Slider, value: Value) -> None:
-            super().__init__()
-            self.slider = slider
-            self.value = value
+        slider: Slider
+        value: Value
 
         @property
         def control(self) -> Slider:
