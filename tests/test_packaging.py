@@ -58,6 +58,20 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert found <= listed, f"package folders missing from pyproject packages: {sorted(found - listed)}"
 
 
+def test_the_type_checker_reads_each_package_under_its_import_name() -> None:
+    """mypy cannot read setuptools' package-dir: .typecheck/lmscope/ links every mapped folder under its
+    import name, and mypy checks core/ and tui/ through those links (else each `from lmscope.core… import X`
+    is an unresolved import, silently Any)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for name, folder in config["tool"]["setuptools"]["package-dir"].items():
+        link = ROOT / ".typecheck" / Path(*name.split("."))
+        if name == "lmscope":  # the top package: only its __init__ (its other modules are the CLI's)
+            assert (link / "__init__.py").resolve() == (ROOT / folder / "__init__.py").resolve()
+        else:
+            assert link.resolve() == (ROOT / folder).resolve(), name
+    assert config["tool"]["mypy"]["files"] == [".typecheck/lmscope/core", ".typecheck/lmscope/tui"]
+
+
 def test_ci_runs_exactly_the_readme_test_command():
     """`.ci/run` must run the README's test command verbatim, so a newcomer gets what CI gets."""
     root = Path(__file__).resolve().parent.parent
