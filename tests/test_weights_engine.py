@@ -477,3 +477,15 @@ def test_non_finite_values_skip_the_spectrum(tmp_path: Path) -> None:
     from lmscope.core.weights import report
 
     assert '"mean": "nan"' in report.to_json([r], summary)
+
+
+def test_the_allocator_is_tuned_once_on_glibc() -> None:
+    """tune_allocator sets glibc's mmap/trim thresholds (one ctypes call each, once per process);
+    elsewhere it says it did nothing. The effect on speed is a benchmark's (bench_spectra.py)."""
+    import platform
+
+    from lmscope.core.weights import parallel
+
+    applied = parallel.tune_allocator()
+    assert parallel.tune_allocator() is applied  # cached: the process is tuned once
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

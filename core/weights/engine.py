@@ -30,7 +30,7 @@ from lmscope.core.errors import SourceError
 from lmscope.core.weights import classify
 from lmscope.core.weights import device as devices
 from lmscope.core.weights.kmeans import calinski_harabasz, kmeans, prepare, sample_rows
-from lmscope.core.weights.parallel import OrderedPool
+from lmscope.core.weights.parallel import OrderedPool, tune_allocator
 from lmscope.core.weights.powerlaw import fit_power_law
 from lmscope.core.weights.readers import WEIGHT_SUFFIXES, LazyTensor, WeightsCollection, open_weights
 from lmscope.core.weights.records import (
@@ -182,6 +182,7 @@ def _local_batches(selected: list[LazyTensor], device: str, opts: WeightsOptions
     come back in file order either way, so the events are those of a serial run.
     """
     workers = _tensor_workers(device)
+    tune_allocator()
     i = 0
     while i < len(selected):
         if workers > 1 and _light(selected[i]):

@@ -20,7 +20,9 @@ run yields the same events, in the same order, as a serial one.
 
 from __future__ import annotations
 
+import functools
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -83,3 +85,32 @@ class OrderedPool:
         """Let the threads end once the queued jobs are done (does not wait for them)."""
         for _ in self._threads:
             self._jobs.put(_STOP)
+
+
+MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value; a 16 MiB float64 row chunk stays below it
+TRIM_THRESHOLD = 64 << 20
+
+
+@functools.cache
+def tune_allocator() -> bool:
+    """Keep numpy's 1–16 MiB arrays in malloc's heap instead of fresh mmaps (glibc only; once per process).
+
+    Why: the engine allocates and frees many arrays of that size (float64 row chunks, k×k
+    Grams, temporaries). glibc serves each from a new ``mmap`` until its dynamic threshold
+    has grown past that size, and every such block is page-faulted in on first touch and
+    unmapped on free; page faults take the process's memory-map lock, so two threads doing
+    this mostly wait for each other. A fixed threshold keeps the blocks in the (per-thread)
+    heaps and reuses them: all-MiniLM's analysis in a fresh process went from 2.2 s to 1.2 s
+    on 2 cores, for ~35 MiB more peak RSS. Returns whether it was applied (False off glibc).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h> parameter numbers
+    return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD)) and bool(mallopt(m_trim_threshold, TRIM_THRESHOLD))
