@@ -215,7 +215,7 @@ def execute(tasks: Sequence[ShardTask], options: WeightsOptions) -> Iterator[Tas
     remote_opts: dict[str, Any] = {"max_retries": 1, "retry_exceptions": True, "num_cpus": 1}
     if options.device == "cuda":
         remote_opts["num_gpus"] = 1
-    fn = ray.remote(**remote_opts)(run_task)
+    fn: Any = ray.remote(**remote_opts)(run_task)  # ray's stubs type remote() for one-argument functions
     wire = dataclasses.replace(options, cancel=None)  # an Event cannot be pickled; workers do not need it
     refs = {fn.remote(task, wire, FAULT_DIR): task for task in tasks}
     pending = list(refs)

@@ -16,10 +16,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmscope.core.errors import HubError, SourceError
 from lmscope.core.redact import shown
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}(@[\w./-]{1,200})?$")
 SAFETENSORS_PATTERNS = ("*.safetensors", "*.safetensors.index.json")
@@ -108,7 +111,7 @@ def remote_collection(repo_id: str, revision: str | None = None, token: str | No
 
     commit, shards = remote_safetensors_shards(repo_id, revision, token)
 
-    def not_here(index: object) -> object:
+    def not_here(index: Any) -> np.ndarray:
         raise SourceError(f"{repo_id}: the weights are not on this machine (a Ray worker reads them)")
 
     tensors = []
@@ -159,12 +162,16 @@ def download_weights(plan: DownloadPlan, token: str | None = None,
     for i, name in enumerate([*files, config_name], 1):
         if progress and name != config_name:
             progress(f"downloading {name} ({i}/{len(files)})")
+
+        def fetch(name: str = name) -> str:
+            return str(client.hf().hf_hub_download(
+                plan.repo_id, name, revision=plan.revision, cache_dir=settings.cache_dir,
+                endpoint=settings.endpoint, token=client.token_arg(token),
+            ))
+
         try:
             path = client.call(
-                lambda name=name: client.hf().hf_hub_download(
-                    plan.repo_id, name, revision=plan.revision, cache_dir=settings.cache_dir,
-                    endpoint=settings.endpoint, token=client.token_arg(token),
-                ),
+                fetch,
                 what=f"download {name}", settings=settings, repo_id=plan.repo_id, filename=name,
                 revision=plan.revision, token=token,
             )

@@ -165,14 +165,22 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[tuple[TensorI
     return tensors, data_start
 
 
+def _offset(offsets: tuple[int, int] | None) -> int:
+    """A tensor's first byte within the data section (read_safetensors_header has checked every entry has one)."""
+    if offsets is None:  # pragma: no cover - the header reader refuses such an entry
+        raise FileFormatError("a safetensors entry without data_offsets")
+    return offsets[0]
+
+
 def _safetensors_tensors(path: Path, only: set[str] | None = None) -> list[LazyTensor]:
     infos, start = read_safetensors_header(path)
-    entries = sorted((t for t in infos if only is None or t.name in only), key=lambda t: t.data_offsets[0])
+    entries = sorted((t for t in infos if only is None or t.name in only), key=lambda t: _offset(t.data_offsets))
     out = []
     for t in entries:
         np_dtype = _ST_DTYPES[t.dtype]
         out.append(LazyTensor(t.name, t.dtype, t.shape, t.nbytes, str(path), t.dtype in FLOAT_DTYPES,
-                              _memmap_reader(str(path), start + t.data_offsets[0], np_dtype, t.shape, _converter(t.dtype))))
+                              _memmap_reader(str(path), start + _offset(t.data_offsets), np_dtype, t.shape,
+                                             _converter(t.dtype))))
     return out
 
 
