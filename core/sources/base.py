@@ -9,6 +9,7 @@ initializers) and Hub metadata.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from lmscope.core.architecture import Architecture, ConfigFiles
@@ -27,10 +28,7 @@ class TensorInfo:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)  # 1 for a scalar's empty shape
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ imported only here).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,10 +75,7 @@ class LazyTensor:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)  # 1 for a scalar's empty shape
 
     def __getitem__(self, index: Any) -> np.ndarray:
         return np.asarray(self._read(index), dtype=np.float64)
