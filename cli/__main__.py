@@ -1,5 +1,5 @@
 """`python -m lmscope` is the `lmscope` command."""
 
-from lmscope.main import main
+from lmscope.main import console
 
-raise SystemExit(main())
+console()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from lmscope import __version__
@@ -167,6 +169,28 @@ def _build_tui_parser() -> argparse.ArgumentParser:
     )
     add_app_options(parser)
     return parser
+
+
+def console() -> None:
+    """The ``lmscope`` command: :func:`main`, then leave without waiting for abandoned work.
+
+    A cancelled weights run leaves its engine thread inside a LAPACK call (the engine
+    runs in daemon threads so that Ctrl-C and quit never wait for one). A normal
+    interpreter exit then unloads the BLAS library under that call — a segmentation
+    fault after "nothing written" had been said. So when such a thread is still
+    running, the process ends with ``os._exit`` after flushing its output: no atexit
+    handlers or library destructors run under it (exports are already complete, each
+    written atomically before this point).
+    """
+    try:
+        code = main()
+    except SystemExit as done:  # argparse's --help, --version and usage errors (the message is out already)
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    if any(t.daemon and t.is_alive() and t.name.startswith("lmscope-") for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -202,3 +202,26 @@ def test_ray_on_a_hub_model_that_is_not_cached(lmscope_cli, hub_cli_env, hub_env
     assert doc["summary"]["model_id"] == "lmscope-test/tiny-llama"
     whole = [r for r in mock_hub.requests_for(r"\.safetensors$", "GET") if not r.range]
     assert len(whole) == 2  # each shard downloaded once, by a worker; the driver read headers only
+
+
+def test_the_command_leaves_without_unloading_blas_under_an_abandoned_engine() -> None:
+    """`lmscope` (console()) ends with os._exit when an engine daemon thread is still running — no
+    atexit handlers or library destructors under a LAPACK call (a real Ctrl-C there segfaulted
+    at exit) — and exits normally otherwise. Seen by whether an atexit handler runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys, threading, time\n"
+        "from lmscope.main import console\n"
+        "atexit.register(lambda: print('atexit ran', flush=True))\n"
+        "if sys.argv[1] == 'busy':\n"
+        "    threading.Thread(target=time.sleep, args=(60,), name='lmscope-weights', daemon=True).start()\n"
+        "sys.argv = ['lmscope', '--version']\n"
+        "console()\n"
+    )
+    for state, ran in (("busy", False), ("idle", True)):
+        out = subprocess.run([sys.executable, "-c", code, state], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert ("atexit ran" in out.stdout) is ran, (state, out.stdout)
+        assert "lmscope" in out.stdout  # the version line was flushed either way
