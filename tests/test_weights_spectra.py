@@ -286,3 +286,22 @@ def test_refinement_is_foreseen_from_a_cholesky_test() -> None:
         checked += 1
         assert spectra.needs_refinement(g, k) == (spectra.refine_count(np.maximum(lam, 0.0), k) > 0), log_kappa
     assert checked >= 15
+
+
+def test_tridiagonal_route_without_the_gil_matches_numpy() -> None:
+    """lapack_nogil (scipy's Cython LAPACK pointers through ctypes: dsytrd, dsterf, dstemr, dormtr)
+    gives numpy's eigenvalues and orthonormal eigenvectors of the p smallest (oracle: numpy eigh)."""
+    from lmscope.core.weights import lapack_nogil
+
+    assert lapack_nogil.available()  # scipy is a dependency
+    rng = np.random.default_rng(8)
+    for k, p in ((1, 1), (7, 3), (150, 40)):
+        a = rng.standard_normal((k + 5, k)) * np.logspace(0, -4, k)
+        g = a.T @ a
+        ref_values, ref_vectors = np.linalg.eigh(g)
+        eig = lapack_nogil.TridiagonalEigen(g.copy())
+        np.testing.assert_allclose(eig.values, ref_values, rtol=0, atol=1e-13 * ref_values[-1])
+        v = eig.smallest_vectors(p)
+        assert v.shape == (k, p) and np.allclose(v.T @ v, np.eye(p), atol=1e-12)
+        residual = g @ v - v * eig.values[:p]
+        assert np.abs(residual).max() <= 1e-12 * ref_values[-1]

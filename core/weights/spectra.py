@@ -83,6 +83,8 @@ from typing import Any
 
 import numpy as np
 
+from lmscope.core.weights import lapack_nogil
+
 EPS64 = float(np.finfo(np.float64).eps)
 EPS32 = float(np.finfo(np.float32).eps)
 DEFAULT_TOL = 1e-6  # every σ within 1e-6·σ + 1e-12·σ_max (see module docstring)
@@ -228,14 +230,15 @@ def _svdvals(a: np.ndarray) -> np.ndarray:
 
 
 class _SymmetricEigen:
-    """Eigenvalues of a symmetric matrix now, eigenvectors of the smallest ones on demand.
+    """Eigenvalues of a symmetric matrix now, eigenvectors of the smallest ones on demand (numpy).
 
-    numpy's ``eigvalsh`` (dsyevd without vectors: dsytrd + dsterf) and, only when
-    refinement needs them, ``eigh`` (all vectors; the p smallest are kept). Why not
-    scipy's dsytrd once plus the p smallest vectors (stemr + dormqr), which costs less
-    when vectors are needed: scipy's LAPACK wrappers hold the GIL for the whole call —
-    seconds for k = 4096 — so neither the app's Esc/quit nor the CLI's Ctrl-C could run
-    until it returned; numpy's release it.
+    numpy's ``eigvalsh`` (dsyevd without vectors: dsytrd + dsterf) and, when refinement
+    needs them, ``eigh`` (all vectors; the p smallest are kept) — at once when
+    :func:`needs_refinement` foresees it. Used below SCIPY_MIN_K (no scipy import for
+    small models) and without scipy; from SCIPY_MIN_K on, :mod:`.lapack_nogil` gives
+    values and p vectors from one reduction. Not scipy's f2py ``lapack`` wrappers: they
+    hold the GIL for the whole call — seconds for k = 4096 — so neither the app's quit
+    nor the CLI's Ctrl-C could run until it returned; numpy's calls release it.
     """
 
     def __init__(self, g: np.ndarray, with_vectors: bool = False) -> None:
@@ -382,7 +385,11 @@ def singular_values(
 
 def _singular_values(chunks: ChunkSource, m: int, k: int, tol: float) -> SingularValues:
     g = gram(chunks, k)
-    eig = _SymmetricEigen(g, with_vectors=needs_refinement(g, k, tol))
+    eig: _SymmetricEigen | lapack_nogil.TridiagonalEigen
+    if use_scipy(k) and lapack_nogil.available():  # one reduction for values and vectors, GIL released
+        eig = lapack_nogil.TridiagonalEigen(g)  # overwrites g (it is not needed afterwards)
+    else:
+        eig = _SymmetricEigen(g, with_vectors=needs_refinement(g, k, tol))
     lam = np.maximum(eig.values, 0.0)
     p = refine_count(lam, k, tol)
     if p == 0:
