@@ -366,3 +366,29 @@ def components_of(model) -> dict[str, int] | None:
     if head is not None and id(head.weight) not in embedding_ids:
         out["lm_head"] = sum(p.numel() for p in head.parameters())
     return out
+
+
+def default_class_on_meta(hf_config):
+    """(class, model on the meta device, its config dict with ``architectures``) for a transformers
+    default config: the causal-LM class where there is one, else the base model class."""
+    import torch
+    import transformers
+
+    mapping = transformers.AutoModelForCausalLM._model_mapping
+    cls = mapping[type(hf_config)] if type(hf_config) in mapping else transformers.AutoModel._model_mapping[type(hf_config)]
+    with torch.device("meta"):
+        model = cls._from_config(hf_config)
+    config = hf_config.to_dict()
+    config["architectures"] = [cls.__name__]
+    return cls, model, config
+
+
+def counted_prefill(model, seq_len: int = 64, batch: int = 2):
+    """The FlopCounterMode that watched one no-cache prefill of ``batch`` × ``seq_len`` zeros on the meta device."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(input_ids=torch.zeros((batch, seq_len), dtype=torch.long, device="meta"), use_cache=False)
+    return counter

@@ -167,20 +167,13 @@ def test_cache_file_is_plain_json(cache_dir):
 def test_default_configs_exact_vs_class_and_analytic(model_type):
     """Families without a fixture: transformers' default config of each class (see test_params), against
     oracle walks of that class (the analytic engine is held to the same total in test_params)."""
-    import torch
-    import transformers
     from transformers import CONFIG_MAPPING
 
     hf_config = CONFIG_MAPPING[model_type]()
     if model_type == "deepseek_v2":
         hf_config.num_experts_per_tok = 6
-    mapping = transformers.AutoModelForCausalLM._model_mapping
-    cls = mapping[type(hf_config)] if type(hf_config) in mapping else transformers.AutoModel._model_mapping[type(hf_config)]
-    with torch.device("meta"):
-        model = cls._from_config(hf_config)
+    _, model, config = oracle.default_class_on_meta(hf_config)
     expected = sum(p.numel() for p in model.parameters())
-    config = hf_config.to_dict()
-    config["architectures"] = [cls.__name__]
     got = exact.exact_parameters(config)
     assert got.total == expected
     assert got.total == count_parameters(architecture_from_config(config)).total

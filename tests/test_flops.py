@@ -223,7 +223,6 @@ def test_prefill_matches_flop_counter_on_default_configs(model_type, monkeypatch
     import torch
     import transformers
     import transformers.masking_utils as masking
-    from torch.utils.flop_counter import FlopCounterMode
     from transformers import CONFIG_MAPPING
 
     oracle.build_hf_config({"model_type": "llama"})  # silences transformers' logging once
@@ -236,9 +235,7 @@ def test_prefill_matches_flop_counter_on_default_configs(model_type, monkeypatch
     except ValueError:  # no SDPA for this class
         with torch.device("meta"):
             model = cls._from_config(hf_config, attn_implementation="eager")
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(input_ids=torch.zeros((2, 64), dtype=torch.long, device="meta"), use_cache=False)
+    counter = oracle.counted_prefill(model, seq_len=64, batch=2)
     config = hf_config.to_dict()
     config["architectures"] = [cls.__name__]
     a = architecture_from_config(config)
@@ -262,7 +259,6 @@ def test_mamba2_hybrids_count_every_matmul_and_leave_out_the_ssd_products(model_
     import torch
     import transformers
     import transformers.masking_utils as masking
-    from torch.utils.flop_counter import FlopCounterMode
     from transformers import CONFIG_MAPPING
 
     oracle.build_hf_config({"model_type": "llama"})  # silences transformers' logging once
@@ -271,9 +267,7 @@ def test_mamba2_hybrids_count_every_matmul_and_leave_out_the_ssd_products(model_
     cls = transformers.AutoModelForCausalLM._model_mapping[type(hf_config)]
     with torch.device("meta"):
         model = cls._from_config(hf_config, attn_implementation="eager")
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(input_ids=torch.zeros((2, 64), dtype=torch.long, device="meta"), use_cache=False)
+    counter = oracle.counted_prefill(model, seq_len=64, batch=2)
     config = hf_config.to_dict()
     config["architectures"] = [cls.__name__]
     a = architecture_from_config(config)
