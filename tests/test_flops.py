@@ -217,9 +217,9 @@ DEFAULT_CONFIG_FLOPS = ("opt gpt_neox bloom starcoder2 olmo2 cohere gptj gpt_big
                         "exaone4 arcee gpt_neo").split()
 
 
-@pytest.mark.parametrize("model_type", DEFAULT_CONFIG_FLOPS)
-def test_prefill_matches_flop_counter_on_default_configs(model_type, monkeypatch):
-    """Families without a fixture: transformers' default config of each class, counter run here."""
+def _counted_default(model_type: str, monkeypatch, overrides: dict | None = None, attn: tuple[str, ...] = ("sdpa", "eager")):  # type: ignore[no-untyped-def]
+    """(our Architecture, the FlopCounterMode of a 2×64 prefill) for transformers' config of ``model_type``
+    (with ``overrides``), its causal-LM class on the meta device with the first attention that builds."""
     import torch
     import transformers
     import transformers.masking_utils as masking
@@ -227,18 +227,26 @@ def test_prefill_matches_flop_counter_on_default_configs(model_type, monkeypatch
 
     oracle.build_hf_config({"model_type": "llama"})  # silences transformers' logging once
     monkeypatch.setattr(masking, "find_packed_sequence_indices", lambda position_ids: None)
-    hf_config = CONFIG_MAPPING[model_type]()
+    hf_config = CONFIG_MAPPING[model_type](**(overrides or {}))
     cls = transformers.AutoModelForCausalLM._model_mapping[type(hf_config)]
-    try:
-        with torch.device("meta"):
-            model = cls._from_config(hf_config, attn_implementation="sdpa")
-    except ValueError:  # no SDPA for this class
-        with torch.device("meta"):
-            model = cls._from_config(hf_config, attn_implementation="eager")
+    for i, implementation in enumerate(attn):
+        try:
+            with torch.device("meta"):
+                model = cls._from_config(hf_config, attn_implementation=implementation)
+            break
+        except ValueError:  # no such attention for this class: the next one
+            if i == len(attn) - 1:
+                raise
     counter = oracle.counted_prefill(model, seq_len=64, batch=2)
     config = hf_config.to_dict()
     config["architectures"] = [cls.__name__]
-    a = architecture_from_config(config)
+    return architecture_from_config(config), counter
+
+
+@pytest.mark.parametrize("model_type", DEFAULT_CONFIG_FLOPS)
+def test_prefill_matches_flop_counter_on_default_configs(model_type, monkeypatch):
+    """Families without a fixture: transformers' default config of each class, counter run here."""
+    a, counter = _counted_default(model_type, monkeypatch)
     assert flops(a, count_parameters(a), Settings(seq_len=64, batch=2)).prefill_total == counter.get_total_flops()
 
 
@@ -257,20 +265,8 @@ def test_mamba2_hybrids_count_every_matmul_and_leave_out_the_ssd_products(model_
     """Bamba and GraniteMoE-hybrid: the counter's weight matmuls (aten.mm) equal our linear FLOPs exactly; its
     total adds the attention products (ours too) and the chunked SSD products (left out, flops.py docstring)."""
     import torch
-    import transformers
-    import transformers.masking_utils as masking
-    from transformers import CONFIG_MAPPING
 
-    oracle.build_hf_config({"model_type": "llama"})  # silences transformers' logging once
-    monkeypatch.setattr(masking, "find_packed_sequence_indices", lambda position_ids: None)
-    hf_config = CONFIG_MAPPING[model_type](**overrides)
-    cls = transformers.AutoModelForCausalLM._model_mapping[type(hf_config)]
-    with torch.device("meta"):
-        model = cls._from_config(hf_config, attn_implementation="eager")
-    counter = oracle.counted_prefill(model, seq_len=64, batch=2)
-    config = hf_config.to_dict()
-    config["architectures"] = [cls.__name__]
-    a = architecture_from_config(config)
+    a, counter = _counted_default(model_type, monkeypatch, overrides, attn=("eager",))
     got = flops(a, count_parameters(a), Settings(seq_len=64, batch=2))
     counts = counter.get_flop_counts()["Global"]
     assert got.prefill_linear == counts[torch.ops.aten.mm]
