@@ -25,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 from lmscope.core import formats
+from lmscope.tui.host import ModelHost
 
 if TYPE_CHECKING:  # pragma: no cover
     from lmscope.core.report_folder import Folder
@@ -102,7 +103,7 @@ class ExportScreen(ModalScreen[str | None]):
         return formats.get(self.view.EXPORT_VIEW or "report", name)
 
     def _default_path(self) -> str:
-        model = getattr(self.app, "main_model", None)
+        model = self.app.main_model if isinstance(self.app, ModelHost) else None
         name = self.view.MODE
         if model is not None:
             name += "-" + re.sub(r"[^A-Za-z0-9._-]+", "-", model.model_id)

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from lmscope.tui.bindings import SCREENS
+from lmscope.tui.host import ModelHost
 
 
 class NavBar(Widget):
@@ -26,7 +27,8 @@ class NavBar(Widget):
 
     def render(self) -> Text:
         width = self.size.width
-        model = getattr(self.app, "main_model", None)
+        host = self.app if isinstance(self.app, ModelHost) else None
+        model = host.main_model if host is not None else None
         text = self._tabs(width, compact=False)
         if model is not None and width < 100:
             # narrow: glue each F-key to its title (the key dimmed) when the model's name would not fit otherwise
@@ -41,7 +43,7 @@ class NavBar(Widget):
                 text.append(" " * max(1, room - right.cell_len))
                 text.append_text(right)
         else:
-            loading = getattr(self.app, "loading_spec", None)
+            loading = host.loading_spec if host is not None else None
             if loading:
                 text.append(f"  opening {loading}…", style="italic")
         return text
