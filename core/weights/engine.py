@@ -14,6 +14,7 @@ the float64 matrix itself only when a matrix needs the direct-SVD route).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import functools
@@ -30,7 +31,7 @@ from lmscope.core.errors import SourceError
 from lmscope.core.weights import classify
 from lmscope.core.weights import device as devices
 from lmscope.core.weights.kmeans import calinski_harabasz, kmeans, prepare, sample_rows
-from lmscope.core.weights.parallel import OrderedPool, tune_allocator
+from lmscope.core.weights.parallel import ordered_map, tune_allocator
 from lmscope.core.weights.powerlaw import fit_power_law
 from lmscope.core.weights.readers import WEIGHT_SUFFIXES, LazyTensor, WeightsCollection, open_weights
 from lmscope.core.weights.records import (
@@ -216,20 +217,15 @@ def _one_batch(tensor: LazyTensor, device: str, opts: WeightsOptions) -> _Batch:
 
 def _parallel_batches(run: list[LazyTensor], device: str, opts: WeightsOptions, workers: int) -> Iterator[_Batch]:
     """:func:`_one_batch` of each tensor of ``run`` on ``workers`` threads, in ``run``'s order."""
-    pool = OrderedPool(min(workers, len(run)))
-    try:
-        with single_blas_phase():
-            ids = [pool.submit(functools.partial(_one_batch, t, device, opts)) for t in run]
-            for index in ids:
-                batch = pool.result(index)
-                if _cancelled(opts) and not batch.cancelled:  # as in a serial run: after a cancel only
-                    batch = _Batch(cancelled=True)  # the tensor it cut short (experts done so far) is reported
-                yield batch
-                if batch.cancelled:
-                    return
-    finally:  # stopped early (a cancel, an error, the consumer gone): the queued tensors are dropped
-        pool.discard_pending()
-        pool.close()
+    jobs = (functools.partial(_one_batch, t, device, opts) for t in run)
+    # closed on any early stop (a cancel, an error, the consumer gone): the queued tensors are dropped
+    with single_blas_phase(), contextlib.closing(ordered_map(jobs, min(workers, len(run)))) as batches:
+        for batch in batches:
+            if _cancelled(opts) and not batch.cancelled:  # as in a serial run: after a cancel only
+                batch = _Batch(cancelled=True)  # the tensor it cut short (experts done so far) is reported
+            yield batch
+            if batch.cancelled:
+                return
 
 
 def _tensor_workers(device: str) -> int:
@@ -586,12 +582,7 @@ def embedding_clusters(t: LazyTensor, opts: WeightsOptions) -> EmbeddingClusters
     with blas_threads_for(0):
         workers = min(KMEANS_THREADS, _cpus(), len(candidates))
         if workers > 1:  # daemon threads (parallel.py): a quit never waits for a k in progress
-            pool = OrderedPool(workers, name="lmscope-kmeans")
-            try:
-                runs = [pool.result(i) for i in [pool.submit(functools.partial(one, k)) for k in candidates]]
-            finally:
-                pool.discard_pending()
-                pool.close()
+            runs = list(ordered_map((functools.partial(one, k) for k in candidates), workers, name="lmscope-kmeans"))
         else:
             runs = [one(k) for k in candidates]
     best_k, best_score, best = 0, -np.inf, None

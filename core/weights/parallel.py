@@ -24,8 +24,10 @@ import functools
 import queue
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _STOP = object()
 
@@ -85,6 +87,21 @@ class OrderedPool:
         """Let the threads end once the queued jobs are done (does not wait for them)."""
         for _ in self._threads:
             self._jobs.put(_STOP)
+
+
+def ordered_map(fns: Iterable[Callable[[], T]], workers: int, name: str = "lmscope-tensor") -> Generator[T, None, None]:
+    """Each ``fn()``'s result, in ``fns``' order, computed on ``workers`` daemon threads.
+
+    Stopping early (a ``break``, an exception, the generator closed) drops the jobs
+    no thread has started; the running ones finish in the background.
+    """
+    pool = OrderedPool(workers, name=name)
+    try:
+        for index in [pool.submit(fn) for fn in fns]:
+            yield pool.result(index)
+    finally:
+        pool.discard_pending()
+        pool.close()
 
 
 MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value; a 16 MiB float64 row chunk stays below it
