@@ -60,15 +60,17 @@ Why scipy only for the Gram, and only for k ≥ SCIPY_MIN_K: importing
 (all-MiniLM's largest k is 384). Below the threshold numpy's matmul does the
 same work (``c.T @ c`` is a BLAS syrk, half the flops, like dsyrk); what
 numpy lacks matters only for big k: dsyrk accumulating in place (numpy's
-product needs one k×k temporary). Everything long-running is numpy's —
-eigenvalues, eigenvectors, direct SVDs — because numpy's LAPACK calls release
-the GIL and scipy's f2py wrappers do not: a scipy dsytrd or gesdd on a
-4096-wide matrix held the GIL for seconds to minutes, during which the app
-could not quit and the CLI could not answer Ctrl-C (the engine runs in a
-daemon thread precisely so that the UI never waits for it; see
-:mod:`.background`). The one scipy call kept, dsyrk, is cut into pieces of
-at most ``GRAM_CALL_FLOPS``. Both Gram routes meet the same accuracy contract
-(the tests run each).
+product needs one k×k temporary). No long-running call may hold the GIL:
+scipy's f2py wrappers do (a scipy dsytrd or gesdd on a 4096-wide matrix held
+it for seconds to minutes, during which the app could not quit and the CLI
+could not answer Ctrl-C, although the engine runs in a daemon thread for
+exactly that reason; see :mod:`.background`). So direct SVDs and, below
+SCIPY_MIN_K, the eigen-work are numpy's, which releases it; from SCIPY_MIN_K
+on, the eigenvalues and the p refinement vectors come from one tridiagonal
+reduction called through scipy's Cython LAPACK pointers with ctypes, which
+releases it too (:mod:`.lapack_nogil`). The one f2py call kept, dsyrk, is cut
+into pieces of at most ``GRAM_CALL_FLOPS``. Both Gram routes meet the same
+accuracy contract (the tests run each).
 """
 
 from __future__ import annotations
@@ -177,8 +179,8 @@ def gram(chunks: ChunkSource, k: int) -> np.ndarray:
     reading the C-ordered chunk as its Fortran-ordered transpose so nothing is
     copied; the triangle is mirrored at the end — no k×k temporaries. scipy's
     wrapper holds the GIL, so each call gets at most ``GRAM_CALL_FLOPS`` of work
-    (a few rows of the chunk; tens of milliseconds), keeping quit and Ctrl-C
-    immediate. Otherwise numpy's matmul (a syrk too, for ``c.T @ c``) plus an
+    (a slice of the chunk; ~0.3 s on 2 cores), keeping quit and Ctrl-C
+    well under a second. Otherwise numpy's matmul (a syrk too, for ``c.T @ c``) plus an
     add: one k×k temporary.
     """
     g = np.zeros((k, k), dtype=np.float64)
